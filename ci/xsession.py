@@ -1,0 +1,150 @@
+"""A throw-away X session: a fresh Xvfb, optionally a window manager and a
+compositor, torn down in reverse order however the caller ends.
+
+Used by ``ci/xvfb`` and by the X11 tests.  Xvfb picks a free display itself
+(``-displayfd``), so parallel sessions never race for a display number, and we
+wait for each part by polling against a deadline, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from types import TracebackType
+
+__all__ = ["XSession", "XSessionError"]
+
+
+class XSessionError(RuntimeError):
+    """A part of the session could not be started."""
+
+
+def _wait_until(predicate: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    delay_s = 0.005
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise XSessionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(delay_s)
+        delay_s = min(delay_s * 1.5, 0.1)
+
+
+class XSession:
+    """``with XSession(wm="openbox", compositor=True) as xs: ... xs.display``"""
+
+    def __init__(
+        self,
+        *,
+        screen: str = "1280x800x24",
+        wm: str | None = None,
+        compositor: bool = False,
+        fbdir: str | None = None,
+        timeout_s: float = 20.0,
+    ) -> None:
+        self.screen = screen
+        self.wm = wm
+        self.compositor = compositor
+        self.fbdir = fbdir
+        self.timeout_s = timeout_s
+        self.display = ""
+        self.env: dict[str, str] = {}
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    # -- parts ---------------------------------------------------------------
+
+    def _start_xvfb(self) -> None:
+        if shutil.which("Xvfb") is None:
+            raise XSessionError("Xvfb is not installed (Debian package xvfb)")
+        read_fd, write_fd = os.pipe()
+        cmd = ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", self.screen, "-nolisten", "tcp", "-noreset"]
+        if self.fbdir is not None:
+            cmd += ["-fbdir", self.fbdir]
+        proc = subprocess.Popen(cmd, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._procs.append(proc)
+        os.close(write_fd)
+        number = b""
+        deadline = time.monotonic() + self.timeout_s
+        try:
+            while not number.endswith(b"\n"):
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise XSessionError("Xvfb did not report a display")
+                chunk = os.read(read_fd, 16)
+                if not chunk:
+                    raise XSessionError("Xvfb exited before reporting a display")
+                number += chunk
+        finally:
+            os.close(read_fd)
+        self.display = ":" + number.decode().strip()
+        self.env = dict(os.environ, DISPLAY=self.display)
+
+    def _spawn(self, cmd: Sequence[str]) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            list(cmd), env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._procs.append(proc)
+        return proc
+
+    def _selection_owned(self, atom_name: str) -> bool:
+        from Xlib import display as xdisplay
+
+        d = xdisplay.Display(self.display)
+        try:
+            return bool(d.get_selection_owner(d.intern_atom(atom_name)))
+        finally:
+            d.close()
+
+    def _start_wm(self, wm: str) -> None:
+        if shutil.which(wm) is None:
+            raise XSessionError(f"window manager {wm!r} is not installed")
+        proc = self._spawn([wm])
+        # An EWMH window manager owns WM_S0 once it manages the screen.
+        _wait_until(lambda: proc.poll() is not None or self._selection_owned("WM_S0"), self.timeout_s, wm)
+        if proc.poll() is not None:
+            raise XSessionError(f"{wm} exited with status {proc.returncode}")
+
+    def start_compositor(self) -> subprocess.Popen[bytes]:
+        if shutil.which("xcompmgr") is None:
+            raise XSessionError("xcompmgr is not installed (Debian package xcompmgr)")
+        proc = self._spawn(["xcompmgr"])
+        _wait_until(lambda: proc.poll() is not None or self._selection_owned("_NET_WM_CM_S0"), self.timeout_s, "xcompmgr")
+        if proc.poll() is not None:
+            raise XSessionError(f"xcompmgr exited with status {proc.returncode}")
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc in self._procs:
+            self._procs.remove(proc)
+
+    # -- lifetime ------------------------------------------------------------
+
+    def __enter__(self) -> XSession:
+        try:
+            self._start_xvfb()
+            if self.wm:
+                self._start_wm(self.wm)
+            if self.compositor:
+                self.start_compositor()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        for proc in reversed(self._procs[:]):
+            self.stop(proc)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
