@@ -18,8 +18,8 @@ from typing import Any
 
 __all__ = [
     "IO_FIELDS",
-    "STAT_FIELDS",
     "STATM_FIELDS",
+    "STAT_FIELDS",
     "FileObject",
     "FileObjectKind",
     "OpenFile",
@@ -117,11 +117,11 @@ class TaskStat:
 
     __slots__ = (
         "argv",
+        "cguest_time_ticks",
         "changed",
         "cmajflt",
         "cminflt",
         "comm",
-        "cguest_time_ticks",
         "cstime_ticks",
         "cutime_ticks",
         "delayacct_blkio_ticks",
@@ -328,6 +328,8 @@ class Task:
         "threads",
         "threads_changed",
         "unavailable",
+        "unseen_cstime_ticks",
+        "unseen_cutime_ticks",
         "user",
         "vm",
         "wants",
@@ -346,14 +348,21 @@ class Task:
         self.is_stale = False
         self.generation = 0
         self.refcount = 1
-        self.wants = ProcWants.INHERIT
-        self.activity = ProcWants.INHERIT  # wants whose sample changed something
+        #: ProcWants bits; 0 (INHERIT) means the instance's default wants.
+        self.wants: int = ProcWants.INHERIT
+        #: ProcWants bits whose sample changed something this cycle.
+        self.activity: int = ProcWants.INHERIT
         self.stat: TaskStat | None = None
         self.vm: TaskVM | None = None
         self.io: TaskIO | None = None
         self.files: dict[int, OpenFile] | None = None
         #: Wants whose files could not be read (EACCES): the data is unavailable.
-        self.unavailable = ProcWants.INHERIT
+        self.unavailable: int = ProcWants.INHERIT
+        #: CPU of children that exited without ever being seen (or after their
+        #: last sample), from this sample's growth of ``cutime``/``cstime`` less
+        #: what the children we saw had used: short-lived children are not lost.
+        self.unseen_cutime_ticks = 0
+        self.unseen_cstime_ticks = 0
         self.callbacks: list[tuple[TaskCallback, Any]] = []
         self.user: Any = None  # free for the caller (libvmon's ``foo``)
         self._engine: Any = None  # the engine's private per-task state

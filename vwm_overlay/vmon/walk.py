@@ -1,0 +1,25 @@
+"""Walking a monitored tree in display order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .records import Task
+
+__all__ = ["iter_tree"]
+
+
+def iter_tree(root: Task, *, include_stale: bool = True) -> Iterator[tuple[Task, int]]:
+    """``(task, depth)`` for the root, then depth first: a process, its
+    threads, then its children (vwm's row order)."""
+    stack: list[tuple[Task, int]] = [(root, 0)]
+    while stack:
+        task, depth = stack.pop()
+        if task.is_stale and not include_stale:
+            continue
+        yield task, depth
+        # Pushed in reverse so they come out in list order.
+        for child in reversed(task.children):
+            stack.append((child, depth + 1))
+        for thread in reversed(task.threads):
+            stack.append((thread, depth + 1))
