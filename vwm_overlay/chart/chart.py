@@ -1,0 +1,562 @@
+"""A chart of one process tree: rows, snowflakes, per-sample drawing and composing.
+
+A chart is driven once per sample with the root task of the tree (``update``), normally from the engine's
+per-process callback, which runs after the whole subtree was sampled.  Each sample:
+
+1. the tree is walked into rows; new tasks get a row, exited ones move below a blank row as snowflakes (newest
+   first), and every row that moved takes its pixels along (one block copy per layer), so history stays with its
+   task and what no row covers any more is blanked (padding is restored when the tree shrinks);
+2. one 1 px column per covered interval is written at the ring's phase (bars for every row, markers for rows
+   that started or exited);
+3. text is drawn again only for the cells that changed.
+
+Composing paints background, graphs (read from the phase, wrapping) and the shadowed text onto any cairo
+context or image surface.  Layout of a slot: a thread is one 15 px row; a process is its row plus an IO lane and
+an RSS lane below it (heights from the theme; see ``Theme``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, cast
+
+from vwm_overlay.vmon.records import SysStat, Task
+
+from .background import build_background
+from .cairo_types import (
+    EXTEND_REPEAT,
+    FORMAT_ARGB32,
+    Context,
+    ImageSurface,
+    is_context,
+    new_context,
+    new_image,
+    new_surface_pattern,
+    set_pattern_offset,
+)
+from .columns import HEADINGS, Align, Col, LiveColumns, SnowColumns
+from .header import HEADER_ROWS, SysDeltas, heading_text, lanes_legend
+from .layers import Layers, Segment
+from .patterns import Patterns
+from .rows import Cell, Row, live_texts, walk_tree
+from .scale import LogScale
+from .schedule import SampleTiming, Schedule
+from .text import TextPainter
+from .theme import Theme
+
+__all__ = ["MIN_HEIGHT_PX", "MIN_WIDTH_PX", "Chart", "SampleSource"]
+
+#: Smallest allocation, as vwm's (layers only ever grow).
+MIN_WIDTH_PX = 200
+MIN_HEIGHT_PX = 60
+
+#: Live-row columns whose width follows their content, in the order of :func:`_fitted`.
+_FITTED_COLUMNS = (Col.ROW, Col.USER, Col.SYS, Col.WALL, Col.WCHAN, Col.PID, Col.STATE)
+
+
+class SampleSource(Protocol):
+    """What :meth:`Chart.attach` needs of the engine (``vwm_overlay.vmon.Vmon``)."""
+
+    generation: int
+    sys_stat: SysStat | None
+    ticks_per_s: int
+    num_cpus: int
+    page_size: int
+
+    def monitor(self, pid: int, wants: Any = ..., callback: Any = ..., arg: Any = ...) -> Task: ...
+    def unmonitor(self, task: Task, callback: Any = ..., arg: Any = ...) -> None: ...
+
+
+class Chart:
+    """vwm's chart of a process tree, drawn incrementally into ring-buffer layers."""
+
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        *,
+        name: str | None = None,
+        theme: Theme | None = None,
+        markers_every: int = 0,
+        hertz: float = 10.0,
+    ) -> None:
+        self.theme = theme if theme is not None else Theme()
+        self.name = name
+        self.markers_every = max(markers_every, 0)
+        self._width_px = width
+        self._height_px = height
+        self._layers = Layers(max(width, MIN_WIDTH_PX), max(height, MIN_HEIGHT_PX))
+        self._patterns = Patterns(self.theme)
+        self._text = TextPainter(self._layers, self.theme)
+        self._graph_source = new_surface_pattern(self._layers.graph)
+        self._graph_source.set_extend(EXTEND_REPEAT)
+        self._live_columns = LiveColumns(self.theme, self._text.advance_px)
+        self._snow_columns = SnowColumns(self.theme, self._text.advance_px)
+        self._io_scale = LogScale(self.theme.io_base_bytes_per_s, self.theme.io_factor, self.theme.io_lane_px - 1)
+        self._rss_scale = LogScale(self.theme.rss_base_bytes, self.theme.rss_factor, self.theme.rss_lane_px - 1)
+        self._sys = SysDeltas()
+        self._rows: dict[Task, Row] = {}
+        self._live: list[Row] = []
+        self._snow: list[Row] = []
+        self._separator_y = -1
+        self._used_px = HEADER_ROWS * self.theme.row_px
+        self._header_cells: list[list[Cell] | None] = [None] * HEADER_ROWS
+        self._hertz_label = int(hertz + 0.5)
+        self._generation: int | None = None
+        self._monitor_start_ticks = -1  # boot-time ticks of the first sample; -1 before it
+        self._ticks_per_s = 100
+        self._boottime_ticks = 0
+        self._background_stale = True
+        self._source: SampleSource | None = None
+        self._root: Task | None = None
+        self._schedule: Schedule | None = None
+        #: Samples drawn so far.
+        self.samples = 0
+        self._rebuild_background()
+        self._paint_text()
+
+    # -- driving
+
+    def attach(self, source: SampleSource, pid: int, schedule: Schedule | None = None) -> Task:
+        """Monitor ``pid`` and update this chart from its per-process callback after each sample.
+
+        With a ``schedule``, each update uses its latest timing and shows its rate in the heading.
+        """
+        self._schedule = schedule
+        task = source.monitor(pid, callback=self._on_sample, arg=None)
+        self._source, self._root = source, task
+        return task
+
+    def detach(self) -> None:
+        if self._source is not None and self._root is not None:
+            self._source.unmonitor(self._root, callback=self._on_sample, arg=None)
+        self._source = self._root = None
+
+    def _on_sample(self, source: SampleSource, task: Task, arg: object) -> None:
+        timing = None
+        if self._schedule is not None:
+            timing = self._schedule.last_timing
+            self.set_hertz(self._schedule.display_hertz)
+        self.update(
+            task,
+            source.sys_stat,
+            source.generation,
+            timing,
+            ticks_per_s=source.ticks_per_s,
+            num_cpus=source.num_cpus,
+            page_size=source.page_size,
+        )
+
+    def update(
+        self,
+        root: Task,
+        sys: SysStat | None,
+        generation: int,
+        timing: SampleTiming | None = None,
+        *,
+        ticks_per_s: int = 100,
+        num_cpus: int = 1,
+        page_size: int = 4096,
+    ) -> None:
+        """Draw the sample ``generation`` of the tree under ``root`` (once per generation)."""
+        if generation == self._generation:
+            return
+        self._generation = generation
+        if timing is None:
+            timing = SampleTiming(1, 0.0, 1.0 / max(self._hertz_label, 1))
+        theme = self.theme
+        self._ticks_per_s = max(ticks_per_s, 1)
+        self._boottime_ticks = sys.boottime_ticks if sys is not None else 0
+        first = self._monitor_start_ticks < 0
+        if first:
+            self._monitor_start_ticks = self._boottime_ticks
+
+        placed, stale = walk_tree(root, theme.tree_indent_px, theme.row_px, theme.process_slot_px)
+        new_live: list[Row] = []
+        for task, depth, tree in placed:
+            row = self._rows.get(task)
+            if row is None:
+                row = self._rows[task] = self._new_row(task, preexisting=first)
+            row.depth = depth
+            row.tree = tree
+            new_live.append(row)
+        structure_changed = len(new_live) != len(self._live) or any(
+            a is not b for a, b in zip(new_live, self._live, strict=False)
+        )
+        exited: list[Row] = []
+        if structure_changed or stale:
+            kept = {id(row) for row in new_live}
+            exited = [row for row in self._live if id(row) not in kept]
+            for task in stale:
+                row = self._rows.get(task)
+                if row is None:  # came and went between two samples: still worth a snowflake
+                    row = self._new_row(task, preexisting=False)
+                    exited.append(row)
+            exited.sort(key=lambda r: (r.y_px < 0, r.y_px))
+            for row in exited:
+                self._rows.pop(row.task, None)
+                row.finish_pending = True
+                row.snow_texts = self._snow_texts(row)
+            self._relayout(new_live, exited + self._snow)
+
+        self._draw_columns(sys, timing, num_cpus, page_size)
+        self._paint_text()
+        self.samples += 1
+
+    # -- structure
+
+    def _new_row(self, task: Task, *, preexisting: bool) -> Row:
+        if not preexisting and task.stat is not None and 0 < task.stat.start_ticks < self._monitor_start_ticks:
+            preexisting = True  # found late, but it was running before monitoring began
+        height = self.theme.row_px if task.is_thread else self.theme.process_slot_px
+        return Row(task, height, preexisting=preexisting)
+
+    def _relayout(self, live: list[Row], snow: list[Row]) -> None:
+        """Place rows top to bottom; move the pixels of every row that moved."""
+        height_px = self._layers.height_px
+        row_px = self.theme.row_px
+        first = height_px
+        segments: list[Segment] = []
+        old_rows = {id(r): r for r in self._live}
+        old_rows.update((id(r), r) for r in self._snow)
+        y = HEADER_ROWS * row_px
+        for row in live:
+            first = self._place(row, y, segments, first)
+            old_rows.pop(id(row), None)
+            y += row.height_px
+        separator_y = -1
+        if snow:
+            separator_y = y
+            segments.append((y, row_px, None))
+            y += row_px
+        if separator_y != self._separator_y:
+            first = min(first, *(v for v in (separator_y, self._separator_y) if v >= 0))
+        kept_snow: list[Row] = []
+        for row in snow:
+            old_rows.pop(id(row), None)
+            if y >= height_px:
+                # Fell off the bottom: forgotten.
+                if row.y_px >= 0:
+                    first = min(first, row.y_px)
+                continue
+            first = self._place(row, y, segments, first)
+            kept_snow.append(row)
+            y += row.height_px
+        for gone in old_rows.values():  # discarded rows: their place becomes blank
+            if 0 <= gone.y_px < first:
+                first = gone.y_px
+        if y != self._used_px:
+            first = min(first, y, self._used_px)
+        self._live, self._snow = live, kept_snow
+        self._separator_y = separator_y
+        self._used_px = y
+        if first < height_px:
+            self._layers.relayout(first, segments)
+            self._background_stale = True
+
+    def _place(self, row: Row, y: int, segments: list[Segment], first: int) -> int:
+        old_y = row.y_px
+        src = old_y if old_y >= 0 else None
+        segments.append((y, row.height_px, src))
+        if old_y != y:
+            first = min(first, y, old_y) if old_y >= 0 else min(first, y)
+            if old_y < 0 or old_y + row.height_px > self._layers.height_px:
+                row.cells = None  # its text was not (wholly) drawn where it comes from
+            row.y_px = y
+        return first
+
+    def discard_snowflakes(self) -> None:
+        """Forget the exited tasks; their rows become blank padding."""
+        if self._snow:
+            self._relayout(self._live, [])
+            self._paint_text()
+
+    # -- graphs
+
+    def _draw_columns(self, sys: SysStat | None, timing: SampleTiming, num_cpus: int, page_size: int) -> None:
+        theme = self.theme
+        patterns = self._patterns
+        bar_px = theme.bar_px
+        deltas = self._sys.update(sys)
+        total = self._sys.total_ticks
+        if total <= 0:
+            # No system stat (or a zero delta at rates above USER_HZ): what the elapsed time allows.
+            total = max(1, round(self._ticks_per_s * max(num_cpus, 1) * max(timing.elapsed_s, 0.0)))
+        total2 = 2 * total
+        cpu_scale = bar_px * max(num_cpus, 1)
+        elapsed_s = timing.elapsed_s if timing.elapsed_s > 0 else 1.0 / max(self._hertz_label, 1)
+        height_px = self._layers.height_px
+        header = self._sys.runs(patterns, deltas, timing.adherence, bar_px)
+        columns = max(timing.columns, 1)
+        newest: list[bytes] = [header]
+        older: list[bytes] | None = [header] if columns > 1 else None
+        cpu, io, rss = patterns.cpu, patterns.io, patterns.rss
+        io_scale, rss_scale = self._io_scale, self._rss_scale
+        lanes = theme.process_slot_px > theme.row_px
+        for row in self._live:
+            task = row.task
+            stat = task.stat
+            visible = row.y_px < height_px
+            if stat is None or not row.primed:
+                run = patterns.blank(row.height_px)
+            else:
+                # Integer rounding of delta / total * mult * bar_px, at least 1 px for any non-zero delta.
+                scale = bar_px if (task.is_threaded or task.threads) and not task.is_thread else cpu_scale
+                delta = stat.utime_ticks - row.last_utime_ticks
+                user_px = 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
+                delta = stat.stime_ticks - row.last_stime_ticks
+                sys_px = 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
+                run = cpu.run(sys_px, user_px)
+                if lanes and not row.is_thread:
+                    taskio = task.io
+                    if taskio is not None and row.has_io:
+                        write = io_scale.px((taskio.write_bytes - row.last_write_bytes) / elapsed_s)
+                        read = io_scale.px((taskio.read_bytes - row.last_read_bytes) / elapsed_s)
+                        run += io.run(write, read)
+                    else:
+                        run += io.run(0, 0)
+                    run += rss.run(0, rss_scale.px(stat.rss_pages * page_size))
+            if stat is not None:
+                row.primed = True
+                row.last_utime_ticks = stat.utime_ticks
+                row.last_stime_ticks = stat.stime_ticks
+                taskio = task.io
+                row.has_io = taskio is not None
+                if taskio is not None:
+                    row.last_read_bytes = taskio.read_bytes
+                    row.last_write_bytes = taskio.write_bytes
+            if not visible:
+                continue
+            if older is not None:
+                older.append(patterns.blank(row.height_px) if row.start_pending else run)
+            if row.start_pending:
+                row.start_pending = False
+                run = patterns.start(row.height_px)
+            newest.append(run)
+        finished = [row for row in self._snow if row.finish_pending]
+        if finished:
+            filled_px = sum(len(part) for part in newest) // 4
+            for row in finished:
+                row.finish_pending = False
+                if row.y_px < filled_px or row.y_px >= height_px:
+                    continue
+                newest.append(patterns.blank(row.y_px - filled_px))
+                newest.append(patterns.finish(row.height_px))
+                filled_px = row.y_px + row.height_px
+        for _ in range(columns - 1):
+            assert older is not None
+            self._layers.put_column(self._layers.advance_phase(), _fit(older, height_px))
+        self._layers.put_column(self._layers.advance_phase(), _fit(newest, height_px))
+
+    # -- text
+
+    def _live_texts(self, row: Row, index: int) -> tuple[str, ...]:
+        return live_texts(row.task, index, self._ticks_per_s, self._boottime_ticks)
+
+    def _snow_texts(self, row: Row) -> tuple[str, ...]:
+        _, user, sys, wall, argv, _, _, _ = self._live_texts(row, 0)
+        return (str(row.task.pid), user, sys, wall, argv)
+
+    def _paint_text(self) -> None:
+        theme = self.theme
+        columns = self._live_columns
+        width_px = self._width_px
+        height_px = min(self._height_px, self._layers.height_px)
+        visible: list[tuple[Row, tuple[str, ...]]] = []
+        chars = columns.chars
+        for index, row in enumerate(self._live):
+            if row.y_px >= height_px:
+                break
+            texts = self._live_texts(row, index)
+            for col, text in zip(_FITTED_COLUMNS, _fitted(texts), strict=True):
+                if len(text) > chars[col]:
+                    columns.fit(col, text)
+            visible.append((row, texts))
+        snow = self._snow_columns
+        for row in self._snow:
+            if row.y_px >= height_px:
+                break
+            for col, text in zip(SnowColumns.ORDER, row.snow_texts, strict=False):
+                snow.fit(col, text)
+        columns.place(width_px)
+        snow.place(width_px)
+        ext = columns.extents
+        indent = theme.tree_indent_px
+        paint = self._text.paint_row
+        for row, texts in visible:
+            row_ix, user, sys, wall, argv, wchan, pid, state = texts
+            argv_x0 = min(columns.tree_x + row.depth * indent, columns.argv_x1)
+            cells: list[Cell] = [
+                (*ext[Col.ROW], row_ix),
+                (*ext[Col.USER], user),
+                (*ext[Col.SYS], sys),
+                (*ext[Col.WALL], wall),
+                (columns.tree_x, argv_x0, Align.LEFT, row.tree),
+                (argv_x0, columns.argv_x1, Align.LEFT, argv),
+                (*ext[Col.WCHAN], wchan),
+                (*ext[Col.PID], pid),
+                (*ext[Col.STATE], state),
+            ]
+            paint(row.y_px, row.height_px, cells, row.cells, snow=False)
+            row.cells = cells if row.y_px + row.height_px <= height_px else None
+        for row in self._snow:
+            if row.y_px >= height_px:
+                break
+            cells = [(*snow.extents[col], text) for col, text in zip(SnowColumns.ORDER, row.snow_texts, strict=False)]
+            paint(row.y_px, row.height_px, cells, row.cells, snow=True)
+            row.cells = cells if row.y_px + row.height_px <= height_px else None
+        self._paint_header()
+        if self._background_stale:
+            self._rebuild_background()
+        self._text.flush()
+
+    def _paint_header(self) -> None:
+        theme = self.theme
+        row_px = theme.row_px
+        lead = theme.text_lead_px
+        right = max(self._width_px - lead, lead)
+        ext = self._live_columns.extents
+        columns = self._live_columns
+        rows: list[list[Cell]] = [
+            [(lead, right, Align.RIGHT, heading_text(self.name, self._hertz_label))],
+            [(lead, right, Align.LEFT, lanes_legend(self._io_scale, self._rss_scale))],
+            [
+                *((*ext[col], HEADINGS[col]) for col in (Col.ROW, Col.USER, Col.SYS, Col.WALL)),
+                (columns.tree_x, columns.argv_x1, Align.LEFT, HEADINGS[Col.ARGV]),
+                *((*ext[col], HEADINGS[col]) for col in (Col.WCHAN, Col.PID, Col.STATE)),
+            ],
+        ]
+        for i, cells in enumerate(rows):
+            self._text.paint_row(i * row_px, row_px, cells, self._header_cells[i], snow=False)
+            self._header_cells[i] = cells
+
+    def _rebuild_background(self) -> None:
+        row_px = self.theme.row_px
+        bands = [(i * row_px, row_px, i % 2 == 1) for i in range(HEADER_ROWS)]
+        bands += [(row.y_px, row.height_px, (HEADER_ROWS + i) % 2 == 1) for i, row in enumerate(self._live)]
+        if self._separator_y >= 0:
+            bands.append((self._separator_y, row_px, False))
+        bands += [(row.y_px, row.height_px, i % 2 == 0) for i, row in enumerate(self._snow)]
+        layers = self._layers
+        layers.set_background(
+            build_background(self.theme, layers.width_px, layers.height_px, bands, self.markers_every)
+        )
+        self._background_stale = False
+
+    # -- settings
+
+    def set_hertz(self, hertz: float) -> None:
+        """The rate shown in the heading (0: paused)."""
+        label = int(hertz + 0.5)
+        if label != self._hertz_label:
+            self._hertz_label = label
+            self._paint_header()
+            self._text.flush()
+
+    def set_markers(self, every: int) -> None:
+        """Yellow marks on the dividers every ``every`` columns (0: none)."""
+        self.markers_every = max(every, 0)
+        self._rebuild_background()
+
+    def resize(self, width: int, height: int) -> None:
+        """Change the visible size; layers grow (keeping history) but never shrink.  Relayout happens now."""
+        self._width_px, self._height_px = width, height
+        layers = self._layers
+        if width > layers.width_px or height > layers.height_px:
+            self._layers = layers = layers.grown(width, height)
+            self._text = TextPainter(layers, self.theme)
+            self._graph_source = new_surface_pattern(layers.graph)
+            self._graph_source.set_extend(EXTEND_REPEAT)
+            for row in self._live + self._snow:
+                if row.y_px + row.height_px > layers.height_px or row.cells is None:
+                    row.cells = None
+        for row in self._live + self._snow:
+            row.cells = None
+        self._header_cells = [None] * HEADER_ROWS
+        self._used_px = min(self._used_px, layers.height_px)
+        self._relayout(self._live, self._snow)
+        self._rebuild_background()
+        layers.clear_text_rows(0, layers.height_px)
+        self._paint_text()
+
+    # -- output
+
+    @property
+    def width(self) -> int:
+        return self._width_px
+
+    @property
+    def height(self) -> int:
+        return self._height_px
+
+    @property
+    def composed_height(self) -> int:
+        """Pixels from the top that hold rows (header, tasks, snowflakes), at most the visible height."""
+        return min(self._used_px, self._height_px, self._layers.height_px)
+
+    @property
+    def snowflake_count(self) -> int:
+        return len(self._snow)
+
+    def column_extents(self) -> dict[str, tuple[int, int]]:
+        """``[x0, x1)`` in px of each live-row column by heading (the tree column as ``""``)."""
+        columns = self._live_columns
+        return {HEADINGS[col]: (x0, x1) for col, (x0, x1, _) in enumerate(columns.extents)}
+
+    @property
+    def layers(self) -> Layers:
+        return self._layers
+
+    def row_y(self, task: Task) -> int | None:
+        """Top of ``task``'s live row or snowflake, in px; None if it has none."""
+        for row in self._live:
+            if row.task is task:
+                return row.y_px
+        for row in self._snow:
+            if row.task is task:
+                return row.y_px
+        return None
+
+    def compose(self, target: Context | ImageSurface, x: int = 0, y: int = 0) -> None:
+        """Paint the composed rows (background, graphs from the phase, shadowed text) at (``x``, ``y``)."""
+        ctx = cast(Context, target) if is_context(target) else new_context(cast(ImageSurface, target))
+        height = self.composed_height
+        width = min(self._width_px, self._layers.width_px)
+        ctx.save()
+        ctx.translate(x, y)
+        ctx.rectangle(0, 0, width, height)
+        ctx.clip()
+        ctx.set_source_surface(self._layers.background, 0, 0)
+        ctx.paint()
+        set_pattern_offset(self._graph_source, self._layers.phase, 0)
+        ctx.set_source(self._graph_source)
+        ctx.paint()
+        ctx.set_source_surface(self._layers.overlay, 0, 0)
+        ctx.paint()
+        ctx.restore()
+
+    def to_surface(self) -> ImageSurface:
+        """A new opaque image of the visible size with the chart composed on it."""
+        surface = new_image(FORMAT_ARGB32, max(self._width_px, 1), max(self._height_px, 1))
+        ctx = new_context(surface)
+        ctx.set_source_rgba(*self.theme.background[:3], 1.0)
+        ctx.paint()
+        self.compose(ctx)
+        surface.flush()
+        return surface
+
+    def write_png(self, path: str) -> None:
+        """Compose on an opaque background and write a PNG of the visible size to ``path``."""
+        self.to_surface().write_to_png(path)
+
+
+def _fit(parts: list[bytes], height_px: int) -> bytes:
+    column = b"".join(parts)
+    size = 4 * height_px
+    if len(column) >= size:
+        return column[:size]
+    return column + bytes(size - len(column))
+
+
+def _fitted(texts: tuple[str, ...]) -> tuple[str, ...]:
+    """The texts of the columns whose width follows their content: Row, User, Sys, Wall, WChan, PID, State."""
+    return (texts[0], texts[1], texts[2], texts[3], texts[5], texts[6], texts[7])

@@ -1,0 +1,68 @@
+"""The three fixed header rows: system CPU graphs, the heading and the column headings.
+
+- Row 0: IOWait (from the top) and Idle (from the bottom); the heading ``\\/\\/\\ # name @ NHz`` at the top right.
+- Row 1: IRQ (top) and SoftIRQ (bottom); the scales of the IO and RSS lanes.
+- Row 2: Adherence, how late (top) or early (bottom) the sample was; the column headings.
+"""
+
+from __future__ import annotations
+
+from vwm_overlay.vmon.records import SysStat
+
+from .patterns import Patterns
+from .scale import LogScale, fraction_px, ratio_px
+
+__all__ = ["HEADER_ROWS", "SysDeltas", "heading_text", "lanes_legend"]
+
+HEADER_ROWS = 3
+
+# Indexes in SysStat.cpu (file order of the cpu line of /proc/stat).
+_IDLE, _IOWAIT, _IRQ, _SOFTIRQ = 3, 4, 5, 6
+_TOTAL_FIELDS = 8  # user..steal: guest time is already counted in user
+
+
+def heading_text(name: str | None, hertz: int) -> str:
+    return f"\\/\\/\\ # {name} @ {hertz}Hz" if name else f"\\/\\/\\ @ {hertz}Hz"
+
+
+def lanes_legend(io: LogScale, rss: LogScale) -> str:
+    parts = []
+    if io.max_px:
+        parts.append(f"IO write(top) read(bottom) {io.describe('/s')}")
+    if rss.max_px:
+        parts.append(f"RSS {rss.describe('')}")
+    return "   ".join(parts)
+
+
+class SysDeltas:
+    """System CPU tick deltas between consecutive samples, and the header rows' pixels."""
+
+    def __init__(self) -> None:
+        self._last: tuple[int, ...] | None = None
+        self.total_ticks = 0  # all CPUs, this sample; 0 when unknown
+
+    def update(self, sys: SysStat | None) -> tuple[int, ...] | None:
+        """Deltas of ``sys.cpu`` since the previous call, or None (first sample, or no system stat)."""
+        if sys is None:
+            self._last = None
+            self.total_ticks = 0
+            return None
+        last, self._last = self._last, sys.cpu
+        if last is None or len(last) != len(sys.cpu):
+            self.total_ticks = 0
+            return None
+        deltas = tuple(max(now - before, 0) for now, before in zip(sys.cpu, last, strict=True))
+        self.total_ticks = sum(deltas[:_TOTAL_FIELDS])
+        return deltas
+
+    def runs(self, patterns: Patterns, deltas: tuple[int, ...] | None, adherence: float, bar_px: int) -> bytes:
+        """The three header rows' pixels for one column."""
+        cpu = patterns.cpu
+        if deltas is None:
+            row0 = row1 = cpu.run(0, 0)
+        else:
+            total = self.total_ticks
+            row0 = cpu.run(ratio_px(deltas[_IOWAIT], total, 1, bar_px), ratio_px(deltas[_IDLE], total, 1, bar_px))
+            row1 = cpu.run(ratio_px(deltas[_IRQ], total, 1, bar_px), ratio_px(deltas[_SOFTIRQ], total, 1, bar_px))
+        row2 = cpu.run(fraction_px(adherence, bar_px), fraction_px(-adherence, bar_px))
+        return row0 + row1 + row2

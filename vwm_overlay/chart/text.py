@@ -1,0 +1,213 @@
+"""Text cells: drawn into the text layer, then shadowed into the overlay layer, only where something changed.
+
+A row's cells are compared with what was last drawn; only the cells that differ are queued.  :meth:`flush` then
+works in a few batched cairo calls: one fill clears every queued cell (runs of the same column in consecutive rows
+merged into one rectangle), one ``show_glyphs`` draws all text that fits its cell (the font is monospace, so each
+glyph's place is known without asking cairo), one fill draws the tree lines, and the overlay (shadow, then text on
+top) is rebuilt only over the queued columns: the text coverage is masked at four one-pixel offsets in the shadow
+colour, then at its place in the text colour, so text reads over any graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .cairo_types import OPERATOR_CLEAR, OPERATOR_OVER, Context, glyph_index, new_context, show_glyphs
+from .columns import Align
+from .layers import Layers
+from .rows import Cell
+from .theme import Theme
+
+__all__ = ["TextPainter"]
+
+_SHADOW_OFFSETS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+#: ``(x0, x1)`` -> ``[(y, height), ...]``: areas queued, by column.
+_Spans = dict[tuple[int, int], list[tuple[int, int]]]
+
+
+def _advance(ctx: Context) -> float:
+    # Rounded so that n characters measure exactly n advances (extents carry float noise such as 6.000000000000001).
+    return round(ctx.text_extents("M")[4], 3)
+
+
+class TextPainter:
+    """Draws cells on one chart's layers."""
+
+    def __init__(self, layers: Layers, theme: Theme) -> None:
+        self._theme = theme
+        self._layers = layers
+        self._ctx: Context = new_context(layers.text)
+        self._ctx.select_font_face(theme.font_family)
+        self._ctx.set_font_size(theme.font_size_px)
+        self._overlay: Context = new_context(layers.overlay)
+        self.advance_px = _advance(self._ctx)
+        # Characters sit in whole-pixel boxes, so a changed one can be cleared without touching its neighbours.
+        self._whole_advance = self.advance_px == int(self.advance_px)
+        self._glyph_ids: dict[str, int] = {}
+        self._clears: _Spans = {}
+        self._glyphs: list[tuple[int, float, float]] = []
+        self._clipped: list[tuple[int, int, int, str]] = []
+        self._lines: list[tuple[int, int, int, int]] = []
+        self._shadows: _Spans = {}
+        self._shadows_snow: _Spans = {}
+
+    def paint_row(self, y: int, slot_px: int, cells: Sequence[Cell], old: Sequence[Cell] | None, *, snow: bool) -> None:
+        """Queue the cells of the row at ``y`` that differ from ``old`` (all of them, over a cleared slot, if None).
+
+        When a text only changed some characters in place (a counter ticking), only those characters are drawn.
+        """
+        row_px = self._theme.row_px
+        clears = self._clears
+        shadows = self._shadows_snow if snow else self._shadows
+        full = old is None or len(old) != len(cells)
+        if full:
+            width_px = self._layers.width_px
+            _add(clears, (0, width_px), y, slot_px)
+            _add(shadows, (0, width_px), y, slot_px)
+        advance = self.advance_px
+        for i, cell in enumerate(cells):
+            prev = None if old is None or full else old[i]
+            if prev == cell:
+                continue
+            x0, x1, align, content = cell
+            if isinstance(content, tuple):
+                if prev is not None:
+                    for px0, px1, _, _ in (prev, cell):
+                        _add(clears, (px0 - 1, px1 + 1), y, slot_px)
+                        _add(shadows, (px0 - 2, px1 + 2), y, slot_px)
+                self._lines.extend((x0 + rx, y + ry, w, h) for rx, ry, w, h in content)
+                continue
+            start = self._text_x(x0, x1, align, content)
+            if prev is not None:
+                before = prev[3]
+                if (
+                    start is not None
+                    and self._whole_advance
+                    and prev[:3] == cell[:3]
+                    and isinstance(before, str)
+                    and len(before) == len(content)
+                ):
+                    # Same place, same length: redraw only the run of characters that changed.
+                    first, last = 0, len(content)
+                    while content[first] == before[first]:
+                        first += 1
+                    while content[last - 1] == before[last - 1]:
+                        last -= 1
+                    run_x0 = start + int(first * advance)
+                    run_x1 = start + int(last * advance)
+                    _add(clears, (run_x0, run_x1), y, row_px)
+                    _add(shadows, (run_x0 - 1, run_x1 + 1), y, row_px)
+                    self._queue_glyphs(content[first:last], run_x0, y)
+                    continue
+                for px0, px1, _, _ in (prev, cell) if prev[:2] != cell[:2] else (cell,):
+                    if px1 > px0:
+                        # One pixel of slack on each side: glyph ink may pass its advance box.
+                        _add(clears, (px0 - 1, px1 + 1), y, row_px)
+                        _add(shadows, (px0 - 2, px1 + 2), y, row_px)
+            if x1 <= x0 or not content:
+                continue
+            if start is None:
+                self._clipped.append((x0, x1, y, content))
+            else:
+                self._queue_glyphs(content, start, y)
+
+    def _text_x(self, x0: int, x1: int, align: int, text: str) -> int | None:
+        """Where ``text`` starts in its cell; None when it needs clipping (too long, or not plain ASCII)."""
+        text_px = len(text) * self.advance_px
+        room = x1 - x0
+        if text_px > room or not text.isascii():
+            return None
+        if align == Align.RIGHT:
+            return round(x1 - text_px)
+        if align == Align.CENTER:
+            return round(x0 + (room - text_px) // 2)
+        return x0
+
+    def _queue_glyphs(self, text: str, x: int, y: int) -> None:
+        baseline = y + self._theme.text_baseline_px
+        advance = self.advance_px
+        ids = self._glyph_ids
+        glyphs = self._glyphs
+        for n, char in enumerate(text):
+            gid = ids.get(char)
+            if gid is None:
+                gid = ids[char] = glyph_index(self._ctx, char)
+            glyphs.append((gid, x + n * advance, baseline))
+
+    def flush(self) -> None:
+        """Draw everything queued since the last flush, and rebuild the overlay there."""
+        if not self._clears and not self._glyphs and not self._clipped and not self._lines:
+            return
+        ctx = self._ctx
+        ctx.set_operator(OPERATOR_CLEAR)
+        for (x0, x1), spans in self._clears.items():
+            for y, height in _merged(spans):
+                ctx.rectangle(x0, y, x1 - x0, height)
+        ctx.fill()
+        ctx.set_operator(OPERATOR_OVER)
+        ctx.set_source_rgba(1.0, 1.0, 1.0, 1.0)
+        if self._glyphs:
+            show_glyphs(ctx, self._glyphs)
+        row_px = self._theme.row_px
+        baseline = self._theme.text_baseline_px
+        for x0, x1, y, text in self._clipped:
+            # Too long (or not plain ASCII): clipped to its own column.
+            ctx.save()
+            ctx.rectangle(x0, y, x1 - x0, row_px)
+            ctx.clip()
+            ctx.move_to(x0, y + baseline)
+            ctx.show_text(text)
+            ctx.restore()
+        if self._lines:
+            for rect in self._lines:
+                ctx.rectangle(*rect)
+            ctx.fill()
+        self._clears.clear()
+        self._glyphs.clear()
+        self._clipped.clear()
+        self._lines.clear()
+        theme = self._theme
+        for queued, colour in ((self._shadows, theme.text), (self._shadows_snow, theme.snowflake_text)):
+            if queued:
+                self._shadow(queued, colour)
+                queued.clear()
+
+    def _shadow(self, spans: _Spans, colour: tuple[float, float, float, float]) -> None:
+        o = self._overlay
+        o.save()
+        for (x0, x1), column in spans.items():
+            # One rectangle per column from its first to its last queued row: re-masking unchanged rows in
+            # between gives the same pixels and costs less than many rectangles.
+            top = min(y for y, _ in column)
+            bottom = max(y + h for y, h in column)
+            o.rectangle(x0, top, x1 - x0, bottom - top)
+        o.clip()
+        o.set_operator(OPERATOR_CLEAR)
+        o.paint()
+        o.set_operator(OPERATOR_OVER)
+        o.set_source_rgba(*self._theme.shadow)
+        for dx, dy in _SHADOW_OFFSETS:
+            o.mask_surface(self._layers.text, dx, dy)
+        o.set_source_rgba(*colour)
+        o.mask_surface(self._layers.text, 0, 0)
+        o.restore()
+
+
+def _add(spans: _Spans, key: tuple[int, int], y: int, height: int) -> None:
+    column = spans.get(key)
+    if column is None:
+        spans[key] = [(y, height)]
+    else:
+        column.append((y, height))
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Runs of touching ``(y, height)`` spans joined into one."""
+    out: list[tuple[int, int]] = []
+    for y, height in sorted(spans):
+        if out and out[-1][0] + out[-1][1] >= y:
+            top, h = out[-1]
+            out[-1] = (top, max(top + h, y + height) - top)
+        else:
+            out.append((y, height))
+    return out

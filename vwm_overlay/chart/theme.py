@@ -1,0 +1,81 @@
+"""Every colour, font and size of the chart, in one frozen dataclass.
+
+Colours are straight (not premultiplied) ``(red, green, blue, alpha)`` tuples in 0..1.  The defaults give vwm's
+snapshot look in full colour: black background, cyan user CPU, red system CPU, white text with a dark shadow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RGBA", "Theme", "premultiplied_pixel"]
+
+RGBA = tuple[float, float, float, float]
+
+
+def premultiplied_pixel(rgba: RGBA) -> int:
+    """``rgba`` as one native cairo ARGB32 pixel (``0xAARRGGBB``, premultiplied alpha)."""
+    red, green, blue, alpha = (min(max(c, 0.0), 1.0) for c in rgba)
+    a = round(alpha * 255)
+    return (a << 24) | (round(red * a) << 16) | (round(green * a) << 8) | round(blue * a)
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    """Look and geometry of a chart.
+
+    A thread's slot is one ``row_px`` row.  A process's slot is its row, then an IO lane (``io_lane_px``: bytes
+    written per second grow down from the top, bytes read up from the bottom) and an RSS lane (``rss_lane_px``:
+    the resident set grows up from the bottom); both on logarithmic scales (see ``LogScale``) so that a trickle
+    and a flood both show.  Threads get no lanes: IO and memory are accounted per process.  A lane with a height
+    of 0 is not drawn; each lane's last line is a divider, like a row's.
+    """
+
+    # -- geometry: vwm's 15 px rows, the last line of each a divider; text columns 7 px apart.
+    row_px: int = 15
+    column_gap_px: int = 7
+    tree_indent_px: int = 7
+    text_lead_px: int = 4
+    #: Extra lanes under each process row (not under threads), each ending with a 1 px divider line.
+    io_lane_px: int = 8
+    rss_lane_px: int = 5
+
+    # -- text: cairo's toy font API; the baseline is counted from the top of the row.
+    font_family: str = "monospace"
+    font_size_px: float = 10.0
+    text_baseline_px: int = 11
+
+    # -- scales of the lanes: 1 px for any non-zero value, then one more px per ``factor`` above ``base``.
+    io_base_bytes_per_s: int = 4096
+    io_factor: int = 8
+    rss_base_bytes: int = 4 << 20
+    rss_factor: int = 8
+
+    # -- colours
+    background: RGBA = (0.0, 0.0, 0.0, 1.0)
+    background_odd: RGBA = (0x10 / 255, 0x10 / 255, 0x10 / 255, 1.0)
+    divider: RGBA = (0x30 / 255, 0x30 / 255, 0x30 / 255, 1.0)
+    marker: RGBA = (0xC0 / 255, 0xC0 / 255, 0.0, 1.0)
+    #: Grows down from the top of a row: system CPU, IOWait, IRQ, late samples.
+    graph_top: RGBA = (1.0, 0.0, 0.0, 1.0)
+    #: Grows up from the bottom of a row: user CPU, Idle, SoftIRQ, early samples.
+    graph_bottom: RGBA = (0.0, 1.0, 1.0, 1.0)
+    #: Where the two overlap, and the start and exit markers.
+    graph_both: RGBA = (1.0, 1.0, 1.0, 1.0)
+    io_write: RGBA = (1.0, 0.55, 0.0, 1.0)
+    io_read: RGBA = (0.2, 0.85, 0.2, 1.0)
+    io_both: RGBA = (1.0, 1.0, 0.4, 1.0)
+    rss: RGBA = (0.65, 0.45, 1.0, 1.0)
+    text: RGBA = (1.0, 1.0, 1.0, 1.0)
+    snowflake_text: RGBA = (0xD0 / 255, 0xD0 / 255, 0xD0 / 255, 1.0)
+    shadow: RGBA = (0.0, 0.0, 0.0, 0.75)
+
+    @property
+    def bar_px(self) -> int:
+        """Height of a CPU bar at 100%: the row without its divider."""
+        return self.row_px - 1
+
+    @property
+    def process_slot_px(self) -> int:
+        """Height of a process's row plus its lanes."""
+        return self.row_px + self.io_lane_px + self.rss_lane_px
