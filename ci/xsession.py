@@ -53,6 +53,8 @@ class XSession:
         self.display = ""
         self.env: dict[str, str] = {}
         self._procs: list[subprocess.Popen[bytes]] = []
+        self.wm_proc: subprocess.Popen[bytes] | None = None
+        self.xvfb_proc: subprocess.Popen[bytes] | None = None
 
     # -- parts ---------------------------------------------------------------
 
@@ -65,6 +67,7 @@ class XSession:
             cmd += ["-fbdir", self.fbdir]
         proc = subprocess.Popen(cmd, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._procs.append(proc)
+        self.xvfb_proc = proc
         os.close(write_fd)
         number = b""
         deadline = time.monotonic() + self.timeout_s
@@ -97,7 +100,8 @@ class XSession:
         finally:
             d.close()
 
-    def _start_wm(self, wm: str) -> None:
+    def start_wm(self, wm: str) -> subprocess.Popen[bytes]:
+        """Start a window manager (again, e.g. after stopping ``wm_proc``) and wait until it manages windows."""
         if shutil.which(wm) is None:
             raise XSessionError(f"window manager {wm!r} is not installed")
         proc = self._spawn([wm])
@@ -105,12 +109,45 @@ class XSession:
         _wait_until(lambda: proc.poll() is not None or self._selection_owned("WM_S0"), self.timeout_s, wm)
         if proc.poll() is not None:
             raise XSessionError(f"{wm} exited with status {proc.returncode}")
+        self._wait_wm_manages(wm)
+        self.wm_proc = proc
+        return proc
+
+    def _wait_wm_manages(self, wm: str) -> None:
+        """Wait until the window manager really manages new windows.
+
+        openbox owns WM_S0 before it has finished starting, and a window mapped in
+        that gap is never managed (its MapRequest is lost).  A probe window is
+        mapped, and mapped again until the window manager shows it.
+        """
+        from Xlib import X
+        from Xlib import display as xdisplay
+
+        d = xdisplay.Display(self.display)
+        try:
+            probe = d.screen().root.create_window(0, 0, 16, 16, 0, d.screen().root_depth)
+            deadline = time.monotonic() + self.timeout_s
+            next_map = 0.0
+            while probe.get_attributes().map_state != X.IsViewable:
+                now = time.monotonic()
+                if now > deadline:
+                    raise XSessionError(f"timed out waiting for {wm} to manage a window")
+                if now >= next_map:
+                    probe.map()
+                    next_map = now + 0.1
+                time.sleep(0.01)
+            probe.destroy()
+            d.sync()
+        finally:
+            d.close()
 
     def start_compositor(self) -> subprocess.Popen[bytes]:
         if shutil.which("xcompmgr") is None:
             raise XSessionError("xcompmgr is not installed (Debian package xcompmgr)")
         proc = self._spawn(["xcompmgr"])
-        _wait_until(lambda: proc.poll() is not None or self._selection_owned("_NET_WM_CM_S0"), self.timeout_s, "xcompmgr")
+        _wait_until(
+            lambda: proc.poll() is not None or self._selection_owned("_NET_WM_CM_S0"), self.timeout_s, "xcompmgr"
+        )
         if proc.poll() is not None:
             raise XSessionError(f"xcompmgr exited with status {proc.returncode}")
         return proc
@@ -125,6 +162,8 @@ class XSession:
                 proc.wait()
         if proc in self._procs:
             self._procs.remove(proc)
+        if proc is self.wm_proc:
+            self.wm_proc = None
 
     # -- lifetime ------------------------------------------------------------
 
@@ -132,7 +171,7 @@ class XSession:
         try:
             self._start_xvfb()
             if self.wm:
-                self._start_wm(self.wm)
+                self.start_wm(self.wm)
             if self.compositor:
                 self.start_compositor()
         except BaseException:

@@ -1,0 +1,174 @@
+"""The client tracker against openbox and real client windows in their own processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from x11_helpers import ClientProc, Pump, Session, new_session, xdotool
+from Xlib import X
+
+from vwm_overlay.x11 import (
+    ClientAdded,
+    ClientGeometry,
+    ClientMapped,
+    ClientPidChanged,
+    ClientRemoved,
+    ClientTracker,
+    ClientUnmapped,
+    Connection,
+    WindowManagerChanged,
+)
+
+pytestmark = pytest.mark.x11
+
+
+@pytest.fixture
+def pump(xsession: Session) -> Iterator[Pump]:
+    with Connection(xsession.display) as conn:
+        tracker = ClientTracker(conn)
+        tracker.start()
+        yield Pump(conn, tracker)
+
+
+@pytest.fixture
+def clients() -> Iterator[list[ClientProc]]:
+    procs: list[ClientProc] = []
+    yield procs
+    for proc in procs:
+        proc.close()
+
+
+def test_clients_appear_with_their_pid_and_disappear(xsession: Session, pump: Pump, clients: list[ClientProc]) -> None:
+    client = ClientProc(xsession.env, "--x", "40", "--y", "50")
+    clients.append(client)
+    added = pump.until(ClientAdded, client.window)
+    assert added.pid == client.pid
+    assert added.mapped
+    assert added.frame != client.window  # openbox reparents into a frame
+    # The client area sits inside the frame, below the title bar.
+    assert (added.rect.width, added.rect.height) == (300, 200)
+    assert added.rect.x >= 40 and added.rect.y > 50
+    assert pump.tracker.pids()[client.window] == client.pid
+    client.close()
+    removed = pump.until(ClientRemoved, client.window)
+    assert removed.pid == client.pid
+    assert pump.tracker.get(client.window) is None
+
+
+def test_pid_from_xres_when_the_client_sets_none(xsession: Session, pump: Pump, clients: list[ClientProc]) -> None:
+    client = ClientProc(xsession.env, "--pid", "none")
+    clients.append(client)
+    assert pump.until(ClientAdded, client.window).pid == client.pid
+
+
+def test_pid_set_later_is_reported(xsession: Session, pump: Pump, clients: list[ClientProc]) -> None:
+    client = ClientProc(xsession.env, "--pid", "none")
+    clients.append(client)
+    pump.until(ClientAdded, client.window)
+    client.command("pid 4242")
+    changed = pump.until(ClientPidChanged, client.window)
+    assert (changed.old_pid, changed.pid) == (client.pid, 4242)
+    # Removing _NET_WM_PID falls back to the X-Resource answer again.
+    client.command("pid none")
+    changed = pump.until(ClientPidChanged, client.window)
+    assert (changed.old_pid, changed.pid) == (4242, client.pid)
+
+
+def test_remote_clients_are_skipped_until_they_turn_local(
+    xsession: Session, pump: Pump, clients: list[ClientProc]
+) -> None:
+    remote = ClientProc(xsession.env, "--machine", "elsewhere.example", "--title", "remote")
+    local = ClientProc(xsession.env, "--title", "local")
+    clients += [remote, local]
+    pump.until(ClientAdded, local.window)
+    assert not pump.of(ClientAdded, remote.window)
+    assert pump.tracker.get(remote.window) is None
+    remote.command(f"machine {pump.tracker.hostname}")
+    assert pump.until(ClientAdded, remote.window).pid == remote.pid
+    remote.command("machine elsewhere.example")
+    pump.until(ClientRemoved, remote.window)
+
+
+def test_moves_resizes_and_minimise_are_followed(xsession: Session, pump: Pump, clients: list[ClientProc]) -> None:
+    client = ClientProc(xsession.env, "--x", "100", "--y", "100")
+    clients.append(client)
+    added = pump.until(ClientAdded, client.window)
+    client.command("move 300 250")
+    moved = pump.until(ClientGeometry, client.window, lambda e: e.rect.x - added.rect.x == 200)
+    assert moved.rect.y - added.rect.y == 150
+    assert moved.frame == added.frame
+    client.command("resize 420 180")
+    sized = pump.until(ClientGeometry, client.window, lambda e: e.rect.width == 420)
+    assert sized.rect.height == 180
+    xdotool(xsession.env, "windowminimize", str(client.window))
+    pump.until(ClientUnmapped, client.window)
+    assert pump.tracker.get(client.window) is not None  # minimised, not gone
+    xdotool(xsession.env, "windowactivate", str(client.window))
+    pump.until(ClientMapped, client.window)
+    assert pump.tracker.active_client() == client.window
+
+
+def test_active_client_follows_focus(xsession: Session, pump: Pump, clients: list[ClientProc]) -> None:
+    first = ClientProc(xsession.env, "--x", "10", "--y", "10")
+    second = ClientProc(xsession.env, "--x", "500", "--y", "10")
+    clients += [first, second]
+    pump.until(ClientAdded, first.window)
+    pump.until(ClientAdded, second.window)
+    for client in (first, second, first):
+        xdotool(xsession.env, "windowactivate", "--sync", str(client.window))
+        assert pump.tracker.active_client() == client.window
+
+
+def test_window_manager_restart_rescans(clients: list[ClientProc]) -> None:
+    with new_session(wm="openbox") as xs, Connection(xs.display) as conn:
+        tracker = ClientTracker(conn)
+        assert tracker.start() == [WindowManagerChanged("Openbox")]
+        pump = Pump(conn, tracker)
+        client = ClientProc(xs.env)
+        clients.append(client)
+        added = pump.until(ClientAdded, client.window)
+        assert xs.wm_proc is not None
+        xs.stop(xs.wm_proc)
+        # With no window manager the client is a mapped top-level window of its own.
+        pump.until(WindowManagerChanged, where=lambda e: e.name is None)
+        pump.until(ClientGeometry, client.window, lambda e: e.frame == client.window)
+        xs.start_wm("openbox")
+        pump.until(WindowManagerChanged, where=lambda e: e.name == "Openbox")
+        regained = pump.until(ClientGeometry, client.window, lambda e: e.frame != client.window)
+        assert regained.frame != added.frame
+        assert not pump.of(ClientRemoved, client.window)
+        tracked = pump.tracker.get(client.window)
+        assert tracked is not None and tracked.pid == client.pid and tracked.mapped
+
+
+def test_without_ewmh_clients_are_found_by_wm_state_inside_frames(clients: list[ClientProc]) -> None:
+    """The test plays a minimal reparenting window manager that knows no EWMH."""
+    with new_session() as xs, Connection(xs.display) as wm, Connection(xs.display) as conn:
+        wm.root.set_selection_owner(wm.atom("WM_S0"), X.CurrentTime)
+        wm.sync()
+        tracker = ClientTracker(conn)
+        assert tracker.start() == [WindowManagerChanged(None)]
+        pump = Pump(conn, tracker)
+        client = ClientProc(xs.env, "--x", "0", "--y", "0")
+        clients.append(client)
+        # Mapped by itself at the root, without WM_STATE: not a client of a running window manager.
+        assert conn.window(client.window).get_attributes().map_state == X.IsViewable
+        frame = wm.root.create_window(200, 100, 310, 230, 0, X.CopyFromParent)
+        window = wm.window(client.window)
+        window.change_property(wm.atom("WM_STATE"), wm.atom("WM_STATE"), 32, [1, 0])
+        window.reparent(frame.id, 5, 25)
+        frame.map()
+        wm.sync()
+        added = pump.until(ClientAdded, client.window)
+        assert added.frame == frame.id
+        assert added.pid == client.pid
+        assert (added.rect.x, added.rect.y) == (205, 125)
+        frame.unmap()
+        wm.sync()
+        pump.until(ClientUnmapped, client.window)
+        frame.map()
+        wm.sync()
+        pump.until(ClientMapped, client.window)
+        client.close()
+        pump.until(ClientRemoved, client.window)

@@ -1,0 +1,277 @@
+"""Helpers for the X11 tests: client windows in their own processes, polling, pixels.
+
+Run as a script, this module *is* the client window::
+
+    python x11_helpers.py client --x 100 --y 100 --width 300 --height 200 --color ff0000 [--pid none|self|N]
+
+It prints ``ready WINDOW_ID PID``, then obeys one command per stdin line
+(``pid N``, ``machine NAME``, ``move X Y``, ``resize W H``, ``map``, ``unmap``, ``quit``)
+answering ``ok``, and prints ``button X Y`` for every ButtonPress it gets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from vwm_overlay.x11 import ClientEvent, ClientTracker, Connection
+
+T = TypeVar("T")
+E = TypeVar("E")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Session(Protocol):
+    """The parts of ``ci/xsession.py``'s XSession the tests use."""
+
+    display: str
+    env: dict[str, str]
+    wm_proc: subprocess.Popen[bytes] | None
+    xvfb_proc: subprocess.Popen[bytes] | None
+
+    def start_wm(self, wm: str) -> subprocess.Popen[bytes]: ...
+    def start_compositor(self) -> subprocess.Popen[bytes]: ...
+    def stop(self, proc: subprocess.Popen[bytes]) -> None: ...
+    def __enter__(self) -> Session: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+def new_session(**options: object) -> Session:
+    """An unstarted XSession (use it with ``with``); ``options`` as XSession takes them."""
+    ci_dir = os.path.join(os.path.dirname(HERE), "ci")
+    if ci_dir not in sys.path:
+        sys.path.insert(0, ci_dir)
+    session: Session = importlib.import_module("xsession").XSession(**options)
+    return session
+
+
+def wait_for(predicate: Callable[[], T], timeout_s: float = 5.0, what: str = "a condition") -> T:
+    """Poll ``predicate`` until it returns something true, against a deadline."""
+    deadline = time.monotonic() + timeout_s
+    delay_s = 0.005
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(delay_s)
+        delay_s = min(delay_s * 1.5, 0.05)
+
+
+class ClientProc:
+    """A client window in its own process, driven over a pipe."""
+
+    def __init__(self, env: dict[str, str], *args: str, timeout_s: float = 10.0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "x11_helpers.py"), "client", *args],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._buf = b""
+        try:
+            words = self.expect("ready", timeout_s).split()
+        except BaseException:
+            self.close()
+            raise
+        self.window = int(words[1])
+        self.pid = self.proc.pid
+
+    def readline(self, timeout_s: float) -> str | None:
+        """The next line the client printed, or None at the deadline."""
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    raise AssertionError(f"client exited with status {self.proc.wait()}")
+                self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line.decode()
+
+    def expect(self, prefix: str, timeout_s: float = 5.0) -> str:
+        """Skip lines until one starts with ``prefix``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            line = self.readline(max(0.0, deadline - time.monotonic()))
+            if line is None:
+                raise AssertionError(f"client never printed {prefix!r}")
+            if line.startswith(prefix):
+                return line
+
+    def command(self, text: str) -> None:
+        """Send one command and wait for the client to have done it."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
+        self.expect("ok")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def reap(clients: Iterable[ClientProc]) -> None:
+    for client in clients:
+        client.close()
+
+
+class Pump:
+    """Feeds a tracker the connection's events and finds the reported ones, in order."""
+
+    def __init__(self, conn: Connection, tracker: ClientTracker) -> None:
+        self.conn = conn
+        self.tracker = tracker
+        self.seen: list[ClientEvent] = []
+        self._cursor = 0
+
+    def of(self, kind: type[E], window: int | None = None) -> list[E]:
+        """Every event of ``kind`` (for ``window``) seen so far."""
+        return [
+            e for e in self.seen if isinstance(e, kind) and (window is None or getattr(e, "window", None) == window)
+        ]
+
+    def until(
+        self,
+        kind: type[E],
+        window: int | None = None,
+        where: Callable[[E], object] = bool,
+        timeout_s: float = 5.0,
+    ) -> E:
+        """Pump until an event of ``kind`` (for ``window``, matching ``where``) follows the last one returned."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for index in range(self._cursor, len(self.seen)):
+                event = self.seen[index]
+                if isinstance(event, kind) and window in (None, getattr(event, "window", None)) and where(event):
+                    self._cursor = index + 1
+                    return event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {kind.__name__} of {window}; got {self.seen}")
+            if not self.conn.pending():
+                select.select([self.conn.fileno()], [], [], min(left, 0.05))
+            self.seen += self.tracker.process(self.conn.events())
+
+
+def xdotool(env: dict[str, str], *args: str) -> None:
+    subprocess.run(["xdotool", *args], env=env, check=True, timeout=10, stdin=subprocess.DEVNULL)
+
+
+# -- the client process ---------------------------------------------------------------
+
+
+def _client_main(argv: list[str]) -> int:
+    from Xlib import X, Xatom, Xutil
+    from Xlib import display as xdisplay
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--x", type=int, default=100)
+    parser.add_argument("--y", type=int, default=100)
+    parser.add_argument("--width", type=int, default=300)
+    parser.add_argument("--height", type=int, default=200)
+    parser.add_argument("--color", default="ff0000")
+    parser.add_argument("--pid", default="self", help="self, none or a number")
+    parser.add_argument("--machine", default=None)
+    parser.add_argument("--title", default="test client")
+    args = parser.parse_args(argv)
+
+    d = xdisplay.Display()
+    screen = d.screen()
+    win = screen.root.create_window(
+        args.x,
+        args.y,
+        args.width,
+        args.height,
+        0,
+        screen.root_depth,
+        background_pixel=int(args.color, 16),
+        event_mask=X.ButtonPressMask | X.StructureNotifyMask,
+    )
+    win.set_wm_name(args.title)
+    win.set_wm_class("x11test", "X11Test")
+    # USPosition: openbox places the window where asked, not by its own policy.
+    win.set_wm_normal_hints(
+        flags=Xutil.USPosition | Xutil.USSize, x=args.x, y=args.y, width=args.width, height=args.height
+    )
+    pid_atom = d.intern_atom("_NET_WM_PID")
+    machine_atom = d.intern_atom("WM_CLIENT_MACHINE")
+
+    def set_pid(value: str) -> None:
+        if value == "none":
+            win.delete_property(pid_atom)
+        else:
+            win.change_property(pid_atom, Xatom.CARDINAL, 32, [os.getpid() if value == "self" else int(value)])
+
+    set_pid(args.pid)
+    if args.machine:
+        win.change_property(machine_atom, Xatom.STRING, 8, args.machine.encode())
+    win.map()
+    d.sync()
+    while True:
+        e = d.next_event()
+        if e.type == X.MapNotify:
+            break
+    print(f"ready {win.id} {os.getpid()}", flush=True)
+
+    stdin = sys.stdin.fileno()
+    buf = b""
+    while True:
+        while d.pending_events():
+            e = d.next_event()
+            if e.type == X.ButtonPress:
+                print(f"button {e.event_x} {e.event_y}", flush=True)
+        ready, _, _ = select.select([stdin, d.fileno()], [], [])
+        if stdin not in ready:
+            continue
+        chunk = os.read(stdin, 4096)
+        if not chunk:
+            return 0
+        buf += chunk
+        while b"\n" in buf:
+            raw, buf = buf.split(b"\n", 1)
+            cmd, *rest = raw.decode().split()
+            if cmd == "quit":
+                return 0
+            if cmd == "pid":
+                set_pid(rest[0])
+            elif cmd == "machine":
+                win.change_property(machine_atom, Xatom.STRING, 8, rest[0].encode())
+            elif cmd == "move":
+                win.configure(x=int(rest[0]), y=int(rest[1]))
+            elif cmd == "resize":
+                win.configure(width=int(rest[0]), height=int(rest[1]))
+            elif cmd == "map":
+                win.map()
+            elif cmd == "unmap":
+                win.unmap()
+            d.sync()
+            print("ok", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["client"]:
+        sys.exit(_client_main(sys.argv[2:]))
+    sys.exit("usage: x11_helpers.py client [options]")

@@ -1,0 +1,93 @@
+"""The X11 layer: the connection, client tracking, overlay windows, hotkeys.
+
+It talks to the X server only (python-xlib), never reads /proc, and knows
+nothing of the monitor or the chart; the application wires them together,
+on one thread::
+
+    conn = Connection()                      # DisplayUnavailableError: exit status 2
+    tracker, hotkeys, watch = ClientTracker(conn), Hotkeys(conn), CompositorWatch(conn)
+    changes = tracker.start()                # ClientAdded for every window already there
+    problems = hotkeys.grab()                # HotkeyConflictError etc., to report
+    composited = watch.start()
+    while running:
+        select.select([conn.fileno()], [], [], time_to_next_sample)
+        with conn.guard():                   # a dead server: ConnectionLostError
+            events = conn.events()
+            changes = tracker.process(events)    # ClientAdded, ClientGeometry, ...
+            state = watch.process(events)        # True/False when a compositor came or went
+            for event in events:
+                action = hotkeys.handle(event)   # "toggle", "save", ... or None
+                ...                              # and overlay.handle(event) for Expose
+
+Per shown chart: ``OverlayWindow(conn, rect, above=frame, composited=...)``,
+``show()``, ``upload(surface, rows)`` every sample, ``place(rect, frame)`` on
+ClientGeometry, ``restack(frame)`` on ClientRestacked, ``hide()`` on
+ClientUnmapped, ``destroy()`` on ClientRemoved.
+"""
+
+from __future__ import annotations
+
+from .capture import Image, grab_root, parse_xwd, read_xwd
+from .clients import Client, ClientTracker
+from .compositor import CompositorWatch
+from .connection import VANISHED, Connection
+from .errors import (
+    DISPLAY_UNAVAILABLE_STATUS,
+    BindingError,
+    ConnectionLostError,
+    DisplayUnavailableError,
+    HotkeyConflictError,
+    HotkeyUnavailableError,
+    X11Error,
+    X11UnsupportedError,
+)
+from .events import (
+    ClientAdded,
+    ClientEvent,
+    ClientGeometry,
+    ClientMapped,
+    ClientPidChanged,
+    ClientRemoved,
+    ClientRestacked,
+    ClientUnmapped,
+    Rect,
+    WindowManagerChanged,
+)
+from .hotkeys import DEFAULT_BINDINGS, Binding, Hotkeys, parse_binding
+from .overlay import OverlayWindow, argb_visual
+
+__all__ = [
+    "DEFAULT_BINDINGS",
+    "DISPLAY_UNAVAILABLE_STATUS",
+    "VANISHED",
+    "Binding",
+    "BindingError",
+    "Client",
+    "ClientAdded",
+    "ClientEvent",
+    "ClientGeometry",
+    "ClientMapped",
+    "ClientPidChanged",
+    "ClientRemoved",
+    "ClientRestacked",
+    "ClientTracker",
+    "ClientUnmapped",
+    "CompositorWatch",
+    "Connection",
+    "ConnectionLostError",
+    "DisplayUnavailableError",
+    "HotkeyConflictError",
+    "HotkeyUnavailableError",
+    "Hotkeys",
+    "Image",
+    "OverlayWindow",
+    "Rect",
+    "WindowManagerChanged",
+    "X11Error",
+    "X11UnsupportedError",
+    "argb_visual",
+    "grab_root",
+    "parse_binding",
+    "parse_xwd",
+    "read_xwd",
+]

@@ -1,0 +1,395 @@
+"""Tracking the client windows of the desktop, their processes, places and visibility.
+
+The list of clients comes from ``_NET_CLIENT_LIST`` when an EWMH window manager
+runs; otherwise from the root's children that carry ``WM_STATE`` (or one level
+down, inside a reparenting window manager's frames), or, with no window manager
+at all, the root's mapped ordinary children.
+
+The tracker owns the root window's event mask.  The application passes every
+event it reads to :meth:`ClientTracker.process` and acts on the events returned.
+Work that needs round trips (geometry, pids) is done once per batch, so a burst
+of ConfigureNotify while a window is dragged costs one query.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from Xlib import X
+from Xlib.protocol import rq
+
+from .connection import Connection
+from .events import (
+    ClientAdded,
+    ClientEvent,
+    ClientGeometry,
+    ClientMapped,
+    ClientPidChanged,
+    ClientRemoved,
+    ClientRestacked,
+    ClientUnmapped,
+    Rect,
+    WindowManagerChanged,
+)
+from .props import read_text, read_windows, window_pid
+from .topology import client_rect, ewmh_manager, fallback_clients, find_frame, parent_of
+
+__all__ = ["Client", "ClientTracker"]
+
+_ROOT_MASK = X.PropertyChangeMask | X.SubstructureNotifyMask
+_CLIENT_MASK = X.PropertyChangeMask | X.StructureNotifyMask
+
+
+@dataclass(slots=True)
+class Client:
+    """What the tracker knows of one client window (read it, never change it)."""
+
+    window: int
+    frame: int
+    pid: int | None
+    local: bool
+    rect: Rect
+    client_mapped: bool
+    frame_mapped: bool
+    reported_mapped: bool = field(default=False)
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the client is on screen: itself and its frame are mapped."""
+        return self.client_mapped and self.frame_mapped
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Work collected from one batch of events, done once at its end."""
+
+    rescan: bool = False
+    relist: bool = False
+    pids: set[int] = field(default_factory=set)
+    machines: set[int] = field(default_factory=set)
+    frames: set[int] = field(default_factory=set)
+    geometry: set[int] = field(default_factory=set)
+    restacked: set[int] = field(default_factory=set)
+
+
+class ClientTracker:
+    """Keeps the set of client windows current and reports changes as events.
+
+    ``start()`` selects the events and returns a :class:`ClientAdded` for every
+    client already there.  ``process(events)`` returns what changed.
+    ``hostname`` is this machine's name, for ``WM_CLIENT_MACHINE`` (default:
+    :func:`socket.gethostname`).
+    """
+
+    def __init__(self, conn: Connection, *, hostname: str | None = None) -> None:
+        self.conn = conn
+        self.hostname = (hostname if hostname is not None else socket.gethostname()).lower()
+        self.clients: dict[int, Client] = {}
+        self._frames: dict[int, set[int]] = {}  # frame -> clients inside it
+        self._ewmh = False
+        self._wm_check: int | None = None
+        self._pending = _Pending()
+        self._removed: list[ClientEvent] = []  # reported by DestroyNotify, sent at the batch's end
+
+    # -- public ------------------------------------------------------------------
+
+    def start(self) -> list[ClientEvent]:
+        """Select the root's events and report the clients that exist now."""
+        self.conn.root.change_attributes(event_mask=_ROOT_MASK)
+        self._pending.rescan = True
+        return self._finish()
+
+    def process(self, events: Iterable[rq.Event]) -> list[ClientEvent]:
+        """Take a batch of X events (any kinds; others are ignored) and report the changes."""
+        for event in events:
+            handler = self._HANDLERS.get(event.type)
+            if handler is not None:
+                handler(self, event)
+        return self._finish()
+
+    def rescan(self) -> list[ClientEvent]:
+        """Rebuild the client list from scratch (also done on a window manager change)."""
+        self._pending.rescan = True
+        return self._finish()
+
+    def pids(self) -> dict[int, int | None]:
+        """The pid of every reported client, by window."""
+        return {w: c.pid for w, c in self.clients.items() if c.local}
+
+    def get(self, window: int) -> Client | None:
+        """The reported client with this window id, if any."""
+        client = self.clients.get(window)
+        return client if client is not None and client.local else None
+
+    def active_client(self) -> int | None:
+        """The focused client: ``_NET_ACTIVE_WINDOW``, else the input focus, resolved to a client."""
+        if self._ewmh:
+            active = read_windows(self.conn, self.conn.root.id, "_NET_ACTIVE_WINDOW")
+            if active and active[0]:
+                found = self._client_of(active[0])
+                if found is not None:
+                    return found
+        focus = self.conn.display.get_input_focus().focus
+        focus_id = focus if isinstance(focus, int) else focus.id
+        if focus_id in (X.NONE, X.PointerRoot):
+            return None
+        return self._client_of(focus_id)
+
+    def stop(self) -> None:
+        """Stop listening to the clients (the root's mask is cleared too)."""
+        for wid in self.clients:
+            self.conn.window(wid).change_attributes(event_mask=X.NoEventMask)
+        self.conn.root.change_attributes(event_mask=X.NoEventMask)
+        self.clients.clear()
+        self._frames.clear()
+
+    # -- event handlers: only take notes, the round trips wait for _finish -----------
+
+    def _on_property(self, event: rq.Event) -> None:
+        name = self.conn.atom_name(event.atom)
+        window = event.window.id
+        if window == self.conn.root.id:
+            if name == "_NET_CLIENT_LIST":
+                self._pending.relist = True
+            elif name == "_NET_SUPPORTING_WM_CHECK":
+                self._pending.rescan = True
+        elif window in self.clients:
+            if name == "_NET_WM_PID":
+                self._pending.pids.add(window)
+            elif name == "WM_CLIENT_MACHINE":
+                self._pending.machines.add(window)
+            elif name == "WM_STATE" and not self._ewmh:
+                self._pending.relist = True
+
+    def _on_configure(self, event: rq.Event) -> None:
+        window = event.window.id
+        if window in self.clients:
+            self._pending.geometry.add(window)
+        inside = self._frames.get(window)
+        if inside:
+            self._pending.geometry.update(inside)
+            if event.event.id == self.conn.root.id:
+                self._pending.restacked.update(inside)
+        below = event.above_sibling
+        below_id = below if isinstance(below, int) else below.id
+        if below_id in self._frames and not event.override and event.event.id == self.conn.root.id:
+            # A window slid in between a frame and its overlay: the overlay must
+            # go back on top of the frame.  (Overlays are override-redirect, so
+            # restacking one never loops back here.)
+            self._pending.restacked.update(self._frames[below_id])
+
+    def _on_map(self, event: rq.Event) -> None:
+        # Override-redirect windows (menus, our own overlays) are never clients.
+        if not event.override:
+            self._set_mapped(event.window.id, True)
+
+    def _on_unmap(self, event: rq.Event) -> None:
+        self._set_mapped(event.window.id, False)
+
+    def _set_mapped(self, window: int, mapped: bool) -> None:
+        client = self.clients.get(window)
+        if client is not None:
+            client.client_mapped = mapped
+            if client.frame == window:
+                client.frame_mapped = mapped
+        for wid in self._frames.get(window, ()):
+            self.clients[wid].frame_mapped = mapped
+        if not self._ewmh and client is None and window not in self._frames:
+            self._pending.relist = True
+
+    def _on_destroy(self, event: rq.Event) -> None:
+        window = event.window.id
+        if window == self._wm_check:
+            self._pending.rescan = True
+        if window in self.clients:
+            self._forget(window)
+        if window in self._frames:
+            self._pending.frames.update(self._frames[window])
+        if not self._ewmh:
+            self._pending.relist = True
+
+    def _on_reparent(self, event: rq.Event) -> None:
+        window = event.window.id
+        if window in self.clients:
+            self._pending.frames.add(window)
+        elif not self._ewmh:
+            self._pending.relist = True
+
+    _HANDLERS = {
+        X.PropertyNotify: _on_property,
+        X.ConfigureNotify: _on_configure,
+        X.MapNotify: _on_map,
+        X.UnmapNotify: _on_unmap,
+        X.DestroyNotify: _on_destroy,
+        X.ReparentNotify: _on_reparent,
+    }
+
+    # -- the batch's work ------------------------------------------------------------
+
+    def _finish(self) -> list[ClientEvent]:
+        pending, self._pending = self._pending, _Pending()
+        # Clients removed by DestroyNotify during the batch were queued by _forget.
+        out: list[ClientEvent] = self._removed
+        self._removed = []
+        if pending.rescan:
+            out.append(WindowManagerChanged(self._check_wm()))
+            out += self._sync_list()
+        elif pending.relist:
+            out += self._sync_list()
+        for wid in pending.machines:
+            out += self._recheck_machine(wid)
+        for wid in pending.pids:
+            out += self._recheck_pid(wid)
+        for wid in pending.frames:
+            client = self.clients.get(wid)
+            if client is not None:
+                self._set_frame(client, find_frame(self.conn, wid))
+                pending.geometry.add(wid)
+        for wid in pending.geometry:
+            out += self._recheck_geometry(wid, wid in pending.restacked)
+        for wid in pending.restacked - pending.geometry:
+            client = self.clients.get(wid)
+            if client is not None and client.local:
+                out.append(ClientRestacked(wid, client.frame))
+        for wid, client in self.clients.items():
+            if client.local and client.mapped != client.reported_mapped:
+                client.reported_mapped = client.mapped
+                out.append(ClientMapped(wid) if client.mapped else ClientUnmapped(wid))
+        return out
+
+    def _check_wm(self) -> str | None:
+        """Find an EWMH window manager; watch its check window to notice it leaving."""
+        self._wm_check, name = ewmh_manager(self.conn)
+        if self._wm_check is not None:
+            self.conn.window(self._wm_check).change_attributes(event_mask=X.StructureNotifyMask)
+        # A stale _NET_CLIENT_LIST outlives its window manager: only a live one counts.
+        self._ewmh = self._wm_check is not None and self._list_ewmh() is not None
+        return name
+
+    def _sync_list(self) -> list[ClientEvent]:
+        wanted = (self._list_ewmh() or []) if self._ewmh else fallback_clients(self.conn)
+        out: list[ClientEvent] = []
+        for wid in list(self.clients):
+            if wid not in wanted:
+                out += self._forget(wid, report=False)
+        for wid in wanted:
+            if wid not in self.clients:
+                out += self._add(wid)
+        return out
+
+    def _list_ewmh(self) -> list[int] | None:
+        return read_windows(self.conn, self.conn.root.id, "_NET_CLIENT_LIST")
+
+    def _add(self, wid: int) -> list[ClientEvent]:
+        window = self.conn.window(wid)
+        # Select first, then read: a change in between is then never missed.
+        window.change_attributes(event_mask=_CLIENT_MASK)
+        attrs = self.conn.tolerant(window.get_attributes)
+        frame = find_frame(self.conn, wid)
+        rect = client_rect(self.conn, wid)
+        if attrs is None or frame is None or rect is None:
+            return []  # it vanished already
+        frame_attrs = attrs if frame == wid else self.conn.tolerant(self.conn.window(frame).get_attributes)
+        client = Client(
+            window=wid,
+            frame=frame,
+            pid=None,
+            local=self._is_local(wid),
+            rect=rect,
+            client_mapped=attrs.map_state != X.IsUnmapped,
+            frame_mapped=frame_attrs is not None and frame_attrs.map_state != X.IsUnmapped,
+        )
+        self.clients[wid] = client
+        self._frames.setdefault(frame, set()).add(wid)
+        if not client.local:
+            return []
+        client.pid = window_pid(self.conn, wid)
+        client.reported_mapped = client.mapped
+        return [ClientAdded(wid, client.pid, rect, frame, client.mapped)]
+
+    def _forget(self, wid: int, *, report: bool = True) -> list[ClientEvent]:
+        client = self.clients.pop(wid, None)
+        if client is None:
+            return []
+        inside = self._frames.get(client.frame)
+        if inside is not None:
+            inside.discard(wid)
+            if not inside:
+                del self._frames[client.frame]
+        if not client.local:
+            return []
+        event = ClientRemoved(wid, client.pid)
+        if report:
+            self._removed.append(event)
+            return []
+        return [event]
+
+    def _recheck_machine(self, wid: int) -> list[ClientEvent]:
+        client = self.clients.get(wid)
+        if client is None or self._is_local(wid) == client.local:
+            return []
+        if client.local:  # became remote: as if it closed
+            client.local = False
+            return [ClientRemoved(wid, client.pid)]
+        client.local = True
+        client.pid = window_pid(self.conn, wid)
+        client.reported_mapped = client.mapped
+        return [ClientAdded(wid, client.pid, client.rect, client.frame, client.mapped)]
+
+    def _recheck_pid(self, wid: int) -> list[ClientEvent]:
+        client = self.clients.get(wid)
+        if client is None or not client.local:
+            return []
+        pid = window_pid(self.conn, wid)
+        if pid == client.pid:
+            return []
+        old, client.pid = client.pid, pid
+        return [ClientPidChanged(wid, old, pid)]
+
+    def _recheck_geometry(self, wid: int, restacked: bool) -> list[ClientEvent]:
+        client = self.clients.get(wid)
+        if client is None:
+            return []
+        rect = client_rect(self.conn, wid)
+        if rect is None or rect == client.rect:
+            return [ClientRestacked(wid, client.frame)] if restacked and client.local else []
+        client.rect = rect
+        return [ClientGeometry(wid, rect, client.frame)] if client.local else []
+
+    def _set_frame(self, client: Client, frame: int | None) -> None:
+        if frame is None or frame == client.frame:
+            return
+        inside = self._frames.get(client.frame)
+        if inside is not None:
+            inside.discard(client.window)
+            if not inside:
+                del self._frames[client.frame]
+        client.frame = frame
+        self._frames.setdefault(frame, set()).add(client.window)
+        attrs = self.conn.tolerant(self.conn.window(frame).get_attributes)
+        client.frame_mapped = attrs is not None and attrs.map_state != X.IsUnmapped
+
+    # -- queries ---------------------------------------------------------------------
+
+    def _is_local(self, wid: int) -> bool:
+        machine = read_text(self.conn, wid, "WM_CLIENT_MACHINE")
+        return machine is None or machine.lower() in (self.hostname, "localhost")
+
+    def _client_of(self, wid: int) -> int | None:
+        """The client that ``wid`` is, frames, or lies inside of."""
+        root = self.conn.root.id
+        current = wid
+        while current not in (root, X.NONE):
+            client = self.clients.get(current)
+            if client is not None:
+                return current if client.local else None
+            inside = [w for w in self._frames.get(current, ()) if self.clients[w].local]
+            if inside:
+                return min(inside)
+            parent = parent_of(self.conn, current)
+            if parent is None:
+                return None
+            current = parent
+        return None

@@ -1,0 +1,285 @@
+"""The overlay window: a click-through ARGB window stacked just above a client's frame.
+
+One :class:`OverlayWindow` per shown chart.  With a compositing manager the
+chart's alpha blends over the client.  Without one, alpha would show as black,
+so the window cuts itself to its drawn pixels with a coarse SHAPE bounding
+region (one band per chart row, runs of drawn columns merged).
+
+A hidden overlay sends nothing to the server: geometry and mode changes wait
+until :meth:`OverlayWindow.show`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from Xlib import X
+from Xlib.ext import shape
+from Xlib.protocol import rq
+from Xlib.xobject.drawable import Window
+
+from .connection import Connection
+from .errors import X11UnsupportedError
+from .events import Rect
+from .raster import BAND_HEIGHT, band_mask, band_rects, rows_per_request, strips, to_server_order
+
+if TYPE_CHECKING:
+    import cairocffi
+
+__all__ = ["OverlayWindow", "argb_visual"]
+
+# Rectangles per SHAPE request before the mask is coarsened to one span per band.
+_SHAPE_RECT_SIZE = 8
+_SHAPE_HEADER = 16
+
+
+def argb_visual(conn: Connection) -> int:
+    """The id of a 32-bit TrueColor visual with the usual ARGB masks.
+
+    Raises :class:`X11UnsupportedError` if the screen has none.
+    """
+    for depth in conn.screen.allowed_depths:
+        if depth.depth != 32:
+            continue
+        for visual in depth.visuals:
+            if (
+                visual.visual_class == X.TrueColor
+                and visual.red_mask == 0xFF0000
+                and visual.green_mask == 0x00FF00
+                and visual.blue_mask == 0x0000FF
+            ):
+                return int(visual.visual_id)
+    raise X11UnsupportedError("the X screen has no 32-bit ARGB visual")
+
+
+class OverlayWindow:
+    """An override-redirect, click-through, 32-bit window over one client.
+
+    ``composited`` says whether a compositing manager runs (alpha blends);
+    switch it with :meth:`set_composited` when that changes.
+    """
+
+    def __init__(self, conn: Connection, rect: Rect, *, above: int | None = None, composited: bool = True) -> None:
+        if not conn.display.has_extension("SHAPE"):
+            raise X11UnsupportedError("the X server lacks the SHAPE extension (needed for click-through)")
+        self.conn = conn
+        self.rect = rect
+        self.above = above
+        self.composited = composited
+        self.visible = False
+        visual = argb_visual(conn)
+        self._colormap = conn.root.create_colormap(visual, X.AllocNone)
+        # A 32-bit window on a 24-bit root needs its own colormap and an explicit
+        # border pixel, or CreateWindow fails with BadMatch.
+        self.window: Window = conn.root.create_window(
+            rect.x,
+            rect.y,
+            max(1, rect.width),
+            max(1, rect.height),
+            0,
+            32,
+            X.InputOutput,
+            visual,
+            background_pixel=0,
+            border_pixel=0,
+            override_redirect=True,
+            colormap=self._colormap,
+            # Without a compositor an uncovered overlay loses its pixels: Expose says when.
+            event_mask=X.ExposureMask,
+        )
+        self.window.set_wm_name("vwm-overlay")
+        self.window.set_wm_class("vwm-overlay", "VwmOverlay")
+        # An empty input region: every click falls through to the client below.
+        shape.rectangles(self.window, shape.SO.Set, shape.SK.Input, X.Unsorted, 0, 0, [])
+        if not composited:
+            self._clear_shape()
+        self._gc = self.window.create_gc()
+        self._bands: dict[int, tuple[bytes, list[tuple[int, int, int, int]]]] = {}
+        self._rows = 0  # rows drawn since shown
+        self._applied: tuple[Rect, int | None] | None = None
+        self._dirty_mode = False
+        self._last: tuple[cairocffi.ImageSurface, int] | None = None
+        self._lsb_first = conn.display.display.info.image_byte_order == X.LSBFirst
+        self._per_request_bytes = conn.display.display.info.max_request_length
+
+    # -- placement --------------------------------------------------------------
+
+    def place(self, rect: Rect, above: int | None = None) -> None:
+        """Cover ``rect`` (root coordinates), stacked directly above the window ``above``.
+
+        ``above`` is the client's frame, so windows stacked above the client stay
+        above the overlay.  None keeps the previous sibling.
+        """
+        self.rect = rect
+        if above is not None:
+            self.above = above
+        if self.visible:
+            self._apply_geometry()
+
+    def restack(self, above: int | None = None) -> None:
+        """Stack directly above ``above`` again (after the frame was raised or lowered)."""
+        if above is not None:
+            self.above = above
+        if self.visible:
+            self._applied = None
+            self._apply_geometry()
+
+    def _apply_geometry(self) -> None:
+        wanted = (self.rect, self.above)
+        if wanted == self._applied:
+            return
+        self._applied = wanted
+        x, y = self.rect.x, self.rect.y
+        width, height = max(1, self.rect.width), max(1, self.rect.height)
+        if self.above is None:
+            self.window.configure(x=x, y=y, width=width, height=height, stack_mode=X.Above)
+        else:
+            self.window.configure(x=x, y=y, width=width, height=height, sibling=self.above, stack_mode=X.Above)
+
+    # -- visibility -----------------------------------------------------------------
+
+    def show(self) -> None:
+        """Map the overlay where it belongs; upload a frame right after."""
+        if self.visible:
+            return
+        self.visible = True
+        if self._dirty_mode:
+            self._dirty_mode = False
+            if self.composited:
+                shape.mask(self.window, shape.SO.Set, shape.SK.Bounding, 0, 0, X.NONE)
+            else:
+                self._clear_shape()
+        self._applied = None
+        self._apply_geometry()
+        self.window.map()
+
+    def hide(self) -> None:
+        """Unmap the overlay; nothing more is sent until :meth:`show`."""
+        if not self.visible:
+            return
+        self.visible = False
+        self.window.unmap()
+        # What was drawn is gone with the unmap; start the next showing clean.
+        self._bands.clear()
+        self._rows = 0
+        self._last = None
+        if not self.composited:
+            self._clear_shape()
+
+    def set_composited(self, composited: bool) -> None:
+        """Switch between alpha blending (compositor) and a SHAPE cut-out (no compositor)."""
+        if composited == self.composited:
+            return
+        self.composited = composited
+        self._bands.clear()
+        if not self.visible:
+            self._dirty_mode = True
+            return
+        if composited:
+            shape.mask(self.window, shape.SO.Set, shape.SK.Bounding, 0, 0, X.NONE)
+        else:
+            self._clear_shape()
+        # Parts newly inside (or outside) the shape were cleared: send the frame again.
+        self.redraw()
+
+    def handle(self, event: rq.Event) -> bool:
+        """Take an event for this window; an Expose re-sends the last frame.  True if it was ours."""
+        if event.type != X.Expose or event.window.id != self.window.id:
+            return False
+        if event.count == 0:  # the last of a series: one redraw covers them all
+            self.redraw()
+        return True
+
+    def redraw(self) -> None:
+        """Send the last uploaded frame again (after an Expose or a mode switch)."""
+        if self.visible and self._last is not None:
+            surface, rows = self._last
+            self._rows = 0
+            self.upload(surface, rows)
+
+    def destroy(self) -> None:
+        """Destroy the window and free its server resources (tolerates a lost window)."""
+        self.visible = False
+        self.window.destroy()
+        self._gc.free()
+        self._colormap.free()
+
+    # -- drawing ----------------------------------------------------------------------
+
+    def upload(self, surface: cairocffi.ImageSurface, rows: int | None = None, *, first_row: int = 0) -> None:
+        """Send rows ``[first_row, rows)`` of an ARGB32 ``surface`` to the overlay's top-left.
+
+        ``rows`` is how many rows from the top the chart composed (default: all);
+        rows below it that were drawn before are cleared.  Does nothing while hidden.
+        """
+        import cairocffi
+
+        if surface.get_format() != cairocffi.FORMAT_ARGB32:
+            raise ValueError("the overlay takes ARGB32 surfaces only")
+        if not self.visible:
+            return
+        width, height = surface.get_width(), surface.get_height()
+        end = height if rows is None else max(0, min(rows, height))
+        first = max(0, min(first_row, end))
+        surface.flush()
+        if not self.composited:
+            # Shape first: PutImage outside the bounding region is thrown away.
+            self._update_shape(surface, first, end)
+        data = memoryview(surface.get_data())
+        stride = surface.get_stride()
+        line = width * 4
+        per_request = rows_per_request(self._per_request_bytes, line)
+        for start, count in strips(first, end, per_request):
+            if stride == line:
+                chunk = bytes(data[start * stride : (start + count) * stride])
+            else:
+                chunk = b"".join(bytes(data[r * stride : r * stride + line]) for r in range(start, start + count))
+            self.window.put_image(
+                self._gc.id, 0, start, width, count, X.ZPixmap, 32, 0, to_server_order(chunk, self._lsb_first)
+            )
+            # python-xlib re-slices its whole send buffer after every partial write,
+            # so megabytes queued at once cost quadratic time: send strip by strip.
+            self.conn.flush()
+        if end < self._rows:
+            # The chart shrank: the rows it no longer composes must not linger.
+            self.window.clear_area(0, end, width, self._rows - end)
+        self._last = (surface, end)
+        self._rows = end
+
+    # -- the bounding shape (no compositor) ----------------------------------------------
+
+    def _clear_shape(self) -> None:
+        shape.rectangles(self.window, shape.SO.Set, shape.SK.Bounding, X.YXBanded, 0, 0, [])
+
+    def _update_shape(self, surface: cairocffi.ImageSurface, first: int, end: int) -> None:
+        """Recompute the bands that rows ``[first, end)`` touch and send the shape if it changed."""
+        data = memoryview(surface.get_data())
+        stride, width = surface.get_stride(), surface.get_width()
+        changed = False
+        for band in [b for b in self._bands if b * BAND_HEIGHT >= end]:
+            del self._bands[band]
+            changed = True
+        for band in range(first // BAND_HEIGHT, (end + BAND_HEIGHT - 1) // BAND_HEIGHT):
+            top = band * BAND_HEIGHT
+            bottom = min(top + BAND_HEIGHT, end)
+            mask = band_mask(data, stride, width, top, bottom)
+            cached = self._bands.get(band)
+            if cached is not None and cached[0] == mask:
+                continue
+            self._bands[band] = (mask, band_rects(mask, top, bottom - top))
+            changed = True
+        if not changed:
+            return
+        rects = [r for band in sorted(self._bands) for r in self._bands[band][1]]
+        if _SHAPE_HEADER + _SHAPE_RECT_SIZE * len(rects) > self._per_request_bytes << 2:
+            # Too fragmented for one request: one span per band is still a fair cut-out.
+            rects = _one_span_per_band(rects)
+        shape.rectangles(self.window, shape.SO.Set, shape.SK.Bounding, X.YXBanded, 0, 0, rects)
+
+
+def _one_span_per_band(rects: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    spans: dict[tuple[int, int], tuple[int, int]] = {}
+    for x, y, w, h in rects:
+        left, right = spans.get((y, h), (x, x + w))
+        spans[(y, h)] = (min(left, x), max(right, x + w))
+    return [(left, y, right - left, h) for (y, h), (left, right) in sorted(spans.items())]

@@ -1,0 +1,78 @@
+"""Reading window properties, and finding the process behind a window.
+
+Every reader returns None when the property is missing, malformed, or the
+window vanished meanwhile: callers treat all three alike.
+"""
+
+from __future__ import annotations
+
+from Xlib import X, Xatom
+from Xlib.ext import res
+
+from .connection import VANISHED, Connection
+
+__all__ = ["read_cardinal", "read_text", "read_windows", "window_pid", "xres_pid"]
+
+
+def read_cardinal(conn: Connection, wid: int, name: str) -> int | None:
+    """The first 32-bit value of property ``name`` on ``wid``."""
+    values = _read32(conn, wid, name, Xatom.CARDINAL)
+    return int(values[0]) if values else None
+
+
+def read_windows(conn: Connection, wid: int, name: str) -> list[int] | None:
+    """A WINDOW-list property (``_NET_CLIENT_LIST``, ``_NET_SUPPORTING_WM_CHECK``...)."""
+    values = _read32(conn, wid, name, Xatom.WINDOW)
+    return None if values is None else [int(v) for v in values]
+
+
+def read_text(conn: Connection, wid: int, name: str) -> str | None:
+    """A text property (``WM_CLIENT_MACHINE``, ``_NET_WM_NAME``), decoded."""
+    try:
+        prop = conn.window(wid).get_full_property(conn.atom(name), X.AnyPropertyType)
+    except VANISHED:
+        return None
+    if prop is None or prop.format != 8:
+        return None
+    value = prop.value
+    raw = value if isinstance(value, bytes) else bytes(value)
+    # Several strings may be NUL-separated; the first is the one that matters.
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def xres_pid(conn: Connection, wid: int) -> int | None:
+    """The pid of the local client that created ``wid``, from the X-Resource extension.
+
+    The server knows the peer of every local connection, so this works for
+    clients that set no ``_NET_WM_PID``.  None for remote clients or without
+    the extension.
+    """
+    if not conn.display.has_extension("X-Resource"):
+        return None
+    try:
+        reply = conn.display.res_query_client_ids([(wid, res.LocalClientPIDMask)])
+    except VANISHED:
+        return None
+    for ident in reply.ids:
+        if ident.spec.mask & res.LocalClientPIDMask and ident.value:
+            pid = int(ident.value[0])
+            return pid if pid > 0 else None
+    return None
+
+
+def window_pid(conn: Connection, wid: int) -> int | None:
+    """``_NET_WM_PID``, else the X-Resource answer."""
+    pid = read_cardinal(conn, wid, "_NET_WM_PID")
+    if pid is not None and pid > 0:
+        return pid
+    return xres_pid(conn, wid)
+
+
+def _read32(conn: Connection, wid: int, name: str, kind: int) -> list[int] | None:
+    try:
+        prop = conn.window(wid).get_full_property(conn.atom(name), kind)
+    except VANISHED:
+        return None
+    if prop is None or prop.format != 32:
+        return None
+    return list(prop.value)
