@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from xsession import XSession, XSessionError  # noqa: E402
+from xsession import XSession, XSessionError
 
 
 def main() -> int:
