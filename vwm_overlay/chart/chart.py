@@ -302,8 +302,14 @@ class Chart:
                 # Integer rounding of delta / total * mult * bar_px, at least 1 px for any non-zero delta.
                 scale = bar_px if (task.is_threaded or task.threads) and not task.is_thread else cpu_scale
                 delta = stat.utime_ticks - row.last_utime_ticks
+                if not task.is_thread:
+                    # Children that ran and exited between samples: the engine
+                    # credits their CPU to the parent, so it is not invisible.
+                    delta += task.unseen_cutime_ticks
                 user_px = 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
                 delta = stat.stime_ticks - row.last_stime_ticks
+                if not task.is_thread:
+                    delta += task.unseen_cstime_ticks
                 sys_px = 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
                 run = cpu.run(sys_px, user_px)
                 if lanes and not row.is_thread:
