@@ -373,8 +373,9 @@ class Vmon:
             callback(self, task, arg)
 
     def _finish_pass1(self) -> None:
-        # Explicitly monitored top-level tasks found as a followed child move
-        # under their parent, after the walk so no list changes under it.
+        # Tasks found in another process's children file (explicitly monitored
+        # ones, or orphans adopted by a subreaper) move under it, after the
+        # walk so no list changes under it.
         for task, parent in self._migrations:
             if task.parent is not None and task in task.parent.children:
                 task.parent.children.remove(task)
@@ -384,7 +385,12 @@ class Vmon:
                 self.processes.remove(task)
                 self.processes_changed = True
             task.parent = parent
-            task.is_stale = False
+            if task.is_stale:
+                # Its old parent's exit marked it and its subtree stale: look
+                # at its threads and children afresh next cycle.
+                task.is_stale = False
+                state = _state(task)
+                state.relist_threads = state.force_children = True
             parent.children.append(task)
             parent.children_changed = True
         self._migrations.clear()
@@ -936,16 +942,14 @@ class Vmon:
         for pid in pids:
             child = known.get(pid)
             if child is not None and not _state(child).gone:
-                if child.parent is task:
-                    _state(child).seen_generation = generation
-                    continue
-                if child.parent is None or child.parent.is_stale:
-                    # Monitored on its own, or its parent exited and we adopted
-                    # it (a subreaper): it keeps its history under us.
+                _state(child).seen_generation = generation
+                if child.parent is not task:
+                    # The kernel says it is ours now: it was monitored on its
+                    # own, or its parent exited and we adopted it (a subreaper).
+                    # It moves under us with its history, once the walk is done.
                     child.refcount += 1
-                    _state(child).seen_generation = generation
                     self._migrations.append((child, task))
-                    continue
+                continue
             new_child = self._create(pid, task, is_thread=False, born=generation)
             if new_child is None:
                 continue  # already reaped
