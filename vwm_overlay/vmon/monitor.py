@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import operator
 import os
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from .records import (
     STAT_ARGV_BIT,
     STAT_COMM_BIT,
     STAT_EXE_BIT,
+    STAT_FIELDS,
     STAT_STATE_BIT,
     STAT_WCHAN_BIT,
     ProcWants,
@@ -66,6 +68,11 @@ _STAT_READ = 1024
 _SMALL_READ = 512
 _CHILDREN_READ = 4096
 _CMDLINE_READ = 4096
+
+# Reads every numeric stat field in one C call, in STAT_FIELDS order.
+_stat_getter = operator.attrgetter(*STAT_FIELDS)
+_CUTIME = STAT_FIELDS.index("cutime_ticks")
+_CSTIME = STAT_FIELDS.index("cstime_ticks")
 
 # The wants as plain ints: IntFlag operators cost a Python call each, and
 # these are tested for every task on every sample.
@@ -689,23 +696,24 @@ class Vmon:
             return True
         if stat is None:
             stat = task.stat = TaskStat()
+            for name, value in zip(STAT_FIELDS, values, strict=True):
+                setattr(stat, name, value)
             changed = STAT_ALL_BITS
             state.cutime_delta = state.cstime_delta = 0
         else:
+            state.cutime_delta = max(0, values[_CUTIME] - stat.cutime_ticks)
+            state.cstime_delta = max(0, values[_CSTIME] - stat.cstime_ticks)
             changed = 0
-            bit = 1
-            for new, old in zip(values, _stat_values(stat), strict=True):
+            # Only the fields that moved are stored, and flagged for consumers.
+            for index, (new, old) in enumerate(zip(values, _stat_getter(stat), strict=True)):
                 if new != old:
-                    changed |= bit
-                bit <<= 1
+                    changed |= 1 << index
+                    setattr(stat, STAT_FIELDS[index], new)
             if state_char != stat.state:
                 changed |= STAT_STATE_BIT
             if comm != stat.comm:
                 changed |= STAT_COMM_BIT
-            state.cutime_delta = max(0, values[12] - stat.cutime_ticks)
-            state.cstime_delta = max(0, values[13] - stat.cstime_ticks)
         state.stat_raw = data
-        _assign_stat(stat, values)
         stat.state = state_char
         stat.comm = comm
         # The names can only have changed when stat did (exec changes comm,
@@ -977,65 +985,3 @@ class Vmon:
                     continue
                 by_parent.setdefault(values[0], []).append(pid)
         self._reconcile_children(task, self._ppid_children.get(task.pid, []))
-
-
-def _stat_values(stat: TaskStat) -> tuple[int, ...]:
-    return (
-        stat.ppid,
-        stat.pgrp,
-        stat.sid,
-        stat.tty_nr,
-        stat.tpgid,
-        stat.flags,
-        stat.minflt,
-        stat.cminflt,
-        stat.majflt,
-        stat.cmajflt,
-        stat.utime_ticks,
-        stat.stime_ticks,
-        stat.cutime_ticks,
-        stat.cstime_ticks,
-        stat.priority,
-        stat.nice,
-        stat.num_threads,
-        stat.start_ticks,
-        stat.vsize_bytes,
-        stat.rss_pages,
-        stat.rsslim_bytes,
-        stat.wchan_addr,
-        stat.processor,
-        stat.delayacct_blkio_ticks,
-        stat.guest_time_ticks,
-        stat.cguest_time_ticks,
-    )
-
-
-def _assign_stat(stat: TaskStat, v: list[int]) -> None:
-    (
-        stat.ppid,
-        stat.pgrp,
-        stat.sid,
-        stat.tty_nr,
-        stat.tpgid,
-        stat.flags,
-        stat.minflt,
-        stat.cminflt,
-        stat.majflt,
-        stat.cmajflt,
-        stat.utime_ticks,
-        stat.stime_ticks,
-        stat.cutime_ticks,
-        stat.cstime_ticks,
-        stat.priority,
-        stat.nice,
-        stat.num_threads,
-        stat.start_ticks,
-        stat.vsize_bytes,
-        stat.rss_pages,
-        stat.rsslim_bytes,
-        stat.wchan_addr,
-        stat.processor,
-        stat.delayacct_blkio_ticks,
-        stat.guest_time_ticks,
-        stat.cguest_time_ticks,
-    ) = v
