@@ -387,6 +387,7 @@ class FakeEngine:
     def __init__(self, root: Task) -> None:
         self.root = root
         self.generation = 0
+        self.structure_changes = 0
         self.sys_stat: SysStat | None = SysStat()
         self.ticks_per_s = 100
         self.num_cpus = 2
@@ -422,3 +423,20 @@ def test_attach_updates_from_the_engine_callback() -> None:
     assert root.callbacks == []
     engine.sample()
     assert chart.samples == 2
+
+
+def test_an_unchanged_structure_version_skips_the_tree_walk() -> None:
+    root = make_task(100)
+    chart, feed = chart_for(root)
+    sys = feed.sys
+
+    def step(version: int) -> None:
+        feed.generation += 1
+        chart.update(root, sys, feed.generation, structure_version=version)
+
+    step(1)
+    child = make_task(101, parent=root)
+    step(1)  # the engine says nothing moved: the layout is reused as it was
+    assert chart.row_y(child) is None
+    step(2)
+    assert chart.row_y(child) is not None

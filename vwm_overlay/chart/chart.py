@@ -37,7 +37,7 @@ from .columns import HEADINGS, Align, Col, LiveColumns, SnowColumns
 from .header import HEADER_ROWS, SysDeltas, heading_text, lanes_legend
 from .layers import Layers, Segment
 from .patterns import Patterns
-from .rows import Cell, Row, live_texts, walk_tree
+from .rows import Cell, Row, argv_text, live_texts, walk_tree
 from .scale import LogScale
 from .schedule import SampleTiming, Schedule
 from .text import TextPainter
@@ -57,6 +57,7 @@ class SampleSource(Protocol):
     """What :meth:`Chart.attach` needs of the engine (``vwm_overlay.vmon.Vmon``)."""
 
     generation: int
+    structure_changes: int
     sys_stat: SysStat | None
     ticks_per_s: int
     num_cpus: int
@@ -102,6 +103,8 @@ class Chart:
         self._header_cells: list[list[Cell] | None] = [None] * HEADER_ROWS
         self._hertz_label = int(hertz + 0.5)
         self._generation: int | None = None
+        self._structure_version: int | None = None
+        self._walked_root: Task | None = None
         self._monitor_start_ticks = -1  # boot-time ticks of the first sample; -1 before it
         self._ticks_per_s = 100
         self._boottime_ticks = 0
@@ -141,6 +144,7 @@ class Chart:
             source.sys_stat,
             source.generation,
             timing,
+            structure_version=source.structure_changes,
             ticks_per_s=source.ticks_per_s,
             num_cpus=source.num_cpus,
             page_size=source.page_size,
@@ -153,11 +157,16 @@ class Chart:
         generation: int,
         timing: SampleTiming | None = None,
         *,
+        structure_version: int | None = None,
         ticks_per_s: int = 100,
         num_cpus: int = 1,
         page_size: int = 4096,
     ) -> None:
-        """Draw the sample ``generation`` of the tree under ``root`` (once per generation)."""
+        """Draw the sample ``generation`` of the tree under ``root`` (once per generation).
+
+        ``structure_version`` (the engine's ``structure_changes``) lets the chart
+        skip walking the tree while no task appeared, exited or moved.
+        """
         if generation == self._generation:
             return
         self._generation = generation
@@ -170,6 +179,13 @@ class Chart:
         if first:
             self._monitor_start_ticks = self._boottime_ticks
 
+        if structure_version is not None and structure_version == self._structure_version and root is self._walked_root:
+            self._draw_columns(sys, timing, num_cpus, page_size)
+            self._paint_text()
+            self.samples += 1
+            return
+        self._structure_version = structure_version
+        self._walked_root = root
         placed, stale = walk_tree(root, theme.tree_indent_px, theme.row_px, theme.process_slot_px)
         new_live: list[Row] = []
         for task, depth, tree in placed:
@@ -293,9 +309,13 @@ class Chart:
         io_scale, rss_scale = self._io_scale, self._rss_scale
         lanes = theme.process_slot_px > theme.row_px
         for row in self._live:
+            if row.y_px >= height_px:
+                # Below the allocation nothing is drawn; its first visible
+                # column will be blank rather than the sum of many samples.
+                row.primed = False
+                continue
             task = row.task
             stat = task.stat
-            visible = row.y_px < height_px
             if stat is None or not row.primed:
                 run = patterns.blank(row.height_px)
             else:
@@ -330,8 +350,6 @@ class Chart:
                 if taskio is not None:
                     row.last_read_bytes = taskio.read_bytes
                     row.last_write_bytes = taskio.write_bytes
-            if not visible:
-                continue
             if older is not None:
                 older.append(patterns.blank(row.height_px) if row.start_pending else run)
             if row.start_pending:
@@ -356,7 +374,14 @@ class Chart:
     # -- text
 
     def _live_texts(self, row: Row, index: int) -> tuple[str, ...]:
-        return live_texts(row.task, index, self._ticks_per_s, self._boottime_ticks)
+        stat = row.task.stat
+        # The engine replaces argv and comm only when they change, so the
+        # (long) ArgV text is rebuilt only then, not every sample.
+        key = (stat.comm, stat.argv) if stat is not None else None
+        if key != row.argv_key or not row.argv_label:
+            row.argv_key = key
+            row.argv_label = argv_text(row.task)
+        return live_texts(row.task, index, self._ticks_per_s, self._boottime_ticks, row.argv_label)
 
     def _snow_texts(self, row: Row) -> tuple[str, ...]:
         _, user, sys, wall, argv, _, _, _ = self._live_texts(row, 0)

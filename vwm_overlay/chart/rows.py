@@ -26,6 +26,8 @@ class Row:
     """What a chart remembers about one task's row."""
 
     __slots__ = (
+        "argv_key",
+        "argv_label",
         "cells",
         "depth",
         "finish_pending",
@@ -48,6 +50,9 @@ class Row:
 
     def __init__(self, task: Task, height_px: int, *, preexisting: bool) -> None:
         self.task = task
+        #: The (comm, argv) the cached ``argv_label`` was made from.
+        self.argv_key: tuple[str | None, tuple[str, ...]] | None = None
+        self.argv_label = ""
         self.is_thread = task.is_thread
         self.height_px = height_px
         self.y_px = -1  # not placed yet
@@ -82,12 +87,14 @@ def argv_text(task: Task) -> str:
     return _printable(comm + " " + " ".join(stat.argv[1:512]))
 
 
-def live_texts(task: Task, index: int, ticks_per_s: int, boottime_ticks: int) -> tuple[str, ...]:
+def live_texts(
+    task: Task, index: int, ticks_per_s: int, boottime_ticks: int, argv: str | None = None
+) -> tuple[str, ...]:
     """Texts of a live row: Row, User, Sys, Wall, ArgV, WChan, PID, State.
 
     Wall is the task's age, ``??s`` when its start time is unknown or later than the boot-time clock; WChan
     ``0`` shows as ``-``; WChan and State are blank for a process that has threads (its main thread's row shows
-    them).
+    them).  ``argv`` is the row's ArgV text when the caller has it already (see :func:`argv_text`).
     """
     stat = task.stat
     wchan = state = ""
@@ -101,7 +108,9 @@ def live_texts(task: Task, index: int, ticks_per_s: int, boottime_ticks: int) ->
         if not task.threads:
             wchan = "-" if stat.wchan == "0" else stat.wchan or ""
             state = stat.state
-    return (str(index), user, sys, wall, argv_text(task), wchan, f"{task.pid:5d}", state)
+    if argv is None:
+        argv = argv_text(task)
+    return (str(index), user, sys, wall, argv, wchan, f"{task.pid:5d}", state)
 
 
 def _printable(text: str) -> str:

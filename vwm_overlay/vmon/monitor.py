@@ -73,6 +73,7 @@ _CMDLINE_READ = 4096
 _stat_getter = operator.attrgetter(*STAT_FIELDS)
 _CUTIME = STAT_FIELDS.index("cutime_ticks")
 _CSTIME = STAT_FIELDS.index("cstime_ticks")
+_START = STAT_FIELDS.index("start_ticks")
 
 # The wants as plain ints: IntFlag operators cost a Python call each, and
 # these are tested for every task on every sample.
@@ -194,6 +195,9 @@ class Vmon:
         #: they join ``processes`` at the end of the cycle's first pass.
         self.orphans: list[Task] = []
         self.processes_changed = False
+        #: Bumped whenever a task appears, goes stale, is dropped or moves:
+        #: consumers that lay out the tree can skip that work while it is unchanged.
+        self.structure_changes = 0
         #: With PROC_ARRAY: every task, flat; freed slots hold None.
         self.array: list[Task | None] = []
         self.sys_stat: SysStat | None = None
@@ -261,6 +265,12 @@ class Vmon:
             for task in [t for t in self.processes if t.is_stale]:
                 self.processes.remove(task)
                 self._drop_top_level(task)
+            self.processes_changed = True
+        # Orphaned between two cycles (their parent was unmonitored): join the
+        # top level now, so they are sampled in this cycle instead of missing it.
+        if self.orphans:
+            self.processes.extend(self.orphans)
+            self.orphans.clear()
             self.processes_changed = True
         if self.flags & VmonFlags.PROC_ARRAY:
             self._sample_array()
@@ -400,6 +410,7 @@ class Vmon:
                 state.relist_threads = state.force_children = True
             parent.children.append(task)
             parent.children_changed = True
+            self.structure_changes += 1
         self._migrations.clear()
         if self.orphans:
             self.processes.extend(self.orphans)
@@ -457,6 +468,7 @@ class Vmon:
             return None
         task = Task(pid, is_thread=is_thread, parent=parent)
         task._engine = state
+        self.structure_changes += 1
         task.generation = born
         if is_thread:
             self._threads_by_tid[pid] = task
@@ -493,6 +505,7 @@ class Vmon:
 
     def _free(self, task: Task) -> None:
         """Release everything of a task that nobody references any more."""
+        self.structure_changes += 1
         state = _state(task)
         state.close()
         if task.is_thread:
@@ -521,6 +534,7 @@ class Vmon:
     def _release_child(self, child: Task) -> None:
         """A parent lets go of a followed child: free it, or orphan it when
         somebody else still holds it (an explicit monitor of that pid)."""
+        self.structure_changes += 1
         child.refcount -= 1
         if child.refcount > 0:
             child.parent = None
@@ -557,6 +571,7 @@ class Vmon:
         if task.is_stale:
             return
         task.is_stale = True
+        self.structure_changes += 1
         parent = task.parent
         if parent is None:
             self.processes_changed = True
@@ -701,6 +716,11 @@ class Vmon:
             changed = STAT_ALL_BITS
             state.cutime_delta = state.cstime_delta = 0
         else:
+            if values[_START] != stat.start_ticks:
+                # Read by path (no fd could be kept), the pid now leads to
+                # another process: a task is (pid, start_ticks), ours is gone.
+                self._mark_gone(task)
+                return False
             state.cutime_delta = max(0, values[_CUTIME] - stat.cutime_ticks)
             state.cstime_delta = max(0, values[_CSTIME] - stat.cstime_ticks)
             changed = 0
@@ -723,9 +743,14 @@ class Vmon:
             if argv is not None:
                 parsed = parse.parse_cmdline(argv)
                 # A zombie's cmdline reads empty: keep the last one known.
-                if parsed != stat.argv and (parsed or state_char != "Z"):
+                # So does an exec's, until the new image has set up its
+                # arguments: keep the last one too, and parse stat again next
+                # cycle (even if unchanged) so that cmdline is read again.
+                if parsed != stat.argv and (parsed or not stat.argv):
                     stat.argv = parsed
                     changed |= STAT_ARGV_BIT
+                elif not parsed and stat.argv and state_char != "Z":
+                    state.stat_raw = b""
             if stat.argv and changed & (STAT_COMM_BIT | STAT_ARGV_BIT):
                 exe = self.procfs.readlink(state.base + "exe")  # kernel threads have none
                 if exe != stat.exe:
