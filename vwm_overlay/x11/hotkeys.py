@@ -166,9 +166,24 @@ class Hotkeys:
             return self._actions.get((event.detail, mods))
         if event.type == X.MappingNotify and event.request in (X.MappingKeyboard, X.MappingModifier):
             self.conn.display.refresh_keyboard_mapping(event)
-            self.ungrab()
-            self.grab()
+            self._regrab()
         return None
+
+    def _regrab(self) -> None:
+        """Grab for the new mapping, then release only what it no longer needs.
+
+        Tools such as xdotool change the mapping right before they type: releasing
+        everything first would leave a moment without grabs, and lose their keys.
+        (Grabbing a combination this client already holds is no conflict.)
+        """
+        held = self._grabbed
+        self._grabbed = []
+        self._actions.clear()
+        self.grab()
+        for code, mods in held:
+            if (code, mods) not in self._grabbed:
+                self.conn.root.ungrab_key(code, mods)
+        self.conn.flush()
 
     def _lock_masks(self) -> int:
         """Caps Lock plus the modifiers Num Lock and Scroll Lock sit on (they vary by keymap)."""

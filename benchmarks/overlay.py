@@ -1,0 +1,235 @@
+"""Cost of the overlay program: CPU per sample with every chart hidden, extra CPU per shown 800x600 chart, X traffic.
+
+Under a fresh Xvfb with openbox, 10 client windows (each a process with children and threads) are monitored at
+10 Hz by ``vwm-overlay`` running as a subprocess.  First every overlay is hidden for ``PHASE_S`` seconds, then three
+800x600 overlays are shown (with the toggle hotkey, typed by xdotool) for another ``PHASE_S``.  The program's CPU
+comes from its ``/proc/PID/stat`` (utime + stime); the bytes it sends to the X server are counted by wrapping its
+X socket (the benchmark runs the program as its own subprocess for that).
+
+The last line printed is ``overlay_ms_per_visible_sample=R hidden_x_bytes_per_sample=N``.
+
+Run: ``python benchmarks/overlay.py [--compositor] [--phase-s 20]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import mmap
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "ci"))
+
+XSession = importlib.import_module("xsession").XSession
+
+from vwm_overlay.x11 import Connection  # noqa: E402
+
+HERTZ = 10
+WINDOWS = 10
+SHOWN = 3
+SHOWN_SIZE = (800, 600)
+SMALL_SIZE = (400, 300)
+FULL_FRAME_BYTES = SHOWN_SIZE[0] * SHOWN_SIZE[1] * 4
+TOGGLE = "super+semicolon"
+
+
+class CountingSocket:
+    """The X connection's socket, counting the bytes sent into a shared 8-byte file."""
+
+    def __init__(self, sock: socket.socket, counter: mmap.mmap) -> None:
+        self._sock = sock
+        self._counter = counter
+        self._sent = 0
+
+    def send(self, data: bytes, *flags: int) -> int:
+        sent = self._sock.send(data, *flags)
+        self._sent += sent
+        struct.pack_into("<Q", self._counter, 0, self._sent)
+        return sent
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sock, name)
+
+
+def run_counting_app(counter_path: str, argv: list[str]) -> int:
+    """Run the overlay program in this process with its X socket's sent bytes and its samples counted."""
+    from Xlib.support import connect
+
+    from vwm_overlay.cli import main as overlay_main
+    from vwm_overlay.vmon import Vmon
+
+    with open(counter_path, "r+b") as f:
+        counter = mmap.mmap(f.fileno(), 16)
+    plain_sample = Vmon.sample
+    samples = 0
+
+    def counted_sample(vmon: Vmon) -> None:
+        nonlocal samples
+        plain_sample(vmon)
+        samples += 1
+        struct.pack_into("<Q", counter, 8, samples)
+
+    setattr(Vmon, "sample", counted_sample)  # noqa: B010
+    plain = connect.get_socket
+
+    def counting(*args: Any) -> CountingSocket:
+        return CountingSocket(plain(*args), counter)
+
+    # python-xlib looks the function up on its module at every connect.
+    setattr(connect, "get_socket", counting)  # noqa: B010
+    return overlay_main(argv)
+
+
+def counters(counter_path: str) -> tuple[int, int]:
+    """Bytes sent to X and samples taken so far."""
+    with open(counter_path, "rb") as f:
+        sent, samples = struct.unpack("<QQ", f.read(16))
+        return int(sent), int(samples)
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"benchmark: timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of proc(5); fields[0] here is field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def monitored_pids(pid: int) -> set[int]:
+    """Processes whose stat file the program keeps open (the engine keeps one fd per monitored task)."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        match = re.fullmatch(r"/proc/(\d+)/stat", target)
+        if match:
+            found.add(int(match.group(1)))
+    return found
+
+
+def shown_overlays(display: str) -> int:
+    from Xlib import X
+
+    with Connection(display) as conn:
+        count = 0
+        for child in conn.root.query_tree().children:
+            attrs = child.get_attributes()
+            if attrs.override_redirect and attrs.map_state == X.IsViewable and child.get_wm_name() == "vwm-overlay":
+                count += 1
+        return count
+
+
+def measure(pid: int, counter_path: str, seconds: float) -> tuple[float, int, int]:
+    """CPU seconds, bytes sent to X, and samples taken by the program ``pid`` over ``seconds``."""
+    cpu0, (bytes0, samples0) = cpu_s(pid), counters(counter_path)
+    time.sleep(seconds)
+    sent, samples = counters(counter_path)
+    return cpu_s(pid) - cpu0, sent - bytes0, samples - samples0
+
+
+def start_clients(env: dict[str, str]) -> list[tuple[subprocess.Popen[bytes], int, int]]:
+    clients = []
+    for index in range(WINDOWS):
+        big = index < SHOWN
+        width, height = SHOWN_SIZE if big else SMALL_SIZE
+        # The shown windows hold about 40 rows: 9 processes and 24 threads under the window's process.
+        shape = ["--children", "8", "--threads", "3"] if big else ["--children", "2", "--threads", "1"]
+        x, y = (20 + 420 * index, 20) if big else (40 * index, 640)
+        cmd = [sys.executable, str(ROOT / "examples" / "busy_window.py"), *shape, "--busy", "0.003"]
+        cmd += ["--x", str(x), "--y", str(y), "--width", str(width), "--height", str(height)]
+        cmd += ["--title", f"client {index}"]
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        words = proc.stdout.readline().split()
+        if not words or words[0] != b"ready":
+            raise SystemExit("benchmark: a client window did not start")
+        clients.append((proc, int(words[1]), int(words[2])))
+    return clients
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--compositor", action="store_true", help="run xcompmgr (alpha blending instead of SHAPE)")
+    parser.add_argument("--phase-s", type=float, default=20.0, help="seconds per phase (default 20)")
+    parser.add_argument("--count-x-bytes", metavar="FILE", help=argparse.SUPPRESS)
+    args, rest = parser.parse_known_args()
+    if args.count_x_bytes:
+        # The overlay program itself, as the benchmark's subprocess.
+        return run_counting_app(args.count_x_bytes, rest)
+
+    with tempfile.NamedTemporaryFile(prefix="overlay-bench-", suffix=".counter") as counter:
+        counter.write(bytes(16))
+        counter.flush()
+        with XSession(screen="2560x1400x24", wm="openbox", compositor=args.compositor) as xs:
+            clients = start_clients(xs.env)
+            app = subprocess.Popen(
+                [sys.executable, __file__, "--count-x-bytes", counter.name, "--hertz", str(HERTZ)],
+                env=xs.env,
+                stdin=subprocess.DEVNULL,
+            )
+            try:
+                pids = {pid for _, pid, _ in clients}
+                wait_for(lambda: pids <= monitored_pids(app.pid), 20, "every client to be monitored")
+                time.sleep(1.0)  # let start-up work (imports, first samples) settle before measuring
+                hidden_cpu, hidden_bytes, hidden_samples = measure(app.pid, counter.name, args.phase_s)
+
+                for _, _, window in clients[:SHOWN]:
+                    env = xs.env
+                    subprocess.run(["xdotool", "windowactivate", "--sync", str(window)], env=env, check=True)
+                    subprocess.run(["xdotool", "key", "--clearmodifiers", TOGGLE], env=env, check=True)
+                wait_for(lambda: shown_overlays(xs.display) == SHOWN, 10, f"{SHOWN} overlays to show")
+                time.sleep(1.0)
+                shown_cpu, shown_bytes, shown_samples = measure(app.pid, counter.name, args.phase_s)
+            finally:
+                app.terminate()
+                app.wait()
+                for proc, _, _ in clients:
+                    assert proc.stdin is not None
+                    proc.stdin.close()
+                    proc.wait()
+
+    hidden_ms = 1000 * hidden_cpu / hidden_samples
+    shown_ms = 1000 * shown_cpu / shown_samples
+    per_overlay_ms = (shown_ms - hidden_ms) / SHOWN
+    hidden_per_sample = round(hidden_bytes / hidden_samples)
+    frame_bytes = shown_bytes / shown_samples / SHOWN
+    mode = "alpha-blended (compositor)" if args.compositor else "SHAPE cut-out (no compositor)"
+    print(f"{WINDOWS} windows at {HERTZ} Hz, overlays {mode}, {args.phase_s:g} s per phase")
+    print(
+        f"samples taken: {hidden_samples} hidden, {shown_samples} shown "
+        f"(fewer than {HERTZ}/s means the rate backed off: samples came late)"
+    )
+    print(f"all hidden:        {hidden_ms:.2f} ms CPU per sample, {hidden_per_sample} bytes to X per sample")
+    print(f"{SHOWN} shown 800x600:   {shown_ms:.2f} ms CPU per sample")
+    print(f"per shown overlay: {per_overlay_ms:.2f} ms CPU per sample (budget 3 ms)")
+    print(
+        f"X traffic per frame: {frame_bytes:,.0f} bytes, whole-frame upload {FULL_FRAME_BYTES:,} bytes "
+        f"({frame_bytes / FULL_FRAME_BYTES:.0%})"
+    )
+    print(f"overlay_ms_per_visible_sample={per_overlay_ms:.2f} hidden_x_bytes_per_sample={hidden_per_sample}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,409 @@
+"""The overlay program end to end: ``python -m vwm_overlay`` beside openbox, driven with xdotool.
+
+The program runs as a real subprocess; what it does is read back from the X
+server (its overlay windows, screenshots, Xvfb's framebuffer for the blend) and
+from /proc (the stat files its monitor keeps open tell which processes it follows).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from x11_helpers import HERE, ClientProc, Session, new_session, wait_for, xdotool
+from Xlib import XK, X
+from Xlib import error as xerror
+from Xlib.ext import res
+
+from vwm_overlay.x11 import Connection, Image, Rect, grab_root, read_xwd
+
+pytestmark = pytest.mark.x11
+
+#: What a test started (clients, the program, helpers), for the fixture to reap.
+Procs = list[Any]
+
+GREEN = (0, 255, 0)
+YELLOW = (255, 255, 0)
+BUSY_WINDOW = os.path.join(os.path.dirname(HERE), "examples", "busy_window.py")
+HEADER_PX = 45  # the chart's three header rows are always composed
+
+
+@pytest.fixture(scope="module")
+def fbsession(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Session, Path]]:
+    for tool in ("Xvfb", "openbox", "xcompmgr", "xdotool"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"needs {tool}")
+    fbdir = tmp_path_factory.mktemp("fb")
+    with new_session(wm="openbox", fbdir=str(fbdir)) as session:
+        yield session, fbdir / "Xvfb_screen0"
+
+
+@pytest.fixture
+def xs(fbsession: tuple[Session, Path]) -> Session:
+    return fbsession[0]
+
+
+@pytest.fixture
+def conn(xs: Session) -> Iterator[Connection]:
+    with Connection(xs.display) as connection:
+        yield connection
+
+
+@pytest.fixture
+def procs() -> Iterator[list[ClientProc | AppProc | subprocess.Popen[bytes]]]:
+    """Everything a test starts; reaped newest first, whatever happened."""
+    started: list[ClientProc | AppProc | subprocess.Popen[bytes]] = []
+    yield started
+    for proc in reversed(started):
+        if isinstance(proc, subprocess.Popen):
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait(timeout=10)
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
+        else:
+            proc.close()
+
+
+class AppProc:
+    """``python -m vwm_overlay ARGS`` with its output collected."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vwm_overlay", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.pid = self.proc.pid
+        self.out = b""
+        self.err = b""
+
+    def read(self, timeout_s: float = 0.0) -> None:
+        """Collect what the program printed (waiting up to ``timeout_s`` for something)."""
+        pipes = [p for p in (self.proc.stdout, self.proc.stderr) if p is not None and not p.closed]
+        ready, _, _ = select.select(pipes, [], [], timeout_s)
+        for pipe in ready:
+            chunk = os.read(pipe.fileno(), 65536)
+            if pipe is self.proc.stdout:
+                self.out += chunk
+            else:
+                self.err += chunk
+
+    def wait_output(self, pattern: str, *, stream: str = "out", timeout_s: float = 10.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            match = re.search(pattern, (self.out if stream == "out" else self.err).decode())
+            if match:
+                return match
+            left = deadline - time.monotonic()
+            assert left > 0, f"the program never printed {pattern!r}; stderr: {self.err.decode()!r}"
+            self.read(min(left, 0.1))
+
+    def finish(self, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        status = self.proc.wait(timeout=timeout_s)
+        self.out += self.proc.stdout.read() if self.proc.stdout else b""
+        self.err += self.proc.stderr.read() if self.proc.stderr else b""
+        return status
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+# -- what the program does, seen from outside ------------------------------------------------------
+
+
+def monitored(pid: int) -> Counter[int]:
+    """How many ``/proc/N/stat`` files the program keeps open, by N (one per monitored task)."""
+    found: Counter[int] = Counter()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            match = re.fullmatch(r"/proc/(\d+)/stat", os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+        if match:
+            found[int(match.group(1))] += 1
+    return found
+
+
+def connected(conn: Connection, pid: int) -> bool:
+    """Whether process ``pid`` has a connection to the X server (asked through X-Resource)."""
+    reply = conn.display.res_query_client_ids([(0, res.LocalClientPIDMask)])
+    return any(ident.value and ident.value[0] == pid for ident in reply.ids)
+
+
+def key_taken(conn: Connection, keys: str = "semicolon", modifiers: int = X.Mod4Mask) -> bool:
+    """Whether another client holds the grab (the program is up once it holds its hotkeys)."""
+    code = conn.display.keysym_to_keycode(XK.string_to_keysym(keys))
+    catch = xerror.CatchError(xerror.BadAccess)
+    conn.root.grab_key(code, modifiers, False, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+    conn.sync()
+    if catch.get_error() is None:
+        conn.root.ungrab_key(code, modifiers)
+        conn.sync()
+        return False
+    return True
+
+
+def overlays(conn: Connection) -> dict[int, tuple[Rect, bool]]:
+    """The program's overlay windows: geometry and whether mapped."""
+    found = {}
+    for child in conn.root.query_tree().children:
+        try:
+            if child.get_wm_name() != "vwm-overlay":
+                continue
+            geometry, attrs = child.get_geometry(), child.get_attributes()
+        except xerror.BadWindow:
+            continue
+        rect = Rect(geometry.x, geometry.y, geometry.width, geometry.height)
+        found[child.id] = (rect, attrs.map_state == X.IsViewable)
+    return found
+
+
+def shown_over(conn: Connection, rect: Rect) -> bool:
+    return any(r == rect and mapped for r, mapped in overlays(conn).values())
+
+
+def client_rect(conn: Connection, window: int) -> Rect:
+    coords = conn.root.translate_coords(window, 0, 0)
+    geometry = conn.window(window).get_geometry()
+    return Rect(coords.x, coords.y, geometry.width, geometry.height)
+
+
+def pixels(image: Image, rect: Rect, rows: int) -> Counter[tuple[int, int, int]]:
+    return Counter(image.pixel(x, y) for y in range(rect.y, rect.y + rows) for x in range(rect.x, rect.x + rect.width))
+
+
+def start_app(xs: Session, conn: Connection, procs: Procs, *args: str, pids: tuple[int, ...] = ()) -> AppProc:
+    """Start the program and wait until it is connected and monitors ``pids``.
+
+    It grabs its hotkeys before it looks for windows, so once it monitors a window's process its hotkeys work.
+    (Probing the grabs from here instead would race with them.)
+    """
+    app = AppProc(xs.env, *args)
+    procs.append(app)
+    wait_for(lambda: app.proc.poll() is not None or connected(conn, app.pid), 15, "the program to connect")
+    assert app.proc.poll() is None, f"the program exited: {app.finish()} {app.err.decode()}"
+    wait_for(lambda: all(monitored(app.pid)[pid] for pid in pids), 10, f"the program to monitor {pids}")
+    return app
+
+
+def busy_window(xs: Session, procs: Procs, *args: str) -> tuple[int, list[int]]:
+    proc = subprocess.Popen(
+        [sys.executable, BUSY_WINDOW, "--busy", "0.1", *args], env=xs.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    procs.append(proc)
+    assert proc.stdout is not None
+    words = proc.stdout.readline().split()
+    assert words[:1] == [b"ready"], words
+    return int(words[1]), [int(w) for w in words[2:]]
+
+
+def press(xs: Session, window: int, keys: str) -> None:
+    xdotool(xs.env, "windowactivate", "--sync", str(window))
+    xdotool(xs.env, "key", "--clearmodifiers", keys)
+
+
+# -- the tests ---------------------------------------------------------------------------------------
+
+
+def test_a_hotkey_shows_the_chart_over_the_focused_window_and_clicks_go_through(
+    xs: Session, conn: Connection, procs: Procs
+) -> None:
+    client = ClientProc(xs.env, "--x", "80", "--y", "80", "--width", "420", "--height", "260", "--color", "00ff00")
+    procs.append(client)
+    app = start_app(xs, conn, procs, pids=(client.pid,))
+    rect = client_rect(conn, client.window)
+    assert not shown_over(conn, rect)
+
+    press(xs, client.window, "super+semicolon")
+    wait_for(lambda: shown_over(conn, rect), what="the overlay over the client")
+
+    def chart_and_client_visible() -> tuple[int, int] | None:
+        # No compositor: the overlay is cut to what the chart draws, so the client shows between its pieces.
+        seen = pixels(grab_root(conn), rect, HEADER_PX)
+        drawn = sum(n for rgb, n in seen.items() if rgb != GREEN)
+        return (drawn, seen[GREEN]) if drawn > 200 and seen[GREEN] > 200 else None
+
+    wait_for(chart_and_client_visible, what="chart pixels with the client's between them")
+
+    # A click on a drawn pixel of the chart reaches the client under it.
+    image = grab_root(conn)
+    x, y = next(
+        (x, y)
+        for y in range(rect.y + 2, rect.y + HEADER_PX)
+        for x in range(rect.x + rect.width - 1, rect.x, -1)
+        if image.pixel(x, y) != GREEN
+    )
+    xdotool(xs.env, "mousemove", str(x), str(y), "click", "1")
+    assert client.expect("button", 5.0) == f"button {x - rect.x} {y - rect.y}"
+
+    press(xs, client.window, "super+semicolon")
+    wait_for(lambda: not shown_over(conn, rect), what="the overlay to go")
+    wait_for(lambda: pixels(grab_root(conn), rect, HEADER_PX)[GREEN] == rect.width * HEADER_PX)
+    assert app.finish() == 0
+
+
+def test_the_overlay_follows_its_window(xs: Session, conn: Connection, procs: Procs) -> None:
+    client = ClientProc(xs.env, "--x", "600", "--y", "100", "--color", "00ff00")
+    procs.append(client)
+    app = start_app(xs, conn, procs, pids=(client.pid,))
+    press(xs, client.window, "super+semicolon")
+    wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), what="the overlay over the client")
+
+    before = client_rect(conn, client.window)
+    client.command("move 650 160")
+    wait_for(lambda: client_rect(conn, client.window) != before, what="the client to move")
+    wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), what="the overlay to move along")
+    client.command("resize 360 240")
+    wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), what="the overlay to resize along")
+    rect = client_rect(conn, client.window)
+    assert (rect.width, rect.height) == (360, 240)
+
+    # A window raised over the client covers its overlay too.
+    wait_for(lambda: pixels(grab_root(conn), rect, HEADER_PX)[GREEN] < rect.width * HEADER_PX, what="the chart")
+    cover = ClientProc(xs.env, "--x", str(rect.x - 20), "--y", str(rect.y - 40), "--color", "ffff00", "--title", "c")
+    procs.append(cover)
+    probe = Rect(rect.x + 10, rect.y + 10, 150, 30)
+    wait_for(
+        lambda: pixels(grab_root(conn), probe, probe.height)[YELLOW] == probe.width * probe.height,
+        what="the cover above the overlay",
+    )
+    cover.close()
+
+    # Minimised, the window keeps its overlay, hidden until the window comes back.
+    xdotool(xs.env, "windowminimize", "--sync", str(client.window))
+    wait_for(lambda: not shown_over(conn, rect), what="the overlay to hide with its window")
+    xdotool(xs.env, "windowactivate", "--sync", str(client.window))
+    wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), what="the overlay back with its window")
+    # Withdrawn (unmapped by the client) or closed, the window takes its overlay along.
+    client.command("unmap")
+    wait_for(lambda: overlays(conn) == {}, what="the overlay destroyed with its withdrawn window")
+    client.command("map")
+    press(xs, client.window, "super+semicolon")
+    wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), what="a new overlay over the window")
+    client.close()
+    wait_for(lambda: overlays(conn) == {}, what="the overlay destroyed with its window")
+    assert app.finish() == 0
+
+
+def test_two_windows_of_one_process_share_its_monitor_and_a_window_without_pid_is_found(
+    xs: Session, conn: Connection, procs: Procs
+) -> None:
+    pid, windows = busy_window(xs, procs, "--windows", "2", "--children", "1", "--threads", "1", "--x", "100")
+    anonymous = ClientProc(xs.env, "--x", "800", "--y", "400", "--pid", "none", "--color", "00ff00")
+    procs.append(anonymous)
+    app = start_app(xs, conn, procs, "--show-all", pids=(pid, anonymous.pid))
+
+    def all_shown() -> bool:
+        return all(shown_over(conn, client_rect(conn, w)) for w in [*windows, anonymous.window])
+
+    wait_for(all_shown, what="an overlay over each window")
+    assert monitored(app.pid)[pid] == 1
+    assert monitored(app.pid)[anonymous.pid] == 1
+    assert app.finish() == 0
+
+
+def test_a_taken_hotkey_is_reported_the_rest_work_and_sigterm_cleans_up(
+    xs: Session, conn: Connection, procs: Procs
+) -> None:
+    client = ClientProc(xs.env, "--x", "120", "--y", "420", "--color", "00ff00")
+    procs.append(client)
+    with Connection(xs.display) as other:
+        code = other.display.keysym_to_keycode(XK.string_to_keysym("z"))
+        other.root.grab_key(code, X.Mod4Mask, False, X.GrabModeAsync, X.GrabModeAsync)
+        other.sync()
+        app = start_app(xs, conn, procs, pids=(client.pid,))
+        app.wait_output(r"Mod4\+z", stream="err")
+        assert app.err.decode().splitlines() == ["vwm-overlay: Mod4+z is taken by another client (pause)"]
+        press(xs, client.window, "super+semicolon")
+        rect = client_rect(conn, client.window)
+        wait_for(lambda: shown_over(conn, rect), what="the overlay, with another hotkey taken")
+
+    assert app.finish(signal.SIGTERM) == 0
+    assert overlays(conn) == {}
+    assert not key_taken(conn)
+    assert app.err.decode().count("\n") == 1
+
+
+def test_the_save_hotkey_writes_a_png(xs: Session, conn: Connection, procs: Procs, tmp_path: Path) -> None:
+    client = ClientProc(xs.env, "--x", "300", "--y", "300", "--width", "380", "--height", "220")
+    procs.append(client)
+    app = start_app(xs, conn, procs, "--output-dir", str(tmp_path / "charts"), pids=(client.pid,))
+    press(xs, client.window, "super+s")
+    path = Path(app.wait_output(r"(\S+\.png)\n").group(1))
+    assert path.parent == tmp_path / "charts"
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == (380, 220)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+    assert app.finish(signal.SIGINT) == 0
+
+
+def test_with_a_compositor_the_chart_is_blended_over_the_window(
+    fbsession: tuple[Session, Path], conn: Connection, procs: Procs
+) -> None:
+    xs, framebuffer = fbsession
+    client = ClientProc(xs.env, "--x", "700", "--y", "420", "--color", "00ff00")
+    procs.append(client)
+    compositor = xs.start_compositor()
+    try:
+        app = start_app(xs, conn, procs, "--show-all", pids=(client.pid,))
+        rect = client_rect(conn, client.window)
+        wait_for(lambda: shown_over(conn, rect), what="the overlay")
+
+        def dimmed() -> bool:
+            # The window shows through the chart's rows, darkened by the translucent underlay.
+            seen = pixels(read_xwd(str(framebuffer)), rect, HEADER_PX)
+            dark_green = sum(n for (r, g, b), n in seen.items() if r < 30 and 60 < g < 160 and b < 30)
+            return dark_green > rect.width * HEADER_PX // 4 and seen[GREEN] == 0
+
+        wait_for(dimmed, what="the chart blended over the client")
+    finally:
+        xs.stop(compositor)
+    # Without the compositor the overlay is cut to its drawn pixels again: the client shows in full green.
+    wait_for(lambda: pixels(grab_root(conn), rect, HEADER_PX)[GREEN] > 200, what="the cut-out after the compositor")
+    assert app.finish() == 0
+
+
+def test_losing_the_x_server_ends_the_program_with_status_3(procs: Procs) -> None:
+    with new_session() as session, Connection(session.display) as conn:
+        client = ClientProc(session.env)
+        procs.append(client)
+        app = start_app(session, conn, procs, pids=(client.pid,))
+        assert session.xvfb_proc is not None
+        session.xvfb_proc.kill()
+        assert app.finish(sig=0) == 3
+    lines = app.err.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vwm-overlay: lost the connection to X display"), lines
+
+
+@pytest.mark.parametrize("display", [None, ":4097"])
+def test_no_usable_display_is_status_2(display: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    args = [] if display is None else ["--display", display]
+    done = subprocess.run(
+        [sys.executable, "-m", "vwm_overlay", *args], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1 and "X display" in done.stderr, done.stderr
