@@ -11,19 +11,22 @@ from typing import NoReturn
 from . import __version__
 from .errors import OverlayError, UsageError
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "EXIT_X_LOST", "main"]
 
 EXIT_OK = 0
-#: Something failed at run time (a lost X connection, an unwritable file).
+#: Something failed at run time (an unwritable file).
 EXIT_ERROR = 1
 #: Bad arguments, a process that does not exist, no usable display.
 EXIT_USAGE = 2
+#: The overlay lost its connection to the X server (the server exited or dropped it).
+EXIT_X_LOST = 3
 
 EXIT_CODES_HELP = """\
 exit status:
   0    success (record: the command's own status; 128+N when signal N killed it)
   1    a run-time failure, reported in one line
   2    bad arguments, no such process, an unwritable output directory, no display
+  3    the overlay lost its connection to the X server
 """
 
 
@@ -76,18 +79,84 @@ def _main_tree(argv: Sequence[str]) -> int:
     return run_tree(args.pid, args.interval, args.count, sys.stdout)
 
 
-SUBCOMMANDS = {"tree": _main_tree}
+def _main_record(argv: Sequence[str]) -> int:
+    from .record import run_record
+
+    return run_record(argv)
+
+
+def _overlay_parser() -> _Parser:
+    from .app_config import add_overlay_arguments, hotkeys_help
+
+    parser = _Parser(
+        prog="vwm-overlay",
+        usage="vwm-overlay [options]",
+        description=OVERLAY_DESCRIPTION,
+        epilog=f"hotkeys (defaults):\n{hotkeys_help()}\n{EXIT_CODES_HELP}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_overlay_arguments(parser)
+    return parser
+
+
+def _main_overlay(argv: Sequence[str]) -> int:
+    import os
+
+    from .app import run
+    from .app_config import config_from_arguments
+    from .x11 import ConnectionLostError, DisplayUnavailableError
+
+    args = _overlay_parser().parse_args(argv)
+    config = config_from_arguments(args, os.environ)
+    try:
+        return run(config)
+    except DisplayUnavailableError as err:
+        print(f"vwm-overlay: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConnectionLostError as err:
+        print(f"vwm-overlay: {err}", file=sys.stderr)
+        return EXIT_X_LOST
+
+
+OVERLAY_DESCRIPTION = """\
+Without a command, vwm-overlay runs on the X display beside the window manager:
+it monitors the processes of every window from the moment the window appears,
+and a hotkey shows their chart over the window.  SIGINT or SIGTERM end it."""
+
+
+def _overlay_help() -> str:
+    from .app_config import hotkeys_help
+
+    return f"""\
+options (without a command):
+  --display DISPLAY  the X display (default: $DISPLAY)
+  --config FILE      settings file (default: ~/.config/vwm-overlay/config.toml)
+  --hertz HZ         samples per second (default 10)
+  --output-dir DIR   where saved charts go (default: ~/.cache/vwm-overlay)
+  --show-all         start with every window's chart shown
+  --ACTION KEYS      bind a hotkey, e.g. --toggle-all Mod4+F12 ("" unbinds it)
+
+hotkeys (defaults; also set in the config file's [keys] table, e.g. toggle = "Mod4+F11"):
+{hotkeys_help()}"""
+
+
+SUBCOMMANDS = {"tree": _main_tree, "record": _main_record}
 
 MAIN_HELP = f"""\
-usage: vwm-overlay COMMAND [options]
+usage: vwm-overlay [options]
+       vwm-overlay COMMAND [options]
 
 vwm's per-window process monitoring for every X11 desktop.
 
+{OVERLAY_DESCRIPTION}
+
 commands:
   tree      print a process tree with CPU and IO once per sample
+  record    chart a command or a process to PNG snapshots, with no X server
 
 Run 'vwm-overlay COMMAND --help' for a command's options.
 
+{_overlay_help()}
 {EXIT_CODES_HELP}"""
 
 
@@ -95,23 +164,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     # Default SIGPIPE: `vwm-overlay tree ... | head` ends quietly.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    if not args or args[0] in ("-h", "--help"):
+    if args[:1] in (["-h"], ["--help"]):
         print(MAIN_HELP, end="")
         return EXIT_OK
-    if args[0] == "--version":
+    if args[:1] == ["--version"]:
         print(f"vwm-overlay {__version__}")
         return EXIT_OK
-    command = SUBCOMMANDS.get(args[0])
-    if command is None:
-        print(f"vwm-overlay: unknown command {args[0]!r} (see --help)", file=sys.stderr)
-        return EXIT_USAGE
+    if not args or args[0].startswith("-"):
+        # No command: the overlay program, with its options.
+        prog, command, rest = "vwm-overlay", _main_overlay, args
+    else:
+        prog, rest = f"vwm-overlay {args[0]}", args[1:]
+        found = SUBCOMMANDS.get(args[0])
+        if found is None:
+            print(f"vwm-overlay: unknown command {args[0]!r} (see --help)", file=sys.stderr)
+            return EXIT_USAGE
+        command = found
     try:
-        return command(args[1:])
+        return command(rest)
     except UsageError as err:
-        print(f"vwm-overlay {args[0]}: {err}", file=sys.stderr)
+        print(f"{prog}: {err}", file=sys.stderr)
         return EXIT_USAGE
     except OverlayError as err:
-        print(f"vwm-overlay {args[0]}: {err}", file=sys.stderr)
+        print(f"{prog}: {err}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 128 + signal.SIGINT

@@ -1,0 +1,227 @@
+"""The parts of ``record`` on their own: options, interpolation, snapshot names and atomic writes, the log."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from vwm_overlay.errors import UsageError
+from vwm_overlay.record.jsonlog import JsonLog
+from vwm_overlay.record.options import filename_safe, interpolate, parse_options, prepare_output_dir
+from vwm_overlay.record.progress import Progress
+from vwm_overlay.record.snapshots import SnapshotWriter, snapshot_name
+from vwm_overlay.vmon.records import Task, TaskIO, TaskStat
+
+# -- options
+
+
+def test_defaults_follow_vwm() -> None:
+    options = parse_options(["--", "make", "-j3"])
+    assert options.command == ("make", "-j3")
+    assert (options.width_px, options.height_px, options.hertz, options.output_dir) == (800, 600, 10, ".")
+    assert options.name == "make"
+    assert not (options.snapshot_on_exit or options.linger or options.reaper or options.now_names)
+
+
+def test_the_first_argument_that_is_no_option_starts_the_command() -> None:
+    options = parse_options(["--hertz", "20", "/usr/bin/make", "--width", "5", "--"])
+    assert options.command == ("/usr/bin/make", "--width", "5", "--")
+    assert (options.hertz, options.width_px, options.name) == (20, 800, "make")
+
+
+def test_a_pid_has_no_default_name() -> None:
+    options = parse_options(["--pid", "1"])
+    assert (options.pid, options.command, options.name) == (1, (), None)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--pid", "1", "--", "true"], ["--reaper", "--pid", "1"], [], ["--width", "x", "true"], ["--pid", "0"]],
+)
+def test_contradictions_are_usage_errors(argv: list[str]) -> None:
+    with pytest.raises(UsageError):
+        parse_options(argv)
+
+
+def test_the_output_dir_is_created_one_level_only(tmp_path: Path) -> None:
+    prepare_output_dir(str(tmp_path / "new"))
+    assert (tmp_path / "new").is_dir()
+    assert list((tmp_path / "new").iterdir()) == []  # the probe file is gone
+    with pytest.raises(UsageError, match="cannot create"):
+        prepare_output_dir(str(tmp_path / "a" / "b"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError, match="not a directory"):
+        prepare_output_dir(str(tmp_path / "file"))
+
+
+# -- interpolation
+
+
+def test_every_specifier_expands() -> None:
+    got = interpolate(["%n", "%N", "%O", "%P", "%%", "a%%b%P"], name="../my job/x", output_dir="out dir", pid=42)
+    assert got == ("../my job/x", "_._my job_x", "out dir", "42", "%", "a%b42")
+
+
+def test_no_name_expands_to_nothing() -> None:
+    assert interpolate(["[%n]"], name=None, output_dir=".", pid=1) == ("[]",)
+
+
+@pytest.mark.parametrize(("arg", "shown"), [("%x", "%x"), ("%W", "%W"), ("100%", "trailing %")])
+def test_other_specifiers_are_errors(arg: str, shown: str) -> None:
+    with pytest.raises(UsageError, match=shown):
+        interpolate(["echo", arg], name="n", output_dir=".", pid=1)
+
+
+def test_filename_safe() -> None:
+    assert filename_safe("a/b\nc") == "a_b_c"
+    assert filename_safe(".hidden") == "_hidden"
+    assert filename_safe("..") == "_."
+
+
+# -- snapshots
+
+
+class FakeChart:
+    """Writes ``data`` as its PNG; with ``fail_after``, writes that much and then fails like a full disk."""
+
+    def __init__(self, data: bytes = b"\x89PNG fake", fail_after: int | None = None) -> None:
+        self.data = data
+        self.fail_after = fail_after
+        self.samples = 1
+        self.paths: list[str] = []
+
+    def write_png(self, path: str) -> None:
+        self.paths.append(path)
+        with open(path, "wb") as out:
+            if self.fail_after is not None:
+                out.write(self.data[: self.fail_after])
+                raise OSError(28, "No space left on device")
+            out.write(self.data)
+
+
+def test_snapshot_names_sort_by_time_and_have_no_colon() -> None:
+    when = time.mktime((2026, 11, 28, 9, 30, 0, 0, 0, -1))
+    assert snapshot_name("build", when, 0) == "build-2026-11-28T09.30.00-0.png"
+    assert snapshot_name("a/b", when, 3) == "a_b-2026-11-28T09.30.00-3.png"
+    assert snapshot_name(None, when, 1) == "2026-11-28T09.30.00-1.png"
+
+
+def test_snapshots_count_up_and_go_through_a_temporary_file(tmp_path: Path) -> None:
+    writer = SnapshotWriter(str(tmp_path), "job", wall_clock=lambda: 1_800_000_000.0)
+    chart = FakeChart()
+    first, second = writer.write(chart), writer.write(chart)
+    assert [Path(p).name[-6:] for p in (first, second)] == ["-0.png", "-1.png"]
+    assert [Path(p).name for p in chart.paths] == [f".{Path(first).name}.WIP", f".{Path(second).name}.WIP"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(p).name for p in (first, second))
+    assert Path(first).read_bytes() == chart.data
+
+
+def test_an_interrupted_snapshot_leaves_nothing(tmp_path: Path) -> None:
+    writer = SnapshotWriter(str(tmp_path), "job", wip_name="in-progress")
+    chart = FakeChart(fail_after=4)
+    with pytest.raises(OSError):
+        writer.write(chart)
+    assert chart.paths == [str(tmp_path / "in-progress")]
+    assert list(tmp_path.iterdir()) == []
+    assert writer.written == []
+
+
+def test_an_existing_png_is_never_replaced(tmp_path: Path) -> None:
+    writer = SnapshotWriter(str(tmp_path), "job", wall_clock=lambda: 1_800_000_000.0)
+    taken = tmp_path / snapshot_name("job", 1_800_000_000.0, 0)
+    taken.write_bytes(b"another run's")
+    path = writer.write(FakeChart())
+    assert path.endswith("-1.png")
+    assert taken.read_bytes() == b"another run's"
+
+
+def test_now_names_use_the_time_of_each_snapshot(tmp_path: Path) -> None:
+    times = iter([1_800_000_000.0, 1_800_000_100.0])
+    writer = SnapshotWriter(str(tmp_path), "job", now_names=True, wall_clock=lambda: next(times))
+    path = writer.write(FakeChart())
+    assert Path(path).name == snapshot_name("job", 1_800_000_100.0, 0)
+
+
+# -- the log
+
+
+def _task(pid: int, *, parent: Task | None = None, thread: bool = False, comm: str = "w") -> Task:
+    task = Task(pid, is_thread=thread, parent=parent)
+    task.stat = TaskStat()
+    task.stat.comm = comm
+    task.stat.argv = (comm, "-x")
+    task.stat.start_ticks = 500
+    task.stat.rss_pages = 10
+    if not thread:
+        task.io = TaskIO()
+    if parent is not None:
+        (parent.threads if thread else parent.children).append(task)
+    return task
+
+
+def test_the_log_has_deltas_rates_and_lifecycle() -> None:
+    root = _task(10, comm="make")
+    child = _task(11, parent=root, comm="cc")
+    out = io.StringIO()
+    log = JsonLog(out, ticks_per_s=100, page_size=4096, start_boottime_ticks=1000)
+    log.write_sample(root, t_s=0.0, time_s=1.0, elapsed_s=0.1, hertz=10)
+    # One sample later: the root used 8 user + 2 system ticks, its unseen children 5 more; it wrote 4 KiB.
+    for task in (root, child):
+        task.is_new = False
+    assert root.stat is not None and root.io is not None and child.stat is not None
+    root.stat.utime_ticks, root.stat.stime_ticks = 8, 2
+    root.unseen_cutime_ticks = 5
+    root.io.write_bytes = 4096
+    child.is_stale = True
+    log.write_sample(root, t_s=0.1, time_s=1.1, elapsed_s=0.1, hertz=10)
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert [t["pid"] for t in first["started"]] == [10, 11]
+    assert first["tasks"][0]["user_ticks"] is None  # running before the recording began: no delta yet
+    assert first["tasks"][0]["rss_bytes"] == 40960
+    [make] = second["tasks"]
+    assert (make["user_ticks"], make["sys_ticks"], make["cpu_percent"]) == (13, 2, 150.0)
+    assert (make["read_bytes"], make["write_bytes"]) == (0, 4096)
+    assert second["exited"] == [{"pid": 11, "tid": 11, "thread": False, "comm": "cc", "argv": ["cc", "-x"]}]
+    assert second["started"] == []
+
+
+def test_a_task_born_during_the_recording_counts_from_zero() -> None:
+    root = _task(10)
+    assert root.stat is not None
+    root.stat.start_ticks = 2000
+    root.stat.utime_ticks = 3
+    thread = _task(12, parent=root, thread=True)
+    out = io.StringIO()
+    JsonLog(out, ticks_per_s=100, page_size=4096, start_boottime_ticks=1000).write_sample(
+        root, t_s=0.0, time_s=1.0, elapsed_s=0.1, hertz=10
+    )
+    tasks = json.loads(out.getvalue())["tasks"]
+    assert tasks[0]["user_ticks"] == 3
+    assert (tasks[1]["pid"], tasks[1]["tid"], tasks[1]["thread"], tasks[1]["rss_bytes"]) == (10, 12, True, None)
+    assert thread.io is None and tasks[1]["read_bytes"] is None
+
+
+# -- progress
+
+
+def test_progress_only_on_a_terminal() -> None:
+    out = io.StringIO()
+    progress = Progress(out)
+    assert not progress.enabled and progress.delay_s(0.0) is None
+    progress.show(0.0, 1.0, 10, 3)
+    assert out.getvalue() == ""
+
+
+def test_progress_rewrites_one_line() -> None:
+    out = io.StringIO()
+    progress = Progress(out, enabled=True)
+    assert progress.due(0.0)
+    progress.show(0.0, 75.25, 752, 31)
+    assert not progress.due(0.1)
+    progress.clear()
+    assert re.fullmatch(r"\rrecord: 01:15\.2  752 samples  31 tasks\x1b\[K\r\x1b\[K", out.getvalue())

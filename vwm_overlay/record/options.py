@@ -1,0 +1,210 @@
+"""The options of ``vwm-overlay record``: parsing, checking, and ``%`` interpolation of the command.
+
+Everything a user can get wrong is found here, before anything is started: a bad value, ``--pid`` together with a
+command, ``--reaper`` without one, an output directory that cannot be created or written.  Each is raised as one
+:class:`~vwm_overlay.errors.UsageError` (exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from ..errors import UsageError
+
+__all__ = ["RecordOptions", "filename_safe", "interpolate", "parse_options", "prepare_output_dir"]
+
+MIN_WIDTH_PX = 200
+MIN_HEIGHT_PX = 28
+MIN_HERTZ = 1
+MAX_HERTZ = 1000
+
+DESCRIPTION = """\
+Chart a command (everything after --, or the first argument that is not an option) or a running process to PNG
+snapshots, with no X server: vwm's per-task CPU rows, IO and RSS lanes, the process tree and the tasks that exited.
+
+A PNG is always written when the run ends (the command exits, or on SIGINT or SIGTERM), so `record -- make` leaves a
+chart even without --snapshot or --snapshots.  SIGUSR1 writes a PNG at any time.  The first SIGINT is passed on to
+the command (a terminal's Ctrl-C already reached it, so that one is not sent twice), a second one ends the
+recording.  On a terminal, stderr shows a progress line: elapsed time, samples, tasks.
+
+PNG names are NAME-YYYY-MM-DDTHH.MM.SS-N.png in the output directory (local time of the start of the recording, or
+of the snapshot with --now-names; N counts from 0).  They are written to a hidden .NAME-...png.WIP file (or to
+--wip-name) first and renamed when complete, so a PNG under its final name is never partial.
+
+In the command's arguments, %n is the name, %N the name made safe for a file name, %O the output directory, %P the
+recorder's own pid (e.g. `kill -USR1 %P` from a script to take a snapshot) and %% a literal %.
+
+--jsonl FILE writes one JSON object per sample: t_s, time, elapsed_s, hertz, the live tasks (pid, tid, comm,
+user_ticks and sys_ticks used in the sample, cpu_percent of one core, read_bytes and write_bytes in the sample,
+rss_bytes) and the tasks started and exited in it.
+"""
+
+EPILOG_STATUS = """\
+exit status: the command's own status (128+N when signal N killed it; 127 when it could not be run, 126 when it is
+not executable); 0 with --pid; 130 after a second SIGINT and 143 on SIGTERM while the command still runs; 1 for a
+failure at run time; 2 for bad arguments, no such process or an unwritable output directory.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOptions:
+    """A checked ``record`` command line."""
+
+    command: tuple[str, ...]
+    pid: int | None
+    width_px: int = 800
+    height_px: int = 600
+    hertz: int = 10
+    name: str | None = None
+    output_dir: str = "."
+    snapshots_every_s: int | None = None
+    snapshot_on_exit: bool = False
+    linger: bool = False
+    markers_every: int = 0
+    reaper: bool = False
+    now_names: bool = False
+    wip_name: str | None = None
+    jsonl_path: str | None = None
+
+
+class _Parser(argparse.ArgumentParser):
+    """Raises :class:`UsageError` instead of exiting, so the caller reports it in one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see --help)")
+
+
+def _int_in(low: int, high: int | None) -> type[int]:
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            limit = f"{low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {limit}: {text!r}")
+        return value
+
+    check.__name__ = "number"  # argparse names the type in some messages
+    return check  # type: ignore[return-value]
+
+
+def _wip_name(text: str) -> str:
+    if not text or "/" in text or text in (".", ".."):
+        raise argparse.ArgumentTypeError(f"must be a file name without '/': {text!r}")
+    return text
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog="vwm-overlay record",
+        usage="%(prog)s [options] -- CMD [ARGS...]\n       %(prog)s [options] --pid PID",
+        description=DESCRIPTION,
+        epilog=EPILOG_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--pid", type=_int_in(1, None), metavar="PID", help="record a running process instead of a command")
+    add("--width", type=_int_in(MIN_WIDTH_PX, None), default=800, metavar="PX", help="default 800, at least 200")
+    add("--height", type=_int_in(MIN_HEIGHT_PX, None), default=600, metavar="PX", help="default 600, at least 28")
+    add(
+        "--hertz",
+        type=_int_in(MIN_HERTZ, MAX_HERTZ),
+        default=10,
+        metavar="HZ",
+        help="samples per second, 1 to 1000 (default 10)",
+    )
+    add("--name", help="shown in the heading and leading the PNG names (default: the command's name)")
+    add("--output-dir", default=".", metavar="DIR", help="where PNGs go (default .; created if missing, one level)")
+    add("--snapshots", type=_int_in(1, None), metavar="SECONDS", help="a PNG at the start and every SECONDS")
+    add("--snapshot", action="store_true", help="a PNG when the command exits and on SIGTERM")
+    add("--linger", action="store_true", help="keep sampling after the command exits, until SIGINT or SIGTERM")
+    add("--markers", type=_int_in(0, None), default=0, metavar="N", help="a marker every N samples (0: none)")
+    add("--reaper", action="store_true", help="adopt the command's orphans, so they stay charted")
+    add("--now-names", action="store_true", help="name PNGs by the time of the snapshot, not of the start")
+    add("--wip-name", type=_wip_name, metavar="NAME", help="fixed name of the PNG being written")
+    add("--jsonl", metavar="FILE", help="write one JSON object per sample to FILE")
+    add("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def parse_options(argv: Sequence[str]) -> RecordOptions:
+    """Parse and cross-check ``argv``; raises :class:`UsageError` (``--help`` exits 0 through argparse)."""
+    args = _parser().parse_args(list(argv))
+    command: list[str] = args.command
+    if command and command[0] == "--":
+        command = command[1:]
+    if args.pid is not None and command:
+        raise UsageError("--pid cannot be combined with a command")
+    if args.pid is None and not command:
+        raise UsageError("nothing to record: give a command after -- or --pid PID (see --help)")
+    if args.reaper and not command:
+        raise UsageError("--reaper needs a command")
+    name = args.name if args.name is not None else (os.path.basename(command[0]) if command else None)
+    return RecordOptions(
+        command=tuple(command),
+        pid=args.pid,
+        width_px=args.width,
+        height_px=args.height,
+        hertz=args.hertz,
+        name=name or None,
+        output_dir=args.output_dir,
+        snapshots_every_s=args.snapshots,
+        snapshot_on_exit=args.snapshot,
+        linger=args.linger,
+        markers_every=args.markers,
+        reaper=args.reaper,
+        now_names=args.now_names,
+        wip_name=args.wip_name,
+        jsonl_path=args.jsonl,
+    )
+
+
+def prepare_output_dir(path: str) -> None:
+    """Create ``path`` if missing (one level, as vwm does) and prove it writable by creating a file in it.
+
+    A real write is the only test that holds for root and for read-only mounts, where permission bits say nothing.
+    """
+    try:
+        os.mkdir(path, 0o755)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise UsageError(f"output directory {path!r} is not a directory") from None
+    except OSError as err:
+        raise UsageError(f"cannot create output directory {path!r}: {err.strerror}") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".record-probe-", dir=path)
+    except OSError as err:
+        raise UsageError(f"output directory {path!r} is not writable: {err.strerror}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def filename_safe(name: str) -> str:
+    """``name`` usable as (part of) a file name: no '/', NUL or control characters, no leading dot."""
+    safe = re.sub(r"[/\x00-\x1f\x7f]", "_", name)
+    return "_" + safe[1:] if safe.startswith(".") else safe
+
+
+_SPECIFIER = re.compile(r"%(.?)", re.DOTALL)
+
+
+def interpolate(command: Sequence[str], *, name: str | None, output_dir: str, pid: int) -> tuple[str, ...]:
+    """Expand ``%n %N %O %P %%`` in every argument; any other ``%x`` (or a trailing ``%``) is a UsageError."""
+    values = {"n": name or "", "N": filename_safe(name or ""), "O": output_dir, "P": str(pid), "%": "%"}
+
+    def expand(match: re.Match[str]) -> str:
+        spec = match.group(1)
+        value = values.get(spec)
+        if value is None:
+            shown = f"%{spec}" if spec else "a trailing %"
+            raise UsageError(f"unknown specifier {shown} in the command (use %% for a literal %)")
+        return value
+
+    return tuple(_SPECIFIER.sub(expand, arg) for arg in command)

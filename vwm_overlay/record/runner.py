@@ -1,0 +1,301 @@
+"""The recording loop: sample on schedule, act on signals at once, write snapshots, log, show progress.
+
+One thread, one wait: for the next signal, with the time to the next due sample, snapshot or progress redraw as
+the timeout.  The chart is updated from the engine's per-process callback inside each sample, except for the
+sample that finds the root gone: as with vwm's vmon, the last chart shows the tree as it last ran, not as a list of
+exited tasks (the log still records the exit).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from ..chart import Chart, Schedule
+from ..errors import TaskGone, UsageError
+from ..vmon import ProcWants, SysWants, Task, Vmon, VmonFlags
+from .child import Command, set_child_subreaper
+from .jsonlog import JsonLog
+from .options import RecordOptions, prepare_output_dir
+from .progress import Progress
+from .signals import SI_KERNEL, SignalWait
+from .snapshots import SnapshotWriter
+
+__all__ = ["RECORD_PROC_WANTS", "Recorder"]
+
+#: What the chart and the log show: CPU and names (stat), IO, the whole tree with threads.
+RECORD_PROC_WANTS = ProcWants.STAT | ProcWants.IO | ProcWants.FOLLOW_CHILDREN | ProcWants.FOLLOW_THREADS
+
+#: Exit status when the recorder stops while the command still runs: as if that signal had killed it.
+STATUS_SIGINT = 128 + signal.SIGINT
+STATUS_SIGTERM = 128 + signal.SIGTERM
+#: A snapshot could not be written and nothing else decided the status.
+STATUS_ERROR = 1
+
+
+class Recorder:
+    """One recording of a command (``command``, already interpolated) or of ``options.pid``."""
+
+    def __init__(
+        self,
+        options: RecordOptions,
+        command: tuple[str, ...],
+        *,
+        stderr: TextIO = sys.stderr,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.options = options
+        self.command = command
+        self._stderr = stderr
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self.schedule = Schedule(options.hertz, clock)
+        self.chart = Chart(
+            options.width_px,
+            options.height_px,
+            name=options.name,
+            markers_every=options.markers_every,
+            hertz=options.hertz,
+        )
+        self.snapshots = SnapshotWriter(
+            options.output_dir,
+            options.name,
+            now_names=options.now_names,
+            wip_name=options.wip_name,
+            wall_clock=wall_clock,
+        )
+        self.progress = Progress(stderr)
+        self._vmon: Vmon | None = None
+        self._root: Task | None = None
+        self._log: JsonLog | None = None
+        self._child: Command | None = None
+        self._command_status: int | None = None  # set once the command was reaped
+        self._interrupts = 0
+        self._finished: int | None = None  # the exit status, once the recording should end
+        self._start_s = 0.0
+        self._next_snapshot_s: float | None = None
+        self._root_logged_gone = False
+        self._failed_writes = 0
+
+    # -- the whole run
+
+    def run(self) -> int:
+        """Record until the command exits (or the process, or a signal says so); returns the exit status."""
+        with Vmon(VmonFlags.TWO_PASS, SysWants.STAT, RECORD_PROC_WANTS) as vmon:
+            self._vmon = vmon
+            if self.options.pid is not None:
+                try:
+                    self._root = vmon.monitor(self.options.pid, callback=self._on_tree_sampled)
+                except TaskGone:
+                    raise UsageError(f"no such process: {self.options.pid}") from None
+            prepare_output_dir(self.options.output_dir)
+            log_file = self._open_log()
+            try:
+                with SignalWait() as signals:
+                    if self.command:
+                        self._start_command(vmon, signals.previous_mask)
+                    self._start_s = self._clock()
+                    return self._loop(signals)
+            finally:
+                self.progress.clear()
+                if log_file is not None:
+                    log_file.close()
+
+    def _open_log(self) -> TextIO | None:
+        path = self.options.jsonl_path
+        if path is None:
+            return None
+        try:
+            out = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed at the end of run()
+        except OSError as err:
+            raise UsageError(f"cannot write --jsonl {path!r}: {err.strerror}") from None
+        # Counters of tasks born after this point belong wholly to the recording.
+        boot_ticks = int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+        assert self._vmon is not None
+        self._log = JsonLog(
+            out, ticks_per_s=self._vmon.ticks_per_s, page_size=self._vmon.page_size, start_boottime_ticks=boot_ticks
+        )
+        return out
+
+    def _start_command(self, vmon: Vmon, child_mask: set[int]) -> None:
+        if self.options.reaper:
+            set_child_subreaper()
+        child = Command(self.command, child_mask)
+        try:
+            # With --reaper the chart's root is the recorder itself: orphans re-parented to it stay in the tree.
+            root_pid = os.getpid() if self.options.reaper else child.pid
+            self._root = vmon.monitor(root_pid, callback=self._on_tree_sampled)
+        except BaseException:
+            child.abandon()
+            raise
+        self._child = child
+        child.release()
+
+    # -- the loop
+
+    def _loop(self, signals: SignalWait) -> int:
+        while True:
+            status = self._ending_status()
+            if status is not None:
+                return self._finish(status)
+            now = self._clock()
+            self._due_work(now)
+            if self._ending_status() is None:
+                for info in signals.wait(self._timeout_s(now)):
+                    self._on_signal(info)
+
+    def _ending_status(self) -> int | None:
+        """The status to exit with, once something ended the recording."""
+        return self._finished
+
+    def _due_work(self, now: float) -> None:
+        every_s = self.options.snapshots_every_s
+        if self.schedule.due(now):
+            self._sample(now)
+            if every_s is not None and self._next_snapshot_s is None:
+                self._snapshot()  # --snapshots: one at the start
+                self._next_snapshot_s = now + every_s
+        if every_s is not None and self._next_snapshot_s is not None and now >= self._next_snapshot_s:
+            self._snapshot()
+            while self._next_snapshot_s <= now:  # on a fixed grid: a slow write does not shift the rest
+                self._next_snapshot_s += every_s
+        if self.progress.due(now):
+            self.progress.show(now, now - self._start_s, self.chart.samples, self._live_tasks())
+
+    def _timeout_s(self, now: float) -> float | None:
+        delays = [self.schedule.delay_s(now), self.progress.delay_s(now)]
+        if self._next_snapshot_s is not None:
+            delays.append(max(self._next_snapshot_s - now, 0.0))
+        known = [d for d in delays if d is not None]
+        return min(known) if known else None
+
+    def _on_tree_sampled(self, vmon: Vmon, root: Task, arg: object) -> None:
+        if root.is_stale or (self._command_status is not None and not self.options.linger):
+            return  # the sample after the end: the chart keeps the tree as it last ran
+        self.chart.set_hertz(self.schedule.display_hertz)
+        self.chart.update(
+            root,
+            vmon.sys_stat,
+            vmon.generation,
+            self.schedule.last_timing,
+            ticks_per_s=vmon.ticks_per_s,
+            num_cpus=vmon.num_cpus,
+            page_size=vmon.page_size,
+        )
+
+    def _sample(self, now: float) -> None:
+        assert self._vmon is not None and self._root is not None
+        timing = self.schedule.begin_sample(now)
+        self._vmon.sample()
+        root = self._root
+        if self._log is not None and not self._root_logged_gone:
+            self._log.write_sample(
+                root,
+                t_s=now - self._start_s,
+                time_s=self._wall_clock(),
+                elapsed_s=timing.elapsed_s,
+                hertz=self.schedule.display_hertz,
+            )
+        if root.is_stale and not self._root_logged_gone:
+            self._root_logged_gone = True
+            if self.options.pid is not None and not self.options.linger:
+                self._finished = 0
+
+    def _live_tasks(self) -> int:
+        if self._root is None or self._root_logged_gone:
+            return 0
+        return _count_tasks(self._root)
+
+    # -- signals
+
+    def _on_signal(self, info: signal.struct_siginfo) -> None:
+        signum = info.si_signo
+        if signum == signal.SIGCHLD:
+            self._reap()
+        elif signum == signal.SIGUSR1:
+            self._snapshot()
+        elif signum == signal.SIGTERM:
+            self._finished = self._status_if_stopped(STATUS_SIGTERM)
+        elif signum == signal.SIGINT:
+            if self._command_running() and self._interrupts == 0:
+                # A terminal's Ctrl-C (sent by the kernel) reached the command's process group too: not twice.
+                if info.si_code != SI_KERNEL:
+                    assert self._child is not None
+                    os.kill(self._child.pid, signal.SIGINT)
+            else:
+                self._finished = self._status_if_stopped(STATUS_SIGINT)
+            self._interrupts += 1
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            # Anything else is an orphan adopted with --reaper: reaped silently.
+            if self._child is not None and pid == self._child.pid:
+                self._command_exited(_exit_status(wait_status))
+
+    def _command_exited(self, status: int) -> None:
+        if self.options.snapshot_on_exit:
+            self._snapshot()
+        self._command_status = status
+        if self._log is not None:
+            self._sample(self._clock())  # so the log records the exit (the chart keeps the last live sample)
+        if not self.options.linger:
+            self._finished = status
+
+    def _command_running(self) -> bool:
+        return self._child is not None and self._command_status is None
+
+    def _status_if_stopped(self, stopped_status: int) -> int:
+        if self._command_status is not None:
+            return self._command_status
+        return stopped_status if self._child is not None else 0
+
+    # -- output
+
+    def _snapshot(self) -> None:
+        if self.chart.samples == 0:
+            return  # nothing sampled yet: the loop takes the first sample at once
+        try:
+            self.snapshots.write(self.chart)
+        except OSError as err:
+            # Reported, and the recording goes on: the next snapshot may well succeed (space freed).
+            self._failed_writes += 1
+            self.progress.clear()
+            print(f"vwm-overlay record: cannot write a snapshot: {err}", file=self._stderr)
+
+    def _finish(self, status: int) -> int:
+        # Every run ends with a chart: the latest sample, unless a snapshot of it was just written.
+        if self.snapshots.last_samples != self.chart.samples:
+            self._snapshot()
+        if self._failed_writes and status == 0:
+            return STATUS_ERROR
+        return status
+
+
+def _count_tasks(process: Task) -> int:
+    """Live processes and their threads under ``process``; walks processes only (a tenth of the tasks of a
+    threaded tree), since the progress line needs no more than a count."""
+    count = 0
+    stack = [process]
+    while stack:
+        task = stack.pop()
+        if not task.is_stale:
+            count += 1 + len(task.threads)
+            stack.extend(task.children)
+    return count
+
+
+def _exit_status(wait_status: int) -> int:
+    """The shell's convention: the exit code, or 128+N when signal N killed the command."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return 128 - code if code < 0 else code
