@@ -54,7 +54,10 @@ class Recorder:
         self._stderr = stderr
         self._clock = clock
         self._wall_clock = wall_clock
-        self.schedule = Schedule(options.hertz, clock)
+        # The rate is the user's: a recorder that falls behind draws the
+        # missed columns (the time axis stays exact) instead of slowing down,
+        # as the overlay does to spare the X server.
+        self.schedule = Schedule(options.hertz, clock, auto_backoff=False)
         self.chart = Chart(
             options.width_px,
             options.height_px,
