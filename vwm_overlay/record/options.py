@@ -118,7 +118,7 @@ def _parser() -> _Parser:
         type=_int_in(MIN_HERTZ, MAX_HERTZ),
         default=10,
         metavar="HZ",
-        help="samples per second, 1 to 1000 (default 10); kept even when samples run late, whose columns are then drawn",
+        help="samples per second, 1 to 1000 (default 10); kept when samples run late (their columns are drawn)",
     )
     add("--name", help="shown in the heading and leading the PNG names (default: the command's name)")
     add("--output-dir", default=".", metavar="DIR", help="where PNGs go (default .; created if missing, one level)")
