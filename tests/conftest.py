@@ -1,10 +1,11 @@
-"""Shared fixtures: X sessions for the tests marked ``x11``."""
+"""Shared fixtures: X sessions for the tests marked ``x11``, and real process trees."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
 
+import proc_helpers
 import pytest
 from x11_helpers import Session, new_session
 
@@ -16,3 +17,10 @@ def xsession() -> Iterator[Session]:
         pytest.skip("needs Xvfb and openbox")
     with new_session(wm="openbox") as session:
         yield session
+
+
+@pytest.fixture
+def nodes() -> Iterator[proc_helpers.Controller]:
+    """Drives node processes (``proc_helpers``); kills every process the test started."""
+    with proc_helpers.nodes() as controller:
+        yield controller
