@@ -1,0 +1,184 @@
+"""Following a process's threads (``task/``) and children (``children`` files).
+
+Children are read from every thread's ``task/TID/children`` file, since a
+child is listed under the thread that forked it; where the kernel has no such
+files, from one ppid scan of /proc per cycle.  ``task/`` is listed only when
+the thread count moved or a thread exited.  Tasks not found again are marked
+stale; those stale since the previous cycle are dropped first.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import parse
+from .core import TaskState, VmonCore, state_of
+from .procfs import NOT_OPEN
+from .records import Task
+from .sampling import STAT_READ
+
+__all__ = ["TreeFollowing"]
+
+_CHILDREN_READ = 4096
+
+
+class TreeFollowing(VmonCore):
+    """The followers of a process's threads and children."""
+
+    _ppid_generation: int
+    _ppid_children: dict[int, list[int]]
+
+    def _follow_threads(self, task: Task, state: TaskState) -> None:
+        threads = task.threads
+        if threads and any(t.is_stale for t in threads):
+            # Second phase: threads stale since the last cycle are dropped now.
+            for thread in [t for t in threads if t.is_stale]:
+                threads.remove(thread)
+                thread.refcount = 0
+                self._free(thread)
+            task.threads_changed = True
+        stat = task.stat
+        num_threads = stat.num_threads if stat is not None else 0
+        if num_threads <= 1 and not threads:
+            return
+        # task/ is listed only when the count differs from what we know, or a
+        # thread exited since (the count can stay the same through churn).
+        if not state.relist_threads and num_threads == state.live_threads:
+            return
+        state.relist_threads = False
+        names = self.procfs.listdir(state.base + "task")
+        if names is None:
+            return
+        generation = self.generation
+        known = self._threads_by_tid
+        for name in names:
+            tid = int(name)
+            existing = known.get(tid)
+            if existing is not None and existing.parent is task and not existing.is_stale:
+                state_of(existing).seen_generation = generation
+                continue
+            created = self._create(tid, task, is_thread=True, born=generation)
+            if created is None:
+                continue  # exited between the listing and the open
+            state_of(created).seen_generation = generation
+            threads.append(created)
+            task.threads_changed = True
+            task.is_threaded = True
+            created.is_threaded = True
+        live = 0
+        for thread in threads:
+            if state_of(thread).seen_generation != generation:
+                self._mark_stale(thread)
+            elif not thread.is_stale:
+                live += 1
+        state.live_threads = live
+
+    def _children_bytes(self, task: Task, state: TaskState) -> bytes | None:
+        """The pids of the process's children: through every thread's
+        ``children`` file, since a child is listed under the thread that forked it."""
+        if not task.threads:
+            if state.children_fd == NOT_OPEN:
+                state.children_fd = self.procfs.open(f"{task.pid}/task/{task.pid}/children")
+            return self._read(task, state, "children_fd", "children", _CHILDREN_READ)
+        parts = []
+        pread = os.pread
+        for thread in task.threads:
+            if thread.is_stale:
+                continue
+            thread_state: TaskState = thread._engine
+            fd = thread_state.children_fd
+            if fd >= 0:
+                try:
+                    data: bytes | None = pread(fd, _CHILDREN_READ, 0)
+                except OSError as err:
+                    self._read_failed(thread, thread_state, "children_fd", "children", fd, err)
+                    continue
+                if data and len(data) == _CHILDREN_READ:
+                    data = self._read(thread, thread_state, "children_fd", "children", _CHILDREN_READ)
+            else:
+                data = self._read(thread, thread_state, "children_fd", "children", _CHILDREN_READ)
+            if data:
+                parts.append(data)
+        return b" ".join(parts) if parts else b""
+
+    def _follow_children(self, task: Task, state: TaskState) -> None:
+        children = task.children
+        vanished_utime = vanished_stime = 0
+        if children and any(c.is_stale for c in children):
+            # Second phase of removal for children stale since the last cycle.
+            for child in [c for c in children if c.is_stale]:
+                children.remove(child)
+                self._release_child(child)
+            task.children_changed = True
+        if not self.children_files:
+            self._follow_children_by_ppid(task)
+            task.unseen_cutime_ticks = state.cutime_delta
+            task.unseen_cstime_ticks = state.cstime_delta
+            return
+        data = self._children_bytes(task, state)
+        if data is None:
+            return
+        if data == state.children_raw and not state.force_children:
+            task.unseen_cutime_ticks = state.cutime_delta
+            task.unseen_cstime_ticks = state.cstime_delta
+            return
+        state.children_raw = data
+        state.force_children = False
+        try:
+            pids = parse.parse_children(data)
+        except parse.ParseError as err:
+            self._report(task, "children", err)
+            return
+        self._reconcile_children(task, pids)
+        # Children that left since the last cycle were reaped (their time moved
+        # into our cutime) or reparented; what cutime grew by beyond the time
+        # we saw them use belongs to children we never saw.
+        for child in children:
+            if child.is_stale and state_of(child).seen_generation != self.generation and child.stat is not None:
+                vanished_utime += child.stat.utime_ticks + child.stat.cutime_ticks
+                vanished_stime += child.stat.stime_ticks + child.stat.cstime_ticks
+        task.unseen_cutime_ticks = max(0, state.cutime_delta - vanished_utime)
+        task.unseen_cstime_ticks = max(0, state.cstime_delta - vanished_stime)
+
+    def _reconcile_children(self, task: Task, pids: list[int]) -> None:
+        generation = self.generation
+        known = self._processes_by_pid
+        children = task.children
+        for pid in pids:
+            child = known.get(pid)
+            if child is not None and not state_of(child).gone:
+                state_of(child).seen_generation = generation
+                if child.parent is not task:
+                    # The kernel says it is ours now: it was monitored on its
+                    # own, or its parent exited and we adopted it (a subreaper).
+                    # It moves under us with its history, once the walk is done.
+                    child.refcount += 1
+                    self._migrations.append((child, task))
+                continue
+            new_child = self._create(pid, task, is_thread=False, born=generation)
+            if new_child is None:
+                continue  # already reaped
+            state_of(new_child).seen_generation = generation
+            children.append(new_child)
+            task.children_changed = True
+        for child in children:
+            if not child.is_stale and state_of(child).seen_generation != generation:
+                self._mark_stale(child)
+
+    def _follow_children_by_ppid(self, task: Task) -> None:
+        # Kernels without CONFIG_PROC_CHILDREN have no children file: find the
+        # children from every process's ppid, one scan per cycle for all parents.
+        if self._ppid_generation != self.generation:
+            self._ppid_generation = self.generation
+            by_parent = self._ppid_children
+            by_parent.clear()
+            for pid in self.procfs.list_pids():
+                data = self.procfs.read_transient(f"{pid}/stat", STAT_READ)
+                if not isinstance(data, bytes):
+                    continue
+                try:
+                    _, _, values = parse.parse_stat(data)
+                except parse.ParseError:
+                    continue
+                by_parent.setdefault(values[0], []).append(pid)
+        self._reconcile_children(task, self._ppid_children.get(task.pid, []))

@@ -1,0 +1,244 @@
+"""Per-task samplers: stat (with comm, argv, wchan, exe), io, statm and open files.
+
+Each reads its kept file with one pread and does nothing more when the bytes
+did not change since the last sample; otherwise it parses them and stores
+only what moved, with a ``changed`` bit per field.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+
+from . import parse
+from .core import FILES, IO, STAT, VM, TaskState, VmonCore
+from .procfs import DENIED, GONE
+from .records import (
+    STAT_ALL_BITS,
+    STAT_ARGV_BIT,
+    STAT_COMM_BIT,
+    STAT_EXE_BIT,
+    STAT_FIELDS,
+    STAT_STATE_BIT,
+    STAT_WCHAN_BIT,
+    Task,
+    TaskIO,
+    TaskStat,
+    TaskVM,
+)
+
+__all__ = ["STAT_READ", "TaskSampling"]
+
+# Read sizes: one pread nearly always gets the whole file (see procfs.read_all).
+STAT_READ = 1024
+_SMALL_READ = 512
+_CMDLINE_READ = 4096
+
+# Reads every numeric stat field in one C call, in STAT_FIELDS order.
+_stat_getter = operator.attrgetter(*STAT_FIELDS)
+_CUTIME = STAT_FIELDS.index("cutime_ticks")
+_CSTIME = STAT_FIELDS.index("cstime_ticks")
+_START = STAT_FIELDS.index("start_ticks")
+
+
+class TaskSampling(VmonCore):
+    """The samplers of one task's own files."""
+
+    def _sample_thread(self, task: Task) -> None:
+        state: TaskState = task._engine
+        generation = self.generation
+        task.is_new = state.born_generation == generation
+        task.generation = generation
+        wants = task.wants or self._proc_wants
+        task.activity = 0
+        if not self._sample_stat(task, state, True):
+            return
+        # A thread's io and statm can only have moved if it ran, and running
+        # for a tick changes its stat: idle threads cost one pread, not three.
+        # (IO done in less than a tick is counted at the thread's next tick.)
+        if task.activity:
+            if wants & IO:
+                self._sample_io(task, state)
+            if wants & VM:
+                self._sample_statm(task, state)
+        else:
+            if task.io is not None:
+                task.io.changed = 0
+            if task.vm is not None:
+                task.vm.changed = 0
+
+    def _sample_stat(self, task: Task, state: TaskState, is_thread: bool) -> bool:
+        """Returns False when the task is gone."""
+        fd = state.stat_fd
+        if fd >= 0:
+            try:
+                data: bytes | None = os.pread(fd, STAT_READ, 0)
+            except OSError as err:
+                self._read_failed(task, state, "stat_fd", "stat", fd, err)
+                data = None
+        else:
+            data = self._read(task, state, "stat_fd", "stat", STAT_READ)
+        if data is None:
+            if state.stat_fd == GONE:
+                self._mark_gone(task)
+                return False
+            return True  # out of fds this cycle: keep the last values
+        stat = task.stat
+        if data == state.stat_raw:
+            if stat is not None:
+                stat.changed = 0
+            state.cutime_delta = state.cstime_delta = 0
+            return True
+        if len(data) == STAT_READ:
+            data = self._read(task, state, "stat_fd", "stat", STAT_READ)
+            if data is None:
+                return True
+        try:
+            comm, state_char, values = parse.parse_stat(data)
+        except parse.ParseError as err:
+            self._report(task, "stat", err)
+            return True
+        if stat is None:
+            stat = task.stat = TaskStat()
+            for name, value in zip(STAT_FIELDS, values, strict=True):
+                setattr(stat, name, value)
+            changed = STAT_ALL_BITS
+            state.cutime_delta = state.cstime_delta = 0
+        else:
+            if values[_START] != stat.start_ticks:
+                # Read by path (no fd could be kept), the pid now leads to
+                # another process: a task is (pid, start_ticks), ours is gone.
+                self._mark_gone(task)
+                return False
+            state.cutime_delta = max(0, values[_CUTIME] - stat.cutime_ticks)
+            state.cstime_delta = max(0, values[_CSTIME] - stat.cstime_ticks)
+            changed = 0
+            # Only the fields that moved are stored, and flagged for consumers.
+            for index, (new, old) in enumerate(zip(values, _stat_getter(stat), strict=True)):
+                if new != old:
+                    changed |= 1 << index
+                    setattr(stat, STAT_FIELDS[index], new)
+            if state_char != stat.state:
+                changed |= STAT_STATE_BIT
+            if comm != stat.comm:
+                changed |= STAT_COMM_BIT
+        state.stat_raw = data
+        stat.state = state_char
+        stat.comm = comm
+        # The names can only have changed when stat did (exec changes comm,
+        # vsize and more; a wait channel change changes the state or times).
+        if not is_thread:
+            argv = self._read(task, state, "cmdline_fd", "cmdline", _CMDLINE_READ)
+            if argv is not None:
+                parsed = parse.parse_cmdline(argv)
+                # A zombie's cmdline reads empty: keep the last one known.
+                # So does an exec's, until the new image has set up its
+                # arguments: keep the last one too, and parse stat again next
+                # cycle (even if unchanged) so that cmdline is read again.
+                if parsed != stat.argv and (parsed or not stat.argv):
+                    stat.argv = parsed
+                    changed |= STAT_ARGV_BIT
+                elif not parsed and stat.argv and state_char != "Z":
+                    state.stat_raw = b""
+            if stat.argv and changed & (STAT_COMM_BIT | STAT_ARGV_BIT):
+                exe = self.procfs.readlink(state.base + "exe")  # kernel threads have none
+                if exe != stat.exe:
+                    stat.exe = exe
+                    changed |= STAT_EXE_BIT
+        wchan = self._read(task, state, "wchan_fd", "wchan", 64)
+        if wchan is not None:
+            text = parse.parse_wchan(wchan)
+            if text != stat.wchan:
+                stat.wchan = text
+                changed |= STAT_WCHAN_BIT
+        stat.changed = changed
+        task.activity |= STAT
+        return True
+
+    def _sample_io(self, task: Task, state: TaskState) -> None:
+        fd = state.io_fd
+        if fd >= 0:
+            try:
+                data: bytes | None = os.pread(fd, _SMALL_READ, 0)
+            except OSError as err:
+                self._read_failed(task, state, "io_fd", "io", fd, err)
+                data = None
+        else:
+            data = self._read(task, state, "io_fd", "io", _SMALL_READ)
+        if data is None:
+            if state.io_fd == DENIED:
+                task.unavailable |= IO
+            return
+        io = task.io
+        if data == state.io_raw:
+            if io is not None:
+                io.changed = 0
+            return
+        try:
+            values = parse.parse_io(data)
+        except parse.ParseError as err:
+            self._report(task, "io", err)
+            return
+        state.io_raw = data
+        if io is None:
+            io = task.io = TaskIO()
+        else:
+            io.changed = (
+                (values[0] != io.rchar)
+                | (values[1] != io.wchar) << 1
+                | (values[2] != io.syscr) << 2
+                | (values[3] != io.syscw) << 3
+                | (values[4] != io.read_bytes) << 4
+                | (values[5] != io.write_bytes) << 5
+                | (values[6] != io.cancelled_write_bytes) << 6
+            )
+        io.rchar, io.wchar, io.syscr, io.syscw, io.read_bytes, io.write_bytes, io.cancelled_write_bytes = values
+        task.activity |= IO
+
+    def _sample_statm(self, task: Task, state: TaskState) -> None:
+        data = self._read(task, state, "statm_fd", "statm", 128)
+        if data is None:
+            if state.statm_fd == DENIED:
+                task.unavailable |= VM
+            return
+        vm = task.vm
+        if data == state.statm_raw:
+            if vm is not None:
+                vm.changed = 0
+            return
+        try:
+            values = parse.parse_statm(data)
+        except parse.ParseError as err:
+            self._report(task, "statm", err)
+            return
+        state.statm_raw = data
+        if vm is None:
+            vm = task.vm = TaskVM()
+        else:
+            vm.changed = (
+                (values[0] != vm.size_pages)
+                | (values[1] != vm.resident_pages) << 1
+                | (values[2] != vm.shared_pages) << 2
+                | (values[3] != vm.text_pages) << 3
+                | (values[4] != vm.data_pages) << 4
+            )
+        vm.size_pages, vm.resident_pages, vm.shared_pages, vm.text_pages, vm.data_pages = values
+        task.activity |= VM
+
+    def _sample_files(self, task: Task, state: TaskState) -> None:
+        if task.unavailable & FILES:
+            return
+        names = self.procfs.listdir(state.base + "fd")
+        if names is None:
+            # EACCES for another user's process; a vanished one is caught by stat.
+            task.unavailable |= FILES
+            return
+        current: dict[int, str] = {}
+        for name in names:
+            link = self.procfs.readlink(f"{state.base}fd/{name}")
+            if link is not None:
+                current[int(name)] = link
+        if task.files is None:
+            task.files = {}
+        if self.files.update(task.files, current, self.generation):
+            task.activity |= FILES
