@@ -61,7 +61,7 @@ class TaskState:
         "wchan_fd",
     )
 
-    def __init__(self, base: str, children_path_base: str, born_generation: int) -> None:
+    def __init__(self, base: str, born_generation: int) -> None:
         self.base = base  # "PID/" or "PID/task/TID/"
         self.born_generation = born_generation
         self.seen_generation = born_generation
@@ -134,7 +134,7 @@ class VmonCore:
             base = f"{parent.pid}/task/{pid}/"
         else:
             base = f"{pid}/"
-        state = TaskState(base, base, born)
+        state = TaskState(base, born)
         state.stat_fd = self.procfs.open(base + "stat")
         if state.stat_fd == GONE:
             return None
