@@ -2,8 +2,13 @@
 
 Both draw the same 800x600 chart of a synthetic 200-task tree whose CPU changes every sample, in one run,
 measured with ``time.process_time``.  The naive renderer keeps every row's bar heights and, each sample, redraws
-every visible row's whole history of bars and then all text; the chart draws one column and the text that changed,
-then composes.  The last line printed is ``full/incremental=R``.
+every visible row's whole history of bars and then all text; the chart draws one column, then composes (drawing
+the text that changed).  The last line printed is ``full/incremental=R``.
+
+Before that, the per-sample cost of a 40-task 800x600 chart whose every row is busy (its User, Sys and Wall change
+every sample) is printed for the chart's two uses: a hidden chart (update only) and a visible one (update, then
+compose onto an ARGB32 surface), the latter with the default ``Theme.numbers_refresh_s`` and with every number
+drawn each sample.
 
 Run: ``python benchmarks/render.py``
 """
@@ -15,7 +20,7 @@ from collections import deque
 
 import cairocffi
 
-from vwm_overlay.chart import Chart, SampleTiming
+from vwm_overlay.chart import Chart, SampleTiming, Theme
 from vwm_overlay.chart.scale import ratio_px
 from vwm_overlay.vmon.records import SysStat, Task, TaskIO, TaskStat
 
@@ -27,10 +32,12 @@ HERTZ = 10
 WARMUP_SAMPLES = 50
 INCREMENTAL_SAMPLES = 400
 FULL_SAMPLES = 20
+BUSY_TASKS = 40
+BUSY_SAMPLES = 1000
 
 
-def build_tree() -> tuple[Task, list[Task]]:
-    """A root, then processes of 1 main + 17 other threads, until there are ``TASKS`` tasks in all."""
+def build_tree(count: int = TASKS, threads: int = 18) -> tuple[Task, list[Task]]:
+    """A root, then processes of 1 main + ``threads - 1`` other threads, until there are ``count`` tasks in all."""
     tasks: list[Task] = []
 
     def new(pid: int, parent: Task | None, *, thread: bool) -> Task:
@@ -53,10 +60,10 @@ def build_tree() -> tuple[Task, list[Task]]:
 
     root = new(1000, None, thread=False)
     pid = 1001
-    while len(tasks) < TASKS:
+    while len(tasks) < count:
         process = new(pid, root, thread=False)
         pid += 1
-        for _ in range(min(18, TASKS - len(tasks))):
+        for _ in range(min(threads, count - len(tasks))):
             new(pid if process.threads else process.pid, process, thread=True)
             pid += 1
     return root, tasks
@@ -177,6 +184,30 @@ def measure_incremental() -> float:
     return (time.process_time() - start) / INCREMENTAL_SAMPLES
 
 
+def measure_busy(*, compose: bool, theme: Theme | None = None) -> float:
+    """Per-sample cost for ``BUSY_TASKS`` busy tasks: update only (a hidden chart), or update and compose."""
+    root, tasks = build_tree(BUSY_TASKS, 12)
+    load = Load(root, tasks)
+    chart = Chart(WIDTH, HEIGHT, name="bench", markers_every=100, theme=theme)
+    target = cairocffi.ImageSurface(cairocffi.FORMAT_ARGB32, WIDTH, HEIGHT)
+    ctx = cairocffi.Context(target)
+    timing = SampleTiming(1, 0.0, 1.0 / HERTZ)
+
+    def sample() -> None:
+        load.step()
+        chart.update(root, load.sys, load.generation, timing, ticks_per_s=TICKS_PER_S, num_cpus=NUM_CPUS)
+        if compose:
+            chart.compose(ctx)
+            target.flush()
+
+    for _ in range(WARMUP_SAMPLES):
+        sample()
+    start = time.process_time()
+    for _ in range(BUSY_SAMPLES):
+        sample()
+    return (time.process_time() - start) / BUSY_SAMPLES
+
+
 def measure_full() -> float:
     root, tasks = build_tree()
     load = Load(root, tasks)
@@ -192,6 +223,15 @@ def measure_full() -> float:
 
 
 def main() -> None:
+    hidden = measure_busy(compose=False)
+    visible = measure_busy(compose=True)
+    every_change = measure_busy(compose=True, theme=Theme(numbers_refresh_s=0.0))
+    print(f"chart: {WIDTH}x{HEIGHT}, {BUSY_TASKS} busy tasks at {HERTZ} Hz ({BUSY_SAMPLES} samples)")
+    print(f"hidden (update only): {hidden * 1e3:.2f} ms/sample")
+    print(
+        f"visible (update + compose): {visible * 1e3:.2f} ms/sample; "
+        f"with numbers drawn every sample: {every_change * 1e3:.2f} ms/sample"
+    )
     incremental = measure_incremental()
     full = measure_full()
     print(f"chart: {WIDTH}x{HEIGHT}, {TASKS} tasks, CPU changing every sample")

@@ -49,8 +49,18 @@ def make_task(
 class Feed:
     """Drives a chart with a synthetic history: each ``step`` is one sample."""
 
-    def __init__(self, chart: Chart, root: Task, *, num_cpus: int = NUM_CPUS, hertz: int = HERTZ) -> None:
+    def __init__(
+        self,
+        chart: Chart,
+        root: Task,
+        *,
+        num_cpus: int = NUM_CPUS,
+        hertz: int = HERTZ,
+        mirrors: tuple[Chart, ...] = (),
+    ) -> None:
         self.chart = chart
+        #: More charts given every sample, exactly as ``chart`` is.
+        self.mirrors = mirrors
         self.root = root
         self.num_cpus = num_cpus
         self.hertz = hertz
@@ -86,14 +96,15 @@ class Feed:
         self.sys.cpu = tuple(a + b for a, b in zip(self.sys.cpu, sys_cpu, strict=True))
         self.sys.boottime_ticks += ticks
         self.generation += 1
-        self.chart.update(
-            self.root,
-            self.sys,
-            self.generation,
-            SampleTiming(columns, adherence, columns / self.hertz),
-            ticks_per_s=TICKS_PER_S,
-            num_cpus=self.num_cpus,
-        )
+        for chart in (self.chart, *self.mirrors):
+            chart.update(
+                self.root,
+                self.sys,
+                self.generation,
+                SampleTiming(columns, adherence, columns / self.hertz),
+                ticks_per_s=TICKS_PER_S,
+                num_cpus=self.num_cpus,
+            )
         for task in _walk(self.root):
             task.is_new = False
 
@@ -130,6 +141,14 @@ class Png:
 
     def column(self, x: int, y0: int, y1: int) -> list[tuple[int, int, int]]:
         return [self.rgb(x, y) for y in range(y0, y1)]
+
+    def region(self, x0: int, y0: int, x1: int, y1: int) -> list[tuple[int, int, int]]:
+        """The pixels of ``[x0, x1) x [y0, y1)``, row by row."""
+        return [self.rgb(x, y) for y in range(y0, y1) for x in range(x0, x1)]
+
+    def pixels(self) -> bytes:
+        """Every pixel, for comparing two renderings."""
+        return bytes(self._px)
 
 
 def is_cyan(rgb: tuple[int, int, int]) -> bool:

@@ -7,8 +7,13 @@ per-process callback, which runs after the whole subtree was sampled.  Each samp
    first), and every row that moved takes its pixels along (one block copy per layer), so history stays with its
    task and what no row covers any more is blanked (padding is restored when the tree shrinks);
 2. one 1 px column per covered interval is written at the ring's phase (bars for every row, markers for rows
-   that started or exited);
-3. text is drawn again only for the cells that changed.
+   that started or exited).
+
+Text is not drawn per sample (vwm's deferred maintenance, made exact): composing first brings the text layer up
+to date, drawing only the cells whose content differs from what that layer holds.  Rows that moved took their
+text along in step 1, so a chart updated many times between two compositions draws its text once, and one that
+is never composed draws none.  A row's User, Sys and Wall are drawn at most every ``Theme.numbers_refresh_s``
+of sample time.
 
 Composing paints background, graphs (read from the phase, wrapping) and the shadowed text onto any cairo
 context or image surface.  Layout of a slot: a thread is one 15 px row; a process is its row plus an IO lane and
@@ -25,6 +30,7 @@ from .background import build_background
 from .cairo_types import (
     EXTEND_REPEAT,
     FORMAT_ARGB32,
+    OPERATOR_SOURCE,
     Context,
     ImageSurface,
     is_context,
@@ -40,6 +46,7 @@ from .patterns import Patterns
 from .rows import Cell, Row, argv_text, live_texts, walk_tree
 from .scale import LogScale
 from .schedule import SampleTiming, Schedule
+from .shape import ShapeBand
 from .text import TextPainter
 from .theme import Theme
 
@@ -51,6 +58,12 @@ MIN_HEIGHT_PX = 60
 
 #: Live-row columns whose width follows their content, in the order of :func:`_fitted`.
 _FITTED_COLUMNS = (Col.ROW, Col.USER, Col.SYS, Col.WALL, Col.WCHAN, Col.PID, Col.STATE)
+#: Live-row cells held back between two drawings of a row's numbers (see ``Theme.numbers_refresh_s``).
+_NUMBER_COLUMNS = (Col.USER, Col.SYS, Col.WALL)
+#: Sample time is a sum of float intervals: this close to the refresh period counts as reaching it.
+_SAMPLE_TIME_SLACK_S = 1e-6
+#: How compose paints the background layer (see :func:`_background_paint`).
+_PAINT_NONE, _PAINT_SOURCE, _PAINT_OVER = 0, 1, 2
 
 
 class SampleSource(Protocol):
@@ -109,13 +122,16 @@ class Chart:
         self._ticks_per_s = 100
         self._boottime_ticks = 0
         self._background_stale = True
+        self._background_paint = _PAINT_OVER
+        self._text_stale = True  # something may show different text than the text layer holds
+        self._live_layout = 0  # bumped whenever the live columns move (see ``Row.text_key``)
+        self._snow_layout = 0
+        self._sample_s = 0.0  # sample time: the sum of the samples' elapsed_s
         self._source: SampleSource | None = None
         self._root: Task | None = None
         self._schedule: Schedule | None = None
         #: Samples drawn so far.
         self.samples = 0
-        self._rebuild_background()
-        self._paint_text()
 
     # -- driving
 
@@ -172,6 +188,8 @@ class Chart:
         self._generation = generation
         if timing is None:
             timing = SampleTiming(1, 0.0, 1.0 / max(self._hertz_label, 1))
+        self._sample_s += timing.elapsed_s if timing.elapsed_s > 0 else 1.0 / max(self._hertz_label, 1)
+        self._text_stale = True
         theme = self.theme
         self._ticks_per_s = max(ticks_per_s, 1)
         self._boottime_ticks = sys.boottime_ticks if sys is not None else 0
@@ -181,7 +199,6 @@ class Chart:
 
         if structure_version is not None and structure_version == self._structure_version and root is self._walked_root:
             self._draw_columns(sys, timing, num_cpus, page_size)
-            self._paint_text()
             self.samples += 1
             return
         self._structure_version = structure_version
@@ -215,7 +232,6 @@ class Chart:
             self._relayout(new_live, exited + self._snow)
 
         self._draw_columns(sys, timing, num_cpus, page_size)
-        self._paint_text()
         self.samples += 1
 
     # -- structure
@@ -284,7 +300,7 @@ class Chart:
         """Forget the exited tasks; their rows become blank padding."""
         if self._snow:
             self._relayout(self._live, [])
-            self._paint_text()
+            self._text_stale = True
 
     # -- graphs
 
@@ -387,33 +403,41 @@ class Chart:
         _, user, sys, wall, argv, _, _, _ = self._live_texts(row, 0)
         return (str(row.task.pid), user, sys, wall, argv)
 
+    def sync_layers(self) -> None:
+        """Bring the text layer (and the background) up to date with the latest sample.
+
+        Composing does this first; call it before reading the text layer, row cells or column extents directly.
+        """
+        if self._text_stale:
+            self._paint_text()
+        if self._background_stale:
+            self._rebuild_background()
+
     def _paint_text(self) -> None:
+        self._text_stale = False
         theme = self.theme
         columns = self._live_columns
+        snow = self._snow_columns
         width_px = self._width_px
         height_px = min(self._height_px, self._layers.height_px)
-        visible: list[tuple[Row, tuple[str, ...]]] = []
-        chars = columns.chars
-        for index, row in enumerate(self._live):
-            if row.y_px >= height_px:
+        now_s = self._sample_s
+        hold_s = theme.numbers_refresh_s - _SAMPLE_TIME_SLACK_S
+        while True:
+            todo = self._live_to_paint(height_px, now_s, hold_s)
+            if not columns.place(width_px):
                 break
-            texts = self._live_texts(row, index)
-            for col, text in zip(_FITTED_COLUMNS, _fitted(texts), strict=True):
-                if len(text) > chars[col]:
-                    columns.fit(col, text)
-            visible.append((row, texts))
-        snow = self._snow_columns
+            self._live_layout += 1  # the columns moved: every row's cells are compared again
         for row in self._snow:
             if row.y_px >= height_px:
                 break
             for col, text in zip(SnowColumns.ORDER, row.snow_texts, strict=False):
                 snow.fit(col, text)
-        columns.place(width_px)
-        snow.place(width_px)
+        if snow.place(width_px):
+            self._snow_layout += 1
         ext = columns.extents
         indent = theme.tree_indent_px
         paint = self._text.paint_row
-        for row, texts in visible:
+        for row, key, texts in todo:
             row_ix, user, sys, wall, argv, wchan, pid, state = texts
             argv_x0 = min(columns.tree_x + row.depth * indent, columns.argv_x1)
             cells: list[Cell] = [
@@ -427,18 +451,66 @@ class Chart:
                 (*ext[Col.PID], pid),
                 (*ext[Col.STATE], state),
             ]
-            paint(row.y_px, row.height_px, cells, row.cells, snow=False)
-            row.cells = cells if row.y_px + row.height_px <= height_px else None
+            old = row.cells
+            if old is None or len(old) != len(cells):
+                row.numbers_s = now_s
+            else:
+                held = now_s - row.numbers_s < hold_s
+                fresh = False
+                for col in _NUMBER_COLUMNS:
+                    before = old[col]
+                    if before[3] != cells[col][3]:
+                        if held and before[:3] == cells[col][:3]:
+                            cells[col] = before  # drawn a moment ago: stays as it is
+                        else:
+                            fresh = True
+                if fresh:
+                    row.numbers_s = now_s
+            paint(row.y_px, row.height_px, cells, old, snow=False)
+            # Kept even for a row cut by the bottom edge: its clipped text stays valid while it stays put, and a
+            # move from a place the layer did not wholly hold forgets it (see ``_place``).
+            row.cells = cells
+            row.text_key = key
+        snow_key = ("snow", self._snow_layout)
         for row in self._snow:
             if row.y_px >= height_px:
                 break
+            if row.cells is not None and row.text_key == snow_key:
+                continue
             cells = [(*snow.extents[col], text) for col, text in zip(SnowColumns.ORDER, row.snow_texts, strict=False)]
             paint(row.y_px, row.height_px, cells, row.cells, snow=True)
-            row.cells = cells if row.y_px + row.height_px <= height_px else None
+            row.cells = cells
+            row.text_key = snow_key
         self._paint_header()
-        if self._background_stale:
-            self._rebuild_background()
         self._text.flush()
+
+    def _live_to_paint(
+        self, height_px: int, now_s: float, hold_s: float
+    ) -> list[tuple[Row, tuple[object, ...], tuple[str, ...]]]:
+        """The visible live rows whose text may differ from what is drawn, with their texts (columns fitted).
+
+        A row is skipped while its numbers are held and nothing else it shows changed: same Row index, tree,
+        name, WChan and State, and columns that did not move since it was drawn.
+        """
+        columns = self._live_columns
+        chars = columns.chars
+        layout = self._live_layout
+        todo: list[tuple[Row, tuple[object, ...], tuple[str, ...]]] = []
+        for index, row in enumerate(self._live):
+            if row.y_px >= height_px:
+                break
+            task = row.task
+            stat = task.stat
+            shown = None if stat is None else (stat.comm, stat.argv, stat.wchan, stat.state)
+            key = (layout, index, row.depth, row.tree, not task.threads, shown)
+            if row.cells is not None and key == row.text_key and now_s - row.numbers_s < hold_s:
+                continue
+            texts = self._live_texts(row, index)
+            for col, text in zip(_FITTED_COLUMNS, _fitted(texts), strict=True):
+                if len(text) > chars[col]:
+                    columns.fit(col, text)
+            todo.append((row, key, texts))
+        return todo
 
     def _paint_header(self) -> None:
         theme = self.theme
@@ -472,6 +544,7 @@ class Chart:
             build_background(self.theme, layers.width_px, layers.height_px, bands, self.markers_every)
         )
         self._background_stale = False
+        self._background_paint = _background_paint(self.theme, self.markers_every)
 
     # -- settings
 
@@ -480,16 +553,18 @@ class Chart:
         label = int(hertz + 0.5)
         if label != self._hertz_label:
             self._hertz_label = label
-            self._paint_header()
-            self._text.flush()
+            self._text_stale = True
 
     def set_markers(self, every: int) -> None:
         """Yellow marks on the dividers every ``every`` columns (0: none)."""
         self.markers_every = max(every, 0)
-        self._rebuild_background()
+        self._background_stale = True
 
     def resize(self, width: int, height: int) -> None:
-        """Change the visible size; layers grow (keeping history) but never shrink.  Relayout happens now."""
+        """Change the visible size; layers grow (keeping history) but never shrink.
+
+        Relayout happens now; text is drawn again, all of it, at the next composition.
+        """
         self._width_px, self._height_px = width, height
         layers = self._layers
         if width > layers.width_px or height > layers.height_px:
@@ -505,9 +580,9 @@ class Chart:
         self._header_cells = [None] * HEADER_ROWS
         self._used_px = min(self._used_px, layers.height_px)
         self._relayout(self._live, self._snow)
-        self._rebuild_background()
+        self._background_stale = True
         layers.clear_text_rows(0, layers.height_px)
-        self._paint_text()
+        self._text_stale = True
 
     # -- output
 
@@ -530,11 +605,13 @@ class Chart:
 
     def column_extents(self) -> dict[str, tuple[int, int]]:
         """``[x0, x1)`` in px of each live-row column by heading (the tree column as ``""``)."""
+        self.sync_layers()
         columns = self._live_columns
         return {HEADINGS[col]: (x0, x1) for col, (x0, x1, _) in enumerate(columns.extents)}
 
     @property
     def layers(self) -> Layers:
+        """The pixel stores, as they are: the text layer is brought up to date by :meth:`sync_layers`."""
         return self._layers
 
     def row_y(self, task: Task) -> int | None:
@@ -549,6 +626,7 @@ class Chart:
 
     def compose(self, target: Context | ImageSurface, x: int = 0, y: int = 0) -> None:
         """Paint the composed rows (background, graphs from the phase, shadowed text) at (``x``, ``y``)."""
+        self.sync_layers()
         ctx = cast(Context, target) if is_context(target) else new_context(cast(ImageSurface, target))
         height = self.composed_height
         width = min(self._width_px, self._layers.width_px)
@@ -556,8 +634,13 @@ class Chart:
         ctx.translate(x, y)
         ctx.rectangle(0, 0, width, height)
         ctx.clip()
-        ctx.set_source_surface(self._layers.background, 0, 0)
-        ctx.paint()
+        if self._background_paint != _PAINT_NONE:
+            ctx.save()
+            if self._background_paint == _PAINT_SOURCE:
+                ctx.set_operator(OPERATOR_SOURCE)  # opaque everywhere: a copy gives the same pixels, faster
+            ctx.set_source_surface(self._layers.background, 0, 0)
+            ctx.paint()
+            ctx.restore()
         set_pattern_offset(self._graph_source, self._layers.phase, 0)
         ctx.set_source(self._graph_source)
         ctx.paint()
@@ -567,10 +650,17 @@ class Chart:
 
     def to_surface(self) -> ImageSurface:
         """A new opaque image of the visible size with the chart composed on it."""
-        surface = new_image(FORMAT_ARGB32, max(self._width_px, 1), max(self._height_px, 1))
+        width, height = max(self._width_px, 1), max(self._height_px, 1)
+        surface = new_image(FORMAT_ARGB32, width, height)
         ctx = new_context(surface)
+        self.sync_layers()
         ctx.set_source_rgba(*self.theme.background[:3], 1.0)
-        ctx.paint()
+        if self._background_paint == _PAINT_SOURCE:
+            # The composed rows cover their part opaquely: only what is below them needs the plain colour.
+            ctx.rectangle(0, self.composed_height, width, height)
+            ctx.fill()
+        else:
+            ctx.paint()
         self.compose(ctx)
         surface.flush()
         return surface
@@ -578,6 +668,42 @@ class Chart:
     def write_png(self, path: str) -> None:
         """Compose on an opaque background and write a PNG of the visible size to ``path``."""
         self.to_surface().write_to_png(path)
+
+    # -- the drawn region (for a window cut to the chart without a compositor; see ``shape``)
+
+    def shape_bands(self) -> list[ShapeBand]:
+        """Every row that can hold drawn pixels with its text cells as last drawn, top to bottom."""
+        row_px = self.theme.row_px
+        bands = [ShapeBand(("header", i), i * row_px, row_px, cells) for i, cells in enumerate(self._header_cells)]
+        bands += [ShapeBand(row, row.y_px, row.height_px, row.cells) for row in self._live]
+        bands += [ShapeBand(row, row.y_px, row.height_px, row.cells) for row in self._snow]
+        return bands
+
+    @property
+    def advance_px(self) -> float:
+        """Width of one character of the chart's monospace font."""
+        return self._text.advance_px
+
+    def graph_columns(self, count: int) -> list[bytes]:
+        """The newest ``count`` graph columns (at most the layers' width), oldest first, each ``4 * height`` bytes."""
+        layers = self._layers
+        graph = layers.graph
+        graph.flush()
+        pixels = memoryview(graph.get_data()).cast("I")
+        step, width, phase = layers.argb_stride // 4, layers.width_px, layers.phase
+        return [pixels[(phase + age) % width :: step].tobytes() for age in range(min(count, width) - 1, -1, -1)]
+
+
+def _background_paint(theme: Theme, markers_every: int) -> int:
+    """How compose paints the background layer: not at all (transparent), as a copy (opaque), or over."""
+    alphas = {theme.background[3], theme.background_odd[3], theme.divider[3]}
+    if markers_every > 0:
+        alphas.add(theme.marker[3])
+    if alphas == {0.0}:
+        return _PAINT_NONE
+    if alphas == {1.0}:
+        return _PAINT_SOURCE
+    return _PAINT_OVER
 
 
 def _fit(parts: list[bytes], height_px: int) -> bytes:

@@ -38,12 +38,14 @@ class Row:
         "last_stime_ticks",
         "last_utime_ticks",
         "last_write_bytes",
+        "numbers_s",
         "preexisting",
         "primed",
         "run",
         "snow_texts",
         "start_pending",
         "task",
+        "text_key",
         "tree",
         "y_px",
     )
@@ -73,6 +75,10 @@ class Row:
         self.snow_texts: tuple[str, ...] = ()
         #: Cells as last rendered (None: nothing valid in the text layer for this row).
         self.cells: list[Cell] | None = None
+        #: The chart's sample time when the User, Sys and Wall shown in ``cells`` were rendered.
+        self.numbers_s = float("-inf")
+        #: What ``cells`` were made from, apart from the numbers (the chart's to compare; None: nothing yet).
+        self.text_key: tuple[object, ...] | None = None
 
 
 def argv_text(task: Task) -> str:

@@ -2,10 +2,11 @@
 
 A row's cells are compared with what was last drawn; only the cells that differ are queued.  :meth:`flush` then
 works in a few batched cairo calls: one fill clears every queued cell (runs of the same column in consecutive rows
-merged into one rectangle), one ``show_glyphs`` draws all text that fits its cell (the font is monospace, so each
-glyph's place is known without asking cairo), one fill draws the tree lines, and the overlay (shadow, then text on
-top) is rebuilt only over the queued columns: the text coverage is masked at four one-pixel offsets in the shadow
-colour, then at its place in the text colour, so text reads over any graph.
+merged into one rectangle), one ``show_glyphs`` per column draws all text that fits its cells (the font is
+monospace, so each glyph's place is known without asking cairo; cairo works over the bounding box of one call's
+glyphs, so a call per column keeps that box narrow), one fill draws the tree lines, and the overlay (shadow, then
+text on top) is rebuilt only over the queued columns: the text coverage is masked at four one-pixel offsets in the
+shadow colour, then at its place in the text colour, so text reads over any graph.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class TextPainter:
         self._whole_advance = self.advance_px == int(self.advance_px)
         self._glyph_ids: dict[str, int] = {}
         self._clears: _Spans = {}
-        self._glyphs: list[tuple[int, float, float]] = []
+        #: Glyphs to draw, by the ``x0`` of their cell's column.
+        self._glyphs: dict[int, list[tuple[int, float, float]]] = {}
         self._clipped: list[tuple[int, int, int, str]] = []
         self._lines: list[tuple[int, int, int, int]] = []
         self._shadows: _Spans = {}
@@ -55,61 +57,103 @@ class TextPainter:
         """Queue the cells of the row at ``y`` that differ from ``old`` (all of them, over a cleared slot, if None).
 
         When a text only changed some characters in place (a counter ticking), only those characters are drawn.
+        A cell cleared with slack (glyph ink may pass its box by a pixel) may touch the ink of a neighbour that
+        did not change (ArgV starts where the tree lines end): that neighbour is drawn again too.
         """
-        row_px = self._theme.row_px
         clears = self._clears
         shadows = self._shadows_snow if snow else self._shadows
-        full = old is None or len(old) != len(cells)
-        if full:
+        if old is None or len(old) != len(cells):
             width_px = self._layers.width_px
             _add(clears, (0, width_px), y, slot_px)
             _add(shadows, (0, width_px), y, slot_px)
-        advance = self.advance_px
+            for cell in cells:
+                self._draw(cell, y, shadows)
+            return
+        cleared: list[tuple[int, int]] = []  # x ranges cleared around whole cells in this row
+        redraw: list[int] = []
         for i, cell in enumerate(cells):
-            prev = None if old is None or full else old[i]
+            prev = old[i]
             if prev == cell:
                 continue
-            x0, x1, align, content = cell
-            if isinstance(content, tuple):
-                if prev is not None:
-                    for px0, px1, _, _ in (prev, cell):
-                        _add(clears, (px0 - 1, px1 + 1), y, slot_px)
-                        _add(shadows, (px0 - 2, px1 + 2), y, slot_px)
-                self._lines.extend((x0 + rx, y + ry, w, h) for rx, ry, w, h in content)
-                continue
-            start = self._text_x(x0, x1, align, content)
-            if prev is not None:
-                before = prev[3]
-                if (
-                    start is not None
-                    and self._whole_advance
-                    and prev[:3] == cell[:3]
-                    and isinstance(before, str)
-                    and len(before) == len(content)
-                ):
-                    # Same place, same length: redraw only the run of characters that changed.
-                    first, last = 0, len(content)
-                    while content[first] == before[first]:
-                        first += 1
-                    while content[last - 1] == before[last - 1]:
-                        last -= 1
-                    run_x0 = start + int(first * advance)
-                    run_x1 = start + int(last * advance)
-                    _add(clears, (run_x0, run_x1), y, row_px)
-                    _add(shadows, (run_x0 - 1, run_x1 + 1), y, row_px)
-                    self._queue_glyphs(content[first:last], run_x0, y)
-                    continue
-                for px0, px1, _, _ in (prev, cell) if prev[:2] != cell[:2] else (cell,):
-                    if px1 > px0:
-                        # One pixel of slack on each side: glyph ink may pass its advance box.
-                        _add(clears, (px0 - 1, px1 + 1), y, row_px)
-                        _add(shadows, (px0 - 2, px1 + 2), y, row_px)
-            if x1 <= x0 or not content:
-                continue
-            if start is None:
-                self._clipped.append((x0, x1, y, content))
-            else:
-                self._queue_glyphs(content, start, y)
+            if not self._draw_changed_run(prev, cell, y, shadows):
+                self._clear_cell(prev, y, shadows, cleared)
+                if prev[:2] != cell[:2]:
+                    self._clear_cell(cell, y, shadows, cleared)
+                redraw.append(i)
+        if cleared:
+            more = True
+            while more:
+                more = False
+                for i, cell in enumerate(cells):
+                    if i in redraw or old[i] != cell:
+                        continue
+                    x0, x1 = _ink_span(cell)
+                    if x1 > x0 and any(c0 < x1 and x0 < c1 for c0, c1 in cleared):
+                        self._clear_cell(cell, y, shadows, cleared)
+                        redraw.append(i)
+                        more = True
+        for i in redraw:
+            self._draw(cells[i], y, shadows)
+
+    def _draw_changed_run(self, prev: Cell, cell: Cell, y: int, shadows: _Spans) -> bool:
+        """Redraw only the characters that changed, if the text kept its place and length; False otherwise."""
+        x0, x1, align, content = cell
+        before = prev[3]
+        if (
+            not self._whole_advance
+            or prev[:3] != cell[:3]
+            or not isinstance(content, str)
+            or not isinstance(before, str)
+            or len(before) != len(content)
+        ):
+            return False
+        start = self._text_x(x0, x1, align, content)
+        if start is None:
+            return False
+        first, last = 0, len(content)
+        while content[first] == before[first]:
+            first += 1
+        while content[last - 1] == before[last - 1]:
+            last -= 1
+        advance = self.advance_px
+        row_px = self._theme.row_px
+        run_x0 = start + int(first * advance)
+        run_x1 = start + int(last * advance)
+        _add(self._clears, (run_x0, run_x1), y, row_px)
+        _add(shadows, (run_x0 - 1, run_x1 + 1), y, row_px)
+        self._queue_glyphs(content[first:last], run_x0, y, x0)
+        return True
+
+    def _clear_cell(self, cell: Cell, y: int, shadows: _Spans, cleared: list[tuple[int, int]]) -> None:
+        """Queue the clearing of what ``cell`` drew: its text box with slack, or exactly its tree lines."""
+        x0, x1, _, content = cell
+        if isinstance(content, tuple):
+            for rx, ry, w, h in content:
+                _add(self._clears, (x0 + rx, x0 + rx + w), y + ry, h)
+                _add(shadows, (x0 + rx - 1, x0 + rx + w + 1), y + ry - 1, h + 2)
+                cleared.append((x0 + rx, x0 + rx + w))
+        elif x1 > x0:
+            # One pixel of slack on each side: glyph ink may pass its advance box.
+            row_px = self._theme.row_px
+            _add(self._clears, (x0 - 1, x1 + 1), y, row_px)
+            _add(shadows, (x0 - 2, x1 + 2), y, row_px)
+            cleared.append((x0 - 1, x1 + 1))
+
+    def _draw(self, cell: Cell, y: int, shadows: _Spans) -> None:
+        """Queue ``cell`` whole, over an area already queued for clearing."""
+        x0, x1, align, content = cell
+        if isinstance(content, tuple):
+            for rx, ry, w, h in content:
+                self._lines.append((x0 + rx, y + ry, w, h))
+                _add(shadows, (x0 + rx - 1, x0 + rx + w + 1), y + ry - 1, h + 2)
+            return
+        if x1 <= x0 or not content:
+            return
+        start = self._text_x(x0, x1, align, content)
+        if start is None:
+            self._clipped.append((x0, x1, y, content))
+        else:
+            self._queue_glyphs(content, start, y, x0)
 
     def _text_x(self, x0: int, x1: int, align: int, text: str) -> int | None:
         """Where ``text`` starts in its cell; None when it needs clipping (too long, or not plain ASCII)."""
@@ -123,11 +167,13 @@ class TextPainter:
             return round(x0 + (room - text_px) // 2)
         return x0
 
-    def _queue_glyphs(self, text: str, x: int, y: int) -> None:
+    def _queue_glyphs(self, text: str, x: int, y: int, column: int) -> None:
         baseline = y + self._theme.text_baseline_px
         advance = self.advance_px
         ids = self._glyph_ids
-        glyphs = self._glyphs
+        glyphs = self._glyphs.get(column)
+        if glyphs is None:
+            glyphs = self._glyphs[column] = []
         for n, char in enumerate(text):
             gid = ids.get(char)
             if gid is None:
@@ -146,8 +192,8 @@ class TextPainter:
         ctx.fill()
         ctx.set_operator(OPERATOR_OVER)
         ctx.set_source_rgba(1.0, 1.0, 1.0, 1.0)
-        if self._glyphs:
-            show_glyphs(ctx, self._glyphs)
+        for glyphs in self._glyphs.values():
+            show_glyphs(ctx, glyphs)
         row_px = self._theme.row_px
         baseline = self._theme.text_baseline_px
         for x0, x1, y, text in self._clipped:
@@ -175,11 +221,23 @@ class TextPainter:
     def _shadow(self, spans: _Spans, colour: tuple[float, float, float, float]) -> None:
         o = self._overlay
         o.save()
-        for (x0, x1), column in spans.items():
-            # One rectangle per column from its first to its last queued row: re-masking unchanged rows in
-            # between gives the same pixels and costs less than many rectangles.
-            top = min(y for y, _ in column)
-            bottom = max(y + h for y, h in column)
+        # Rebuilding the overlay anywhere gives the pixels it holds already, unless the text changed there: so
+        # columns that overlap become one, each a rectangle from its first to its last queued row, and the clip
+        # is a few disjoint rectangles, not a union of many that cairo would have to resolve first.  (Live rows
+        # are all above the snowflakes, so a rectangle of one kind never covers text of the other colour.)
+        boxes = sorted(
+            (x0, x1, min(y for y, _ in column), max(y + h for y, h in column)) for (x0, x1), column in spans.items()
+        )
+        merged: list[list[int]] = []
+        for x0, x1, top, bottom in boxes:
+            last = merged[-1] if merged else None
+            if last is not None and x0 <= last[1]:
+                last[1] = max(last[1], x1)
+                last[2] = min(last[2], top)
+                last[3] = max(last[3], bottom)
+            else:
+                merged.append([x0, x1, top, bottom])
+        for x0, x1, top, bottom in merged:
             o.rectangle(x0, top, x1 - x0, bottom - top)
         o.clip()
         o.set_operator(OPERATOR_CLEAR)
@@ -191,6 +249,18 @@ class TextPainter:
         o.set_source_rgba(*colour)
         o.mask_surface(self._layers.text, 0, 0)
         o.restore()
+
+
+def _ink_span(cell: Cell) -> tuple[int, int]:
+    """``[x0, x1)`` that ``cell``'s ink may cover: its text box with a pixel of slack, or its tree lines."""
+    x0, x1, _, content = cell
+    if isinstance(content, tuple):
+        if not content:
+            return (0, 0)
+        return (x0 + min(rx for rx, _, _, _ in content), x0 + max(rx + w for rx, _, w, _ in content))
+    if x1 <= x0 or not content:
+        return (0, 0)
+    return (x0 - 1, x1 + 1)
 
 
 def _add(spans: _Spans, key: tuple[int, int], y: int, height: int) -> None:

@@ -29,6 +29,13 @@ class Theme:
     the resident set grows up from the bottom); both on logarithmic scales (see ``LogScale``) so that a trickle
     and a flood both show.  Threads get no lanes: IO and memory are accounted per process.  A lane with a height
     of 0 is not drawn; each lane's last line is a divider, like a row's.
+
+    ``numbers_refresh_s`` limits how often a live row's User, Sys and Wall are drawn again: numbers that change
+    every sample cannot be read at 10-60 Hz, and drawing them is most of the cost of a chart composed every
+    sample.  Once a row's numbers were drawn, newer ones are drawn only after this much sample time (the sum of
+    the samples' ``elapsed_s``, not the wall clock); a number that changes after a longer quiet spell shows at
+    once.  Everything else (names, PID, State, WChan, the Row index, new and moved rows, snowflakes, headings) is
+    drawn at the next composition.  0 draws every change.
     """
 
     # -- geometry: vwm's 15 px rows, the last line of each a divider; text columns 7 px apart.
@@ -44,6 +51,8 @@ class Theme:
     font_family: str = "monospace"
     font_size_px: float = 10.0
     text_baseline_px: int = 11
+    #: Shortest sample time between two drawings of a row's User, Sys and Wall (see above).
+    numbers_refresh_s: float = 0.5
 
     # -- scales of the lanes: 1 px for any non-zero value, then one more px per ``factor`` above ``base``.
     io_base_bytes_per_s: int = 4096
