@@ -8,16 +8,24 @@ X socket (the benchmark runs the program as its own subprocess for that).
 
 The last line printed is ``overlay_ms_per_visible_sample=R hidden_x_bytes_per_sample=N``.
 
-Run: ``python benchmarks/overlay.py [--compositor] [--phase-s 20]``
+With ``--profile FILE`` the program runs cProfile over the shown phase only (started and stopped by signals),
+writes the statistics to ``FILE`` and the benchmark prints where the time per sample went: sampling, chart
+updates, composing, upload and the shape.  Profiling slows Python code down, so the CPU figures of such a run
+are higher than without it; compare the shares, not the totals.
+
+Run: ``python benchmarks/overlay.py [--compositor] [--phase-s 20] [--profile FILE]``
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import importlib
 import mmap
 import os
+import pstats
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -26,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -63,8 +72,11 @@ class CountingSocket:
         return getattr(self._sock, name)
 
 
-def run_counting_app(counter_path: str, argv: list[str]) -> int:
-    """Run the overlay program in this process with its X socket's sent bytes and its samples counted."""
+def run_counting_app(counter_path: str, argv: list[str], profile_path: str | None = None) -> int:
+    """Run the overlay program in this process with its X socket's sent bytes and its samples counted.
+
+    With ``profile_path``, SIGUSR1 starts cProfile and SIGUSR2 stops it and writes its statistics there.
+    """
     from Xlib.support import connect
 
     from vwm_overlay.cli import main as overlay_main
@@ -89,7 +101,47 @@ def run_counting_app(counter_path: str, argv: list[str]) -> int:
 
     # python-xlib looks the function up on its module at every connect.
     setattr(connect, "get_socket", counting)  # noqa: B010
+    if profile_path is not None:
+        profiler = cProfile.Profile()
+
+        def start(signum: int, frame: FrameType | None) -> None:
+            profiler.enable()
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
+
+        signal.signal(signal.SIGUSR1, start)
+        signal.signal(signal.SIGUSR2, stop)
     return overlay_main(argv)
+
+
+#: Parts of a sample and the functions whose cumulative time they are, ``(file suffix, function name)``; a part
+#: written ``a - b`` is a's time without the time of the parts named in ``b``.
+PARTS: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]], ...] = (
+    ("sampling (engine)", (("vmon/monitor.py", "sample"),), ("chart update",)),
+    ("chart update", (("chart/chart.py", "_on_sample"),), ()),
+    ("compose", (("vwm_overlay/app_view.py", "present"),), ("upload", "shape")),
+    ("upload", (("x11/overlay.py", "_put_rows"),), ()),
+    ("shape", (("chart/shape.py", "update"), ("x11/overlay.py", "set_shape")), ()),
+)
+
+
+def profile_breakdown(path: str, samples: int, overlays: int) -> list[str]:
+    """Lines giving each part's milliseconds per sample (all overlays) and per shown overlay, from a profile."""
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]] = pstats.Stats(path).stats  # type: ignore[attr-defined]
+    total: dict[str, float] = {}
+    for part, functions, _ in PARTS:
+        total[part] = sum(
+            ct
+            for (file, _, name), (_, _, _, ct, _) in raw.items()
+            if any(file.endswith(suffix) and name == fn for suffix, fn in functions)
+        )
+    lines = []
+    for part, _, minus in PARTS:
+        ms = 1000 * (total[part] - sum(total[m] for m in minus)) / max(samples, 1)
+        lines.append(f"  {part:18} {ms:6.2f} ms per sample, {ms / overlays:6.2f} ms per shown overlay")
+    return lines
 
 
 def counters(counter_path: str) -> tuple[int, int]:
@@ -172,19 +224,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--compositor", action="store_true", help="run xcompmgr (alpha blending instead of SHAPE)")
     parser.add_argument("--phase-s", type=float, default=20.0, help="seconds per phase (default 20)")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the shown phase into FILE and break it down")
     parser.add_argument("--count-x-bytes", metavar="FILE", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
     if args.count_x_bytes:
         # The overlay program itself, as the benchmark's subprocess.
-        return run_counting_app(args.count_x_bytes, rest)
+        return run_counting_app(args.count_x_bytes, rest, args.profile)
 
     with tempfile.NamedTemporaryFile(prefix="overlay-bench-", suffix=".counter") as counter:
         counter.write(bytes(16))
         counter.flush()
         with XSession(screen="2560x1400x24", wm="openbox", compositor=args.compositor) as xs:
             clients = start_clients(xs.env)
+            profiling = ["--profile", args.profile] if args.profile else []
+            if args.profile and os.path.exists(args.profile):
+                os.remove(args.profile)  # so that its appearance says the new one is written
             app = subprocess.Popen(
-                [sys.executable, __file__, "--count-x-bytes", counter.name, "--hertz", str(HERTZ)],
+                [sys.executable, __file__, *profiling, "--count-x-bytes", counter.name, "--hertz", str(HERTZ)],
                 env=xs.env,
                 stdin=subprocess.DEVNULL,
             )
@@ -200,7 +256,12 @@ def main() -> int:
                     subprocess.run(["xdotool", "key", "--clearmodifiers", TOGGLE], env=env, check=True)
                 wait_for(lambda: shown_overlays(xs.display) == SHOWN, 10, f"{SHOWN} overlays to show")
                 time.sleep(1.0)
+                if args.profile:
+                    app.send_signal(signal.SIGUSR1)
                 shown_cpu, shown_bytes, shown_samples = measure(app.pid, counter.name, args.phase_s)
+                if args.profile:
+                    app.send_signal(signal.SIGUSR2)
+                    wait_for(lambda: os.path.exists(args.profile), 10, "the profile")
             finally:
                 app.terminate()
                 app.wait()
@@ -227,6 +288,9 @@ def main() -> int:
         f"X traffic per frame: {frame_bytes:,.0f} bytes, whole-frame upload {FULL_FRAME_BYTES:,} bytes "
         f"({frame_bytes / FULL_FRAME_BYTES:.0%})"
     )
+    if args.profile:
+        print(f"where the time of the shown phase went (profiled, so slower than above; {SHOWN} overlays):")
+        print("\n".join(profile_breakdown(args.profile, shown_samples, SHOWN)))
     print(f"overlay_ms_per_visible_sample={per_overlay_ms:.2f} hidden_x_bytes_per_sample={hidden_per_sample}")
     return 0
 

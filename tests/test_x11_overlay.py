@@ -221,3 +221,45 @@ def test_a_hidden_overlay_sends_nothing(xs: Session, pump: Pump) -> None:
     overlay.upload(surface, 45)
     assert conn.display.display.request_serial == serial
     overlay.destroy()
+
+
+def test_a_given_region_cuts_the_overlay_and_is_sent_only_when_it_changes(
+    xs: Session, pump: Pump, clients: list[ClientProc]
+) -> None:
+    client = ClientProc(xs.env, "--x", "300", "--y", "520", "--color", "00ff00")
+    clients.append(client)
+    added = pump.until(ClientAdded, client.window)
+    conn, r = pump.conn, added.rect
+    overlay = OverlayWindow(conn, r, above=added.frame, composited=False)
+    overlay.show()
+    surface = chart(r.width, r.height)
+    region = [(0, 0, 64, 15), (0, 30, 32, 15)]
+    overlay.upload(surface, 45, shape=region)
+    conn.sync()
+    wait_for(
+        lambda: screen_shows(
+            conn,
+            {
+                (r.x + 10, r.y + 5): BLUE,
+                (r.x + 80, r.y + 5): GREEN,  # drawn, but outside the region
+                (r.x + 10, r.y + 35): (128, 0, 0),
+                (r.x + 40, r.y + 35): GREEN,
+            },
+        ),
+        what="the overlay cut to the given region",
+    )
+    # The same region again: only the pixels go out (one PutImage for 45 rows), no SHAPE request.
+    serial = conn.display.display.request_serial
+    overlay.upload(surface, 45, shape=list(region))
+    assert conn.display.display.request_serial - serial == 1
+    # A new region is sent once, before the pixels.
+    serial = conn.display.display.request_serial
+    overlay.upload(surface, 45, shape=[(0, 0, 128, 15), (0, 30, 32, 15)])
+    assert conn.display.display.request_serial - serial == 2
+    # An Expose re-sends the last frame with its region, which is unchanged: pixels only.
+    serial = conn.display.display.request_serial
+    overlay.redraw()
+    assert conn.display.display.request_serial - serial == 1
+    conn.sync()
+    wait_for(lambda: screen_shows(conn, {(r.x + 80, r.y + 5): BLUE, (r.x + 40, r.y + 35): GREEN}))
+    overlay.destroy()

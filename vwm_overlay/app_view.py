@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 from .chart import Chart, Schedule, Theme
 from .chart.cairo_types import FORMAT_ARGB32, OPERATOR_OVER, OPERATOR_SOURCE, Context, new_context, new_image
+from .chart.shape import ChartShape
 from .errors import TaskGone
 from .vmon import Vmon
 from .vmon.records import Task
@@ -22,10 +23,10 @@ if TYPE_CHECKING:
 
     from .chart.cairo_types import ImageSurface
 
-__all__ = ["OVERLAY_THEME", "UNDERLAY_ALPHA", "WindowView"]
+__all__ = ["OVERLAY_THEME", "SHAPED_UNDERLAY", "UNDERLAY_ALPHA", "WindowView"]
 
 #: The chart over a window: no background of its own, so the window shows between graphs and text (without a
-#: compositor the overlay is cut to its drawn pixels, and an opaque background would hide the whole window).
+#: compositor the overlay is cut to the chart's drawn parts, and an opaque background would hide the whole window).
 OVERLAY_THEME = Theme(
     background=(0.0, 0.0, 0.0, 0.0),
     background_odd=(0.0, 0.0, 0.0, 0.0),
@@ -34,6 +35,11 @@ OVERLAY_THEME = Theme(
 
 #: With a compositor the window is dimmed under the chart's rows (as vwm does), so the chart reads on any window.
 UNDERLAY_ALPHA = 0.6
+
+#: Without a compositor the overlay is cut to a coarse region around the chart's text and graphs (whole 32 px
+#: cells, so it rarely changes), and every pixel inside it is opaque: what the chart leaves transparent there is
+#: painted this dark grey, as vwm's dark rows, rather than showing as accidental black.
+SHAPED_UNDERLAY = (0x18 / 255, 0x18 / 255, 0x18 / 255, 1.0)
 
 
 class WindowView:
@@ -56,6 +62,7 @@ class WindowView:
         self._surface: ImageSurface | None = None
         self._ctx: Context | None = None
         self._presented: tuple[int, bool] | None = None  # (chart samples, composited) last uploaded
+        self._shape = ChartShape()  # the region the chart draws in, for the cut-out without a compositor
 
     def _new_chart(self, hertz: float) -> Chart:
         return Chart(
@@ -83,6 +90,7 @@ class WindowView:
         self.detach()
         self.pid = pid
         self.chart = self._new_chart(schedule.display_hertz)
+        self._shape = ChartShape()
         self._presented = None
         self.attach(vmon, schedule)
 
@@ -150,14 +158,20 @@ class WindowView:
         self._presented = state
         surface, ctx = self._canvas()
         rows = chart.composed_height
-        # One pass replaces what the previous frame left in these rows with the underlay (or nothing).
+        # One pass replaces what the previous frame left in these rows with the underlay.
         ctx.set_operator(OPERATOR_SOURCE)
-        ctx.set_source_rgba(0.0, 0.0, 0.0, UNDERLAY_ALPHA if composited else 0.0)
+        if composited:
+            ctx.set_source_rgba(0.0, 0.0, 0.0, UNDERLAY_ALPHA)
+        else:
+            ctx.set_source_rgba(*SHAPED_UNDERLAY)
         ctx.rectangle(0, 0, chart.width, rows)
         ctx.fill()
         ctx.set_operator(OPERATOR_OVER)
         chart.compose(ctx)
-        overlay.upload(cast("cairocffi.ImageSurface", surface), rows)
+        # The region follows the chart's rows, text and graphs (not its pixels); the overlay sends it only when it
+        # changed.
+        region = None if composited else self._shape.update(chart)
+        overlay.upload(cast("cairocffi.ImageSurface", surface), rows, shape=region)
 
     def _canvas(self) -> tuple[ImageSurface, Context]:
         if self._surface is None or self._ctx is None:

@@ -54,7 +54,7 @@ from .events import (
     WindowManagerChanged,
 )
 from .hotkeys import DEFAULT_BINDINGS, Binding, Hotkeys, parse_binding
-from .overlay import OverlayWindow, argb_visual
+from .overlay import OverlayWindow, ShapeRect, argb_visual
 
 __all__ = [
     "DEFAULT_BINDINGS",
@@ -82,6 +82,7 @@ __all__ = [
     "Image",
     "OverlayWindow",
     "Rect",
+    "ShapeRect",
     "WindowManagerChanged",
     "X11Error",
     "X11UnsupportedError",

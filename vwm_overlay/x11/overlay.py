@@ -2,8 +2,14 @@
 
 One :class:`OverlayWindow` per shown chart.  With a compositing manager the
 chart's alpha blends over the client.  Without one, alpha would show as black,
-so the window cuts itself to its drawn pixels with a coarse SHAPE bounding
-region (one band per chart row, runs of drawn columns merged).
+so the window cuts itself to a coarse SHAPE bounding region: the one the caller
+derives from the chart's geometry, or else one scanned from the pixels (one
+band per chart row, runs of drawn columns merged).  The last region sent is
+kept, and an unchanged one is not sent again.
+
+Pixels go out as PutImage requests built here in wire format (one copy from the
+surface, no per-field packing) and queued on python-xlib's connection like any
+other request, one strip under the server's request limit at a time.
 
 A hidden overlay sends nothing to the server: geometry and mode changes wait
 until :meth:`OverlayWindow.show`.
@@ -11,6 +17,9 @@ until :meth:`OverlayWindow.show`.
 
 from __future__ import annotations
 
+import struct
+import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from Xlib import X
@@ -23,14 +32,38 @@ from .errors import X11UnsupportedError
 from .events import Rect
 from .raster import BAND_HEIGHT, band_mask, band_rects, rows_per_request, strips, to_server_order
 
+_NATIVE_LSB_FIRST = sys.byteorder == "little"
+
 if TYPE_CHECKING:
     import cairocffi
 
-__all__ = ["OverlayWindow", "argb_visual"]
+__all__ = ["OverlayWindow", "ShapeRect", "argb_visual"]
+
+#: ``(x, y, width, height)`` of one rectangle of a bounding region.
+ShapeRect = tuple[int, int, int, int]
 
 # Rectangles per SHAPE request before the mask is coarsened to one span per band.
 _SHAPE_RECT_SIZE = 8
 _SHAPE_HEADER = 16
+
+# PutImage (X11 protocol, opcode 72): opcode, format, length in 4-byte units, drawable, gc, width, height,
+# dst_x, dst_y, left_pad, depth, 2 bytes of padding; in the client's byte order, as python-xlib sets up.
+_PUT_IMAGE = struct.Struct("=BBHIIHHhhBB2x")
+_PUT_IMAGE_OPCODE = 72
+
+
+class _WireRequest(rq.Request):
+    """A one-way request already in wire format, queued on python-xlib's connection like its own.
+
+    python-xlib's own requests pack their fields in ``__init__``; this one comes
+    packed.  Its errors reach the connection's error handler, as those of
+    python-xlib's one-way requests without ``onerror`` do.
+    """
+
+    def __init__(self, binary: bytes) -> None:
+        self._errorhandler = None
+        self._binary = binary
+        self._serial = None
 
 
 def argb_visual(conn: Connection) -> int:
@@ -94,11 +127,13 @@ class OverlayWindow:
         if not composited:
             self._clear_shape()
         self._gc = self.window.create_gc()
-        self._bands: dict[int, tuple[bytes, list[tuple[int, int, int, int]]]] = {}
+        self._bands: dict[int, tuple[bytes, list[ShapeRect]]] = {}
+        #: The bounding region last sent (None: unshaped, as with a compositor).
+        self._region: list[ShapeRect] | None = None
         self._rows = 0  # rows drawn since shown
         self._applied: tuple[Rect, int | None] | None = None
         self._dirty_mode = False
-        self._last: tuple[cairocffi.ImageSurface, int] | None = None
+        self._last: tuple[cairocffi.ImageSurface, int, list[ShapeRect] | None] | None = None
         self._lsb_first = conn.display.display.info.image_byte_order == X.LSBFirst
         self._per_request_bytes = conn.display.display.info.max_request_length
 
@@ -146,7 +181,7 @@ class OverlayWindow:
         if self._dirty_mode:
             self._dirty_mode = False
             if self.composited:
-                shape.mask(self.window, shape.SO.Set, shape.SK.Bounding, 0, 0, X.NONE)
+                self._unshape()
             else:
                 self._clear_shape()
         self._applied = None
@@ -176,7 +211,7 @@ class OverlayWindow:
             self._dirty_mode = True
             return
         if composited:
-            shape.mask(self.window, shape.SO.Set, shape.SK.Bounding, 0, 0, X.NONE)
+            self._unshape()
         else:
             self._clear_shape()
         # Parts newly inside (or outside) the shape were cleared: send the frame again.
@@ -193,9 +228,9 @@ class OverlayWindow:
     def redraw(self) -> None:
         """Send the last uploaded frame again (after an Expose or a mode switch)."""
         if self.visible and self._last is not None:
-            surface, rows = self._last
+            surface, rows, region = self._last
             self._rows = 0
-            self.upload(surface, rows)
+            self.upload(surface, rows, shape=region)
 
     def destroy(self) -> None:
         """Destroy the window and free its server resources (tolerates a lost window)."""
@@ -206,11 +241,21 @@ class OverlayWindow:
 
     # -- drawing ----------------------------------------------------------------------
 
-    def upload(self, surface: cairocffi.ImageSurface, rows: int | None = None, *, first_row: int = 0) -> None:
+    def upload(
+        self,
+        surface: cairocffi.ImageSurface,
+        rows: int | None = None,
+        *,
+        first_row: int = 0,
+        shape: Sequence[ShapeRect] | None = None,
+    ) -> None:
         """Send rows ``[first_row, rows)`` of an ARGB32 ``surface`` to the overlay's top-left.
 
         ``rows`` is how many rows from the top the chart composed (default: all);
-        rows below it that were drawn before are cleared.  Does nothing while hidden.
+        rows below it that were drawn before are cleared.  ``shape`` is the region
+        that holds drawn pixels (sorted by y, then x), used without a compositor;
+        without it that region is scanned from the pixels' alpha.  Does nothing
+        while hidden.
         """
         import cairocffi
 
@@ -222,34 +267,68 @@ class OverlayWindow:
         end = height if rows is None else max(0, min(rows, height))
         first = max(0, min(first_row, end))
         surface.flush()
+        region = None if shape is None else list(shape)
         if not self.composited:
             # Shape first: PutImage outside the bounding region is thrown away.
-            self._update_shape(surface, first, end)
-        data = memoryview(surface.get_data())
-        stride = surface.get_stride()
-        line = width * 4
-        per_request = rows_per_request(self._per_request_bytes, line)
-        for start, count in strips(first, end, per_request):
-            if stride == line:
-                chunk = bytes(data[start * stride : (start + count) * stride])
+            if region is None:
+                self._update_shape(surface, first, end)
             else:
-                chunk = b"".join(bytes(data[r * stride : r * stride + line]) for r in range(start, start + count))
-            self.window.put_image(
-                self._gc.id, 0, start, width, count, X.ZPixmap, 32, 0, to_server_order(chunk, self._lsb_first)
-            )
-            # python-xlib re-slices its whole send buffer after every partial write,
-            # so megabytes queued at once cost quadratic time: send strip by strip.
-            self.conn.flush()
+                self.set_shape(region)
+        self._put_rows(surface, first, end)
         if end < self._rows:
             # The chart shrank: the rows it no longer composes must not linger.
             self.window.clear_area(0, end, width, self._rows - end)
-        self._last = (surface, end)
+        self._last = (surface, end, region)
         self._rows = end
+
+    def _put_rows(self, surface: cairocffi.ImageSurface, first: int, end: int) -> None:
+        data = memoryview(surface.get_data())
+        stride, width = surface.get_stride(), surface.get_width()
+        line = width * 4
+        per_request = rows_per_request(self._per_request_bytes, line)
+        send = self.conn.display.display.send_request
+        wid, gc = self.window.id, self._gc.id
+        for start, count in strips(first, end, per_request):
+            if stride == line:
+                pixels: bytes | memoryview = data[start * stride : (start + count) * stride]
+            else:
+                pixels = b"".join(data[r * stride : r * stride + line] for r in range(start, start + count))
+            if self._lsb_first != _NATIVE_LSB_FIRST:
+                pixels = to_server_order(bytes(pixels), self._lsb_first)
+            size = _PUT_IMAGE.size + count * line  # a multiple of 4: no padding
+            header = _PUT_IMAGE.pack(_PUT_IMAGE_OPCODE, X.ZPixmap, size >> 2, wid, gc, width, count, 0, start, 0, 32)
+            # The only copy of the pixels on this side: surface memory into the request.
+            with self.conn.guard():
+                send(_WireRequest(header + pixels), False)
+            # python-xlib re-slices its whole send buffer after every partial write,
+            # so megabytes queued at once cost quadratic time: send strip by strip.
+            self.conn.flush()
 
     # -- the bounding shape (no compositor) ----------------------------------------------
 
+    def set_shape(self, rects: Sequence[ShapeRect]) -> None:
+        """Cut the window to ``rects`` (sorted by y, then x; YX-banded) unless that is the region it has.
+
+        Only without a compositor and while shown; an unchanged region sends nothing.
+        """
+        if self.composited or not self.visible:
+            return
+        region = list(rects)
+        if region == self._region:
+            return
+        self._region = region
+        if _SHAPE_HEADER + _SHAPE_RECT_SIZE * len(region) > self._per_request_bytes << 2:
+            # Too fragmented for one request: one span per band is still a fair cut-out.
+            region = _one_span_per_band(region)
+        shape.rectangles(self.window, shape.SO.Set, shape.SK.Bounding, X.YXBanded, 0, 0, region)
+
     def _clear_shape(self) -> None:
+        self._region = []
         shape.rectangles(self.window, shape.SO.Set, shape.SK.Bounding, X.YXBanded, 0, 0, [])
+
+    def _unshape(self) -> None:
+        self._region = None
+        shape.mask(self.window, shape.SO.Set, shape.SK.Bounding, 0, 0, X.NONE)
 
     def _update_shape(self, surface: cairocffi.ImageSurface, first: int, end: int) -> None:
         """Recompute the bands that rows ``[first, end)`` touch and send the shape if it changed."""
@@ -268,16 +347,11 @@ class OverlayWindow:
                 continue
             self._bands[band] = (mask, band_rects(mask, top, bottom - top))
             changed = True
-        if not changed:
-            return
-        rects = [r for band in sorted(self._bands) for r in self._bands[band][1]]
-        if _SHAPE_HEADER + _SHAPE_RECT_SIZE * len(rects) > self._per_request_bytes << 2:
-            # Too fragmented for one request: one span per band is still a fair cut-out.
-            rects = _one_span_per_band(rects)
-        shape.rectangles(self.window, shape.SO.Set, shape.SK.Bounding, X.YXBanded, 0, 0, rects)
+        if changed:
+            self.set_shape([r for band in sorted(self._bands) for r in self._bands[band][1]])
 
 
-def _one_span_per_band(rects: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+def _one_span_per_band(rects: list[ShapeRect]) -> list[ShapeRect]:
     spans: dict[tuple[int, int], tuple[int, int]] = {}
     for x, y, w, h in rects:
         left, right = spans.get((y, h), (x, x + w))
