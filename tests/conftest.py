@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import proc_helpers
 import pytest
-from x11_helpers import Session, new_session
+from x11_helpers import ClientProc, Session, new_session
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +18,32 @@ def xsession() -> Iterator[Session]:
         pytest.skip("needs Xvfb and openbox")
     with new_session(wm="openbox") as session:
         yield session
+
+
+@pytest.fixture(scope="module")
+def fbsession(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Session, Path]]:
+    """Xvfb with openbox whose framebuffer is readable as an XWD file (what a
+    compositor really shows), and xcompmgr and xdotool at hand."""
+    for tool in ("Xvfb", "openbox", "xcompmgr", "xdotool"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"needs {tool}")
+    fbdir = tmp_path_factory.mktemp("fb")
+    with new_session(wm="openbox", fbdir=str(fbdir)) as session:
+        yield session, fbdir / "Xvfb_screen0"
+
+
+@pytest.fixture
+def xs(fbsession: tuple[Session, Path]) -> Session:
+    return fbsession[0]
+
+
+@pytest.fixture
+def clients() -> Iterator[list[ClientProc]]:
+    """Client windows a test starts; all closed at its end."""
+    procs: list[ClientProc] = []
+    yield procs
+    for proc in procs:
+        proc.close()
 
 
 @pytest.fixture

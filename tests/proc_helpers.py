@@ -36,6 +36,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from polling import wait_for
+
 if TYPE_CHECKING:
     from vwm_overlay.vmon import Task, Vmon
 
@@ -50,20 +52,6 @@ COMMAND_TIMEOUT_S = 10.0
 
 #: Every process group a test started (the leader's Popen), newest last.
 _started: list[subprocess.Popen[bytes]] = []
-
-
-def wait_for(predicate: Callable[[], T], timeout_s: float = 5.0, what: str = "a condition") -> T:
-    """Poll ``predicate`` until it returns something true, against a deadline."""
-    deadline = time.monotonic() + timeout_s
-    delay_s = 0.002
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(delay_s)
-        delay_s = min(delay_s * 1.5, 0.05)
 
 
 def sample_until(vmon: Vmon, predicate: Callable[[], T], timeout_s: float = 5.0, what: str = "a condition") -> T:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from x11_helpers import HERE, ClientProc, Session, new_session, wait_for, xdotool
+from polling import wait_for
+from x11_helpers import HERE, ClientProc, Session, new_session, xdotool
 from Xlib import XK, X
 from Xlib import error as xerror
 from Xlib.ext import res
@@ -37,21 +37,6 @@ GREEN = (0, 255, 0)
 YELLOW = (255, 255, 0)
 BUSY_WINDOW = os.path.join(os.path.dirname(HERE), "examples", "busy_window.py")
 HEADER_PX = 45  # the chart's three header rows are always composed
-
-
-@pytest.fixture(scope="module")
-def fbsession(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Session, Path]]:
-    for tool in ("Xvfb", "openbox", "xcompmgr", "xdotool"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"needs {tool}")
-    fbdir = tmp_path_factory.mktemp("fb")
-    with new_session(wm="openbox", fbdir=str(fbdir)) as session:
-        yield session, fbdir / "Xvfb_screen0"
-
-
-@pytest.fixture
-def xs(fbsession: tuple[Session, Path]) -> Session:
-    return fbsession[0]
 
 
 @pytest.fixture
@@ -276,9 +261,12 @@ def test_the_overlay_follows_its_window(xs: Session, conn: Connection, procs: Pr
     wait_for(lambda: client_rect(conn, client.window) != before, what="the client to move")
     wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), what="the overlay to move along")
     client.command("resize 360 240")
+    wait_for(
+        lambda: (client_rect(conn, client.window).width, client_rect(conn, client.window).height) == (360, 240),
+        what="the client to resize",
+    )
     wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), what="the overlay to resize along")
     rect = client_rect(conn, client.window)
-    assert (rect.width, rect.height) == (360, 240)
 
     # A window raised over the client covers its overlay too.
     wait_for(lambda: pixels(grab_root(conn), rect, HEADER_PX)[GREEN] < rect.width * HEADER_PX, what="the chart")

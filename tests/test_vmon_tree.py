@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from polling import wait_for
 from proc_helpers import (
     Controller,
     cpu_clock_s,
@@ -17,7 +18,6 @@ from proc_helpers import (
     sample_until,
     spawn_tree,
     tasks_by_pid,
-    wait_for,
 )
 
 from vwm_overlay.vmon import ProcWants, SysWants, Task, Vmon, VmonFlags

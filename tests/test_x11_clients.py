@@ -31,14 +31,6 @@ def pump(xsession: Session) -> Iterator[Pump]:
         yield Pump(conn, tracker)
 
 
-@pytest.fixture
-def clients() -> Iterator[list[ClientProc]]:
-    procs: list[ClientProc] = []
-    yield procs
-    for proc in procs:
-        proc.close()
-
-
 def test_clients_appear_with_their_pid_and_disappear(xsession: Session, pump: Pump, clients: list[ClientProc]) -> None:
     client = ClientProc(xsession.env, "--x", "40", "--y", "50")
     clients.append(client)

@@ -6,13 +6,13 @@ Screenshots: GetImage for what the server draws without a compositor, Xvfb's
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import cairocffi
 import pytest
-from x11_helpers import ClientProc, Pump, Session, new_session, wait_for, xdotool
+from polling import wait_for
+from x11_helpers import ClientProc, Pump, Session, xdotool
 
 from vwm_overlay.x11 import (
     ClientAdded,
@@ -35,35 +35,12 @@ BLUE = (0, 0, 255)  # an opaque bar the chart draws
 YELLOW = (255, 255, 0)  # a window stacked above the client
 
 
-@pytest.fixture(scope="module")
-def fbsession(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Session, Path]]:
-    for tool in ("Xvfb", "openbox", "xcompmgr", "xdotool"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"needs {tool}")
-    fbdir = tmp_path_factory.mktemp("fb")
-    with new_session(wm="openbox", fbdir=str(fbdir)) as session:
-        yield session, fbdir / "Xvfb_screen0"
-
-
-@pytest.fixture
-def xs(fbsession: tuple[Session, Path]) -> Session:
-    return fbsession[0]
-
-
 @pytest.fixture
 def pump(xs: Session) -> Iterator[Pump]:
     with Connection(xs.display) as conn:
         tracker = ClientTracker(conn)
         tracker.start()
         yield Pump(conn, tracker)
-
-
-@pytest.fixture
-def clients() -> Iterator[list[ClientProc]]:
-    procs: list[ClientProc] = []
-    yield procs
-    for proc in procs:
-        proc.close()
 
 
 def chart(width: int, height: int) -> cairocffi.ImageSurface:

@@ -57,20 +57,6 @@ def new_session(**options: object) -> Session:
     return session
 
 
-def wait_for(predicate: Callable[[], T], timeout_s: float = 5.0, what: str = "a condition") -> T:
-    """Poll ``predicate`` until it returns something true, against a deadline."""
-    deadline = time.monotonic() + timeout_s
-    delay_s = 0.005
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(delay_s)
-        delay_s = min(delay_s * 1.5, 0.05)
-
-
 class ClientProc:
     """A client window in its own process, driven over a pipe."""
 

@@ -187,13 +187,7 @@ class VmonCore:
             del self._processes_by_pid[task.pid]
         if task.files is not None:
             self.files.release(task.files)
-        for thread in task.threads:
-            thread.refcount = 0
-            self._free(thread)
-        task.threads.clear()
-        for child in task.children:
-            self._release_child(child)
-        task.children.clear()
+        self._release_subtree(task)
         task.callbacks.clear()
         if self.flags & VmonFlags.PROC_ARRAY:
             try:
@@ -219,6 +213,10 @@ class VmonCore:
     def _drop_top_level(self, task: Task) -> None:
         # A top-level task stays valid for its holder; only its data goes.
         state_of(task).close()
+        self._release_subtree(task)
+
+    def _release_subtree(self, task: Task) -> None:
+        """Free the task's threads (they die with it) and let go of its children."""
         for thread in task.threads:
             thread.refcount = 0
             self._free(thread)

@@ -14,6 +14,7 @@ from . import parse
 from .core import FILES, IO, STAT, VM, TaskState, VmonCore
 from .procfs import DENIED, GONE
 from .records import (
+    IO_FIELDS,
     STAT_ALL_BITS,
     STAT_ARGV_BIT,
     STAT_COMM_BIT,
@@ -21,6 +22,7 @@ from .records import (
     STAT_FIELDS,
     STAT_STATE_BIT,
     STAT_WCHAN_BIT,
+    STATM_FIELDS,
     Task,
     TaskIO,
     TaskStat,
@@ -34,11 +36,33 @@ STAT_READ = 1024
 _SMALL_READ = 512
 _CMDLINE_READ = 4096
 
-# Reads every numeric stat field in one C call, in STAT_FIELDS order.
-_stat_getter = operator.attrgetter(*STAT_FIELDS)
 _CUTIME = STAT_FIELDS.index("cutime_ticks")
 _CSTIME = STAT_FIELDS.index("cstime_ticks")
 _START = STAT_FIELDS.index("start_ticks")
+
+
+class _Fields:
+    """The numeric fields of a record type, read in one C call."""
+
+    __slots__ = ("get", "names")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.get = operator.attrgetter(*names)
+
+    def store(self, record: object, values: list[int]) -> int:
+        """Store only the values that moved; return their ``changed`` bits."""
+        changed = 0
+        for index, (new, old) in enumerate(zip(values, self.get(record), strict=True)):
+            if new != old:
+                changed |= 1 << index
+                setattr(record, self.names[index], new)
+        return changed
+
+
+_STAT_FIELDS = _Fields(STAT_FIELDS)
+_IO_FIELDS = _Fields(IO_FIELDS)
+_STATM_FIELDS = _Fields(STATM_FIELDS)
 
 
 class TaskSampling(VmonCore):
@@ -100,8 +124,7 @@ class TaskSampling(VmonCore):
             return True
         if stat is None:
             stat = task.stat = TaskStat()
-            for name, value in zip(STAT_FIELDS, values, strict=True):
-                setattr(stat, name, value)
+            _STAT_FIELDS.store(stat, values)
             changed = STAT_ALL_BITS
             state.cutime_delta = state.cstime_delta = 0
         else:
@@ -112,12 +135,8 @@ class TaskSampling(VmonCore):
                 return False
             state.cutime_delta = max(0, values[_CUTIME] - stat.cutime_ticks)
             state.cstime_delta = max(0, values[_CSTIME] - stat.cstime_ticks)
-            changed = 0
             # Only the fields that moved are stored, and flagged for consumers.
-            for index, (new, old) in enumerate(zip(values, _stat_getter(stat), strict=True)):
-                if new != old:
-                    changed |= 1 << index
-                    setattr(stat, STAT_FIELDS[index], new)
+            changed = _STAT_FIELDS.store(stat, values)
             if state_char != stat.state:
                 changed |= STAT_STATE_BIT
             if comm != stat.comm:
@@ -182,17 +201,9 @@ class TaskSampling(VmonCore):
         state.io_raw = data
         if io is None:
             io = task.io = TaskIO()
+            _IO_FIELDS.store(io, values)
         else:
-            io.changed = (
-                (values[0] != io.rchar)
-                | (values[1] != io.wchar) << 1
-                | (values[2] != io.syscr) << 2
-                | (values[3] != io.syscw) << 3
-                | (values[4] != io.read_bytes) << 4
-                | (values[5] != io.write_bytes) << 5
-                | (values[6] != io.cancelled_write_bytes) << 6
-            )
-        io.rchar, io.wchar, io.syscr, io.syscw, io.read_bytes, io.write_bytes, io.cancelled_write_bytes = values
+            io.changed = _IO_FIELDS.store(io, values)
         task.activity |= IO
 
     def _sample_statm(self, task: Task, state: TaskState) -> None:
@@ -214,15 +225,9 @@ class TaskSampling(VmonCore):
         state.statm_raw = data
         if vm is None:
             vm = task.vm = TaskVM()
+            _STATM_FIELDS.store(vm, values)
         else:
-            vm.changed = (
-                (values[0] != vm.size_pages)
-                | (values[1] != vm.resident_pages) << 1
-                | (values[2] != vm.shared_pages) << 2
-                | (values[3] != vm.text_pages) << 3
-                | (values[4] != vm.data_pages) << 4
-            )
-        vm.size_pages, vm.resident_pages, vm.shared_pages, vm.text_pages, vm.data_pages = values
+            vm.changed = _STATM_FIELDS.store(vm, values)
         task.activity |= VM
 
     def _sample_files(self, task: Task, state: TaskState) -> None:
