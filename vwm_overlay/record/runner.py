@@ -186,6 +186,7 @@ class Recorder:
             vmon.sys_stat,
             vmon.generation,
             self.schedule.last_timing,
+            structure_version=vmon.structure_changes,
             ticks_per_s=vmon.ticks_per_s,
             num_cpus=vmon.num_cpus,
             page_size=vmon.page_size,
