@@ -13,7 +13,9 @@ writes the statistics to ``FILE`` and the benchmark prints where the time per sa
 updates, composing, upload and the shape.  Profiling slows Python code down, so the CPU figures of such a run
 are higher than without it; compare the shares, not the totals.
 
-Run: ``python benchmarks/overlay.py [--compositor] [--phase-s 20] [--profile FILE]``
+Frames go to the server through MIT-SHM when it allows; ``--no-shm`` measures the PutImage path instead.
+
+Run: ``python benchmarks/overlay.py [--compositor] [--no-shm] [--phase-s 20] [--profile FILE]``
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -44,6 +47,7 @@ sys.path.insert(0, str(ROOT / "ci"))
 XSession = importlib.import_module("xsession").XSession
 
 from vwm_overlay.x11 import Connection  # noqa: E402
+from vwm_overlay.x11.shm import NO_SHM_ENV  # noqa: E402
 
 HERTZ = 10
 WINDOWS = 10
@@ -122,7 +126,7 @@ PARTS: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]], ...] = (
     ("sampling (engine)", (("vmon/monitor.py", "sample"),), ("chart update",)),
     ("chart update", (("chart/chart.py", "_on_sample"),), ()),
     ("compose", (("vwm_overlay/app_view.py", "present"),), ("upload", "shape")),
-    ("upload", (("x11/overlay.py", "_put_rows"),), ()),
+    ("upload", (("x11/overlay.py", "_put_rows"), ("x11/shm.py", "put_image")), ()),
     ("shape", (("chart/shape.py", "update"), ("x11/overlay.py", "set_shape")), ()),
 )
 
@@ -192,6 +196,10 @@ def shown_overlays(display: str) -> int:
         return count
 
 
+def overlays_shown(display: str, count: int) -> bool:
+    return shown_overlays(display) == count
+
+
 def measure(pid: int, counter_path: str, seconds: float) -> tuple[float, int, int]:
     """CPU seconds, bytes sent to X, and samples taken by the program ``pid`` over ``seconds``."""
     cpu0, (bytes0, samples0) = cpu_s(pid), counters(counter_path)
@@ -223,6 +231,7 @@ def start_clients(env: dict[str, str]) -> list[tuple[subprocess.Popen[bytes], in
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--compositor", action="store_true", help="run xcompmgr (alpha blending instead of SHAPE)")
+    parser.add_argument("--no-shm", action="store_true", help=f"send frames with PutImage ({NO_SHM_ENV}=1)")
     parser.add_argument("--phase-s", type=float, default=20.0, help="seconds per phase (default 20)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the shown phase into FILE and break it down")
     parser.add_argument("--count-x-bytes", metavar="FILE", help=argparse.SUPPRESS)
@@ -239,9 +248,12 @@ def main() -> int:
             profiling = ["--profile", args.profile] if args.profile else []
             if args.profile and os.path.exists(args.profile):
                 os.remove(args.profile)  # so that its appearance says the new one is written
+            app_env = {key: value for key, value in xs.env.items() if key != NO_SHM_ENV}
+            if args.no_shm:
+                app_env[NO_SHM_ENV] = "1"
             app = subprocess.Popen(
                 [sys.executable, __file__, *profiling, "--count-x-bytes", counter.name, "--hertz", str(HERTZ)],
-                env=xs.env,
+                env=app_env,
                 stdin=subprocess.DEVNULL,
             )
             try:
@@ -250,11 +262,13 @@ def main() -> int:
                 time.sleep(1.0)  # let start-up work (imports, first samples) settle before measuring
                 hidden_cpu, hidden_bytes, hidden_samples = measure(app.pid, counter.name, args.phase_s)
 
-                for _, _, window in clients[:SHOWN]:
+                for shown, (_, _, window) in enumerate(clients[:SHOWN], 1):
                     env = xs.env
                     subprocess.run(["xdotool", "windowactivate", "--sync", str(window)], env=env, check=True)
                     subprocess.run(["xdotool", "key", "--clearmodifiers", TOGGLE], env=env, check=True)
-                wait_for(lambda: shown_overlays(xs.display) == SHOWN, 10, f"{SHOWN} overlays to show")
+                    # The program toggles the window active when it reads the key: activating the next one
+                    # before that would toggle the wrong window.
+                    wait_for(partial(overlays_shown, xs.display, shown), 10, f"{shown} overlays to show")
                 time.sleep(1.0)
                 if args.profile:
                     app.send_signal(signal.SIGUSR1)
@@ -276,7 +290,8 @@ def main() -> int:
     hidden_per_sample = round(hidden_bytes / hidden_samples)
     frame_bytes = shown_bytes / shown_samples / SHOWN
     mode = "alpha-blended (compositor)" if args.compositor else "SHAPE cut-out (no compositor)"
-    print(f"{WINDOWS} windows at {HERTZ} Hz, overlays {mode}, {args.phase_s:g} s per phase")
+    upload = "PutImage" if args.no_shm else "MIT-SHM where the server allows"
+    print(f"{WINDOWS} windows at {HERTZ} Hz, overlays {mode}, uploads {upload}, {args.phase_s:g} s per phase")
     print(
         f"samples taken: {hidden_samples} hidden, {shown_samples} shown "
         f"(fewer than {HERTZ}/s means the rate backed off: samples came late)"

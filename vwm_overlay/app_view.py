@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from .chart import Chart, Schedule, Theme
-from .chart.cairo_types import FORMAT_ARGB32, OPERATOR_OVER, OPERATOR_SOURCE, Context, new_context, new_image
+from .chart.cairo_types import OPERATOR_OVER, OPERATOR_SOURCE, Context, new_context
 from .chart.shape import ChartShape
 from .errors import TaskGone
 from .vmon import Vmon
@@ -155,8 +155,10 @@ class WindowView:
         state = (chart.samples, composited)
         if state == self._presented:
             return
+        if overlay.busy:
+            return  # the server still reads the last frame from the surface: skip this one rather than wait
         self._presented = state
-        surface, ctx = self._canvas()
+        surface, ctx = self._canvas(overlay)
         rows = chart.composed_height
         # One pass replaces what the previous frame left in these rows with the underlay.
         ctx.set_operator(OPERATOR_SOURCE)
@@ -173,8 +175,10 @@ class WindowView:
         region = None if composited else self._shape.update(chart)
         overlay.upload(cast("cairocffi.ImageSurface", surface), rows, shape=region)
 
-    def _canvas(self) -> tuple[ImageSurface, Context]:
-        if self._surface is None or self._ctx is None:
-            self._surface = new_image(FORMAT_ARGB32, max(self.chart.width, 1), max(self.chart.height, 1))
-            self._ctx = new_context(self._surface)
-        return self._surface, self._ctx
+    def _canvas(self, overlay: OverlayWindow) -> tuple[ImageSurface, Context]:
+        """The overlay's surface (shared with the X server when it can be) and a context on it."""
+        surface = cast("ImageSurface", overlay.surface(self.chart.width, self.chart.height))
+        if surface is not self._surface or self._ctx is None:
+            self._surface = surface
+            self._ctx = new_context(surface)
+        return surface, self._ctx

@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, cast
 
 from Xlib import error as xerror
 from Xlib.display import Display
@@ -57,6 +57,8 @@ class Connection:
         self._atoms: dict[str, int] = {}
         self._atom_names: dict[int, str] = {}
         self._closed = False
+        self._takers: list[Callable[[rq.Event], bool]] = []
+        self._helpers: dict[str, object] = {}
         # Asynchronous errors without an onerror= handler land here; python-xlib's
         # default prints them to stderr, which vanished windows would flood.
         self.display.set_error_handler(self._on_error)
@@ -128,12 +130,28 @@ class Connection:
             return self.display.pending_events()
 
     def events(self) -> list[rq.Event]:
-        """All events that can be read now, without blocking."""
+        """All events that can be read now, without blocking (except those a taker took)."""
         out: list[rq.Event] = []
+        takers = self._takers
         with self.guard():
             while self.display.pending_events():
-                out.append(self.display.next_event())
+                event = self.display.next_event()
+                if not any(take(event) for take in takers):
+                    out.append(event)
         return out
+
+    def helper(self, key: str, make: Callable[[], T]) -> T:
+        """``make()``, called once per connection for ``key``: state of this layer that lives with the connection."""
+        if key not in self._helpers:
+            self._helpers[key] = make()
+        return cast(T, self._helpers[key])
+
+    def take_events(self, take: Callable[[rq.Event], bool]) -> None:
+        """Show every event to ``take`` first; those it returns True for are its own, not returned by :meth:`events`.
+
+        For bookkeeping events of this layer (image uploads done) that the application has no use for.
+        """
+        self._takers.append(take)
 
     # -- lifetime --------------------------------------------------------------
 

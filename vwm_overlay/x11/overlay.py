@@ -7,9 +7,14 @@ derives from the chart's geometry, or else one scanned from the pixels (one
 band per chart row, runs of drawn columns merged).  The last region sent is
 kept, and an unchanged one is not sent again.
 
-Pixels go out as PutImage requests built here in wire format (one copy from the
-surface, no per-field packing) and queued on python-xlib's connection like any
-other request, one strip under the server's request limit at a time.
+Frames are composed into :meth:`OverlayWindow.surface`.  On a local server with
+MIT-SHM that surface lives in memory shared with the server, and uploading is
+one ShmPutImage request with no copy of the pixels (see :mod:`.shm`; the
+environment variable ``VWM_OVERLAY_NO_SHM=1`` or ``shm=False`` turns it off).
+Otherwise, and for any other surface, pixels go out as PutImage requests built
+here in wire format (one copy from the surface, no per-field packing) and queued
+on python-xlib's connection like any other request, one strip under the
+server's request limit at a time.
 
 A hidden overlay sends nothing to the server: geometry and mode changes wait
 until :meth:`OverlayWindow.show`.
@@ -17,6 +22,7 @@ until :meth:`OverlayWindow.show`.
 
 from __future__ import annotations
 
+import logging
 import struct
 import sys
 from collections.abc import Sequence
@@ -31,6 +37,7 @@ from .connection import Connection
 from .errors import X11UnsupportedError
 from .events import Rect
 from .raster import BAND_HEIGHT, band_mask, band_rects, rows_per_request, strips, to_server_order
+from .shm import Segment, shm_for
 
 _NATIVE_LSB_FIRST = sys.byteorder == "little"
 
@@ -38,6 +45,8 @@ if TYPE_CHECKING:
     import cairocffi
 
 __all__ = ["OverlayWindow", "ShapeRect", "argb_visual"]
+
+log = logging.getLogger(__name__)
 
 #: ``(x, y, width, height)`` of one rectangle of a bounding region.
 ShapeRect = tuple[int, int, int, int]
@@ -89,10 +98,13 @@ class OverlayWindow:
     """An override-redirect, click-through, 32-bit window over one client.
 
     ``composited`` says whether a compositing manager runs (alpha blends);
-    switch it with :meth:`set_composited` when that changes.
+    switch it with :meth:`set_composited` when that changes.  ``shm=False``
+    never uses shared memory for :meth:`surface`.
     """
 
-    def __init__(self, conn: Connection, rect: Rect, *, above: int | None = None, composited: bool = True) -> None:
+    def __init__(
+        self, conn: Connection, rect: Rect, *, above: int | None = None, composited: bool = True, shm: bool = True
+    ) -> None:
         if not conn.display.has_extension("SHAPE"):
             raise X11UnsupportedError("the X server lacks the SHAPE extension (needed for click-through)")
         self.conn = conn
@@ -136,6 +148,10 @@ class OverlayWindow:
         self._last: tuple[cairocffi.ImageSurface, int, list[ShapeRect] | None] | None = None
         self._lsb_first = conn.display.display.info.image_byte_order == X.LSBFirst
         self._per_request_bytes = conn.display.display.info.max_request_length
+        self._shm = shm_for(conn) if shm else None
+        self._segment: Segment | None = None  # grows, never shrinks
+        self._seg_id: int | None = None  # the segment's id on the server
+        self._canvas: cairocffi.ImageSurface | None = None  # what surface() returned
 
     # -- placement --------------------------------------------------------------
 
@@ -233,11 +249,100 @@ class OverlayWindow:
             self.upload(surface, rows, shape=region)
 
     def destroy(self) -> None:
-        """Destroy the window and free its server resources (tolerates a lost window)."""
+        """Destroy the window and free its server resources and shared memory (tolerates a lost window)."""
         self.visible = False
-        self.window.destroy()
-        self._gc.free()
-        self._colormap.free()
+        self._drop_canvas()
+        try:
+            self._release_segment()
+        finally:
+            self.window.destroy()
+            self._gc.free()
+            self._colormap.free()
+
+    # -- the surface to compose into ----------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """Whether frames composed into :meth:`surface` reach the server through shared memory."""
+        return self._seg_id is not None
+
+    @property
+    def busy(self) -> bool:
+        """Whether the server may still be reading the last frame from :meth:`surface`: don't draw into it yet.
+
+        At once after an upload, the server has seldom finished; by the next
+        sample it has long done so.  A frame that finds it still busy is best skipped.
+        """
+        return self._shm is not None and self._seg_id is not None and self._shm.busy(self._seg_id)
+
+    def surface(self, width: int, height: int) -> cairocffi.ImageSurface:
+        """An ARGB32 surface of ``width`` x ``height`` to compose frames into for :meth:`upload`.
+
+        The same surface while the size stays, so compose into it what changed.
+        Shared with the server when possible (then mind :meth:`busy`), else a
+        plain image surface.  A new size finishes the previous surface.
+        """
+        import cairocffi
+
+        width, height = max(1, width), max(1, height)
+        canvas = self._canvas
+        if canvas is not None and (canvas.get_width(), canvas.get_height()) == (width, height):
+            return canvas
+        self._drop_canvas()
+        size = width * height * 4
+        if self._shm is not None and (self._segment is None or self._segment.size < size):
+            self._release_segment()
+            self._attach_segment(size)
+        if self._segment is not None:
+            canvas = cairocffi.ImageSurface.create_for_data(
+                self._segment.memory, cairocffi.FORMAT_ARGB32, width, height, width * 4
+            )
+        else:
+            canvas = cairocffi.ImageSurface(cairocffi.FORMAT_ARGB32, width, height)
+        self._canvas = canvas
+        return canvas
+
+    def _attach_segment(self, size: int) -> None:
+        shm = self._shm
+        if shm is None or not shm.usable:
+            self._shm = None
+            return
+        try:
+            segment = Segment(size)
+        except OSError as err:
+            log.info("no shared memory for an overlay (%s); sending images with PutImage", err)
+            self._shm = None
+            return
+        try:
+            seg_id = shm.attach(segment)
+        except BaseException:
+            segment.close()
+            raise
+        if seg_id is None:
+            segment.close()
+            self._shm = None
+            return
+        self._segment, self._seg_id = segment, seg_id
+
+    def _drop_canvas(self) -> None:
+        canvas, self._canvas = self._canvas, None
+        if canvas is None:
+            return
+        if self._last is not None and self._last[0] is canvas:
+            self._last = None
+        # Drawing into a finished surface does nothing, so a stale context cannot reach freed memory.
+        canvas.finish()
+
+    def _release_segment(self) -> None:
+        segment, seg_id = self._segment, self._seg_id
+        self._segment = self._seg_id = None
+        if segment is None:
+            return
+        try:
+            if self._shm is not None and seg_id is not None:
+                self._shm.detach(seg_id)
+        finally:
+            segment.close()
 
     # -- drawing ----------------------------------------------------------------------
 
@@ -255,7 +360,8 @@ class OverlayWindow:
         rows below it that were drawn before are cleared.  ``shape`` is the region
         that holds drawn pixels (sorted by y, then x), used without a compositor;
         without it that region is scanned from the pixels' alpha.  Does nothing
-        while hidden.
+        while hidden.  The surface from :meth:`surface` goes out through shared
+        memory when it can, any other with PutImage.
         """
         import cairocffi
 
@@ -274,7 +380,12 @@ class OverlayWindow:
                 self._update_shape(surface, first, end)
             else:
                 self.set_shape(region)
-        self._put_rows(surface, first, end)
+        if surface is self._canvas and self._shm is not None and self._seg_id is not None:
+            if end > first:
+                self._shm.put_image(self.window.id, self._gc.id, self._seg_id, width, height, first, end - first)
+                self.conn.flush()
+        else:
+            self._put_rows(surface, first, end)
         if end < self._rows:
             # The chart shrank: the rows it no longer composes must not linger.
             self.window.clear_area(0, end, width, self._rows - end)
