@@ -88,7 +88,9 @@ def main() -> int:
     # Each job is this script again with a role, so the chart names it: "build_workload.py --role worker".
     roles = ["worker"] * WORKERS + ["driver", "writer"]
     jobs = [
-        subprocess.Popen([sys.executable, __file__, "--role", role, "--seconds", str(args.seconds)]) for role in roles
+        # sys.argv[0] is the path as it was typed, which is what the chart shows.
+        subprocess.Popen([sys.executable, sys.argv[0], "--role", role, "--seconds", str(args.seconds)])
+        for role in roles
     ]
     failed = [role for role, job in zip(roles, jobs, strict=True) if job.wait() != 0]
     if failed:

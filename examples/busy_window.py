@@ -51,7 +51,8 @@ def worker_main(busy: float, threads: int, memory_mb: int) -> int:
 def start_workers(args: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
     workers = []
     for index in range(args.children):
-        cmd = [sys.executable, os.path.abspath(__file__), "worker", "--busy", str(args.busy)]
+        # sys.argv[0] as typed: it is what the chart's ArgV column shows.
+        cmd = [sys.executable, sys.argv[0], "worker", "--busy", str(args.busy)]
         cmd += ["--threads", str(args.threads), "--memory-mb", str(4 + 4 * index)]
         workers.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL))
     return workers

@@ -63,10 +63,11 @@ def run_demo(env: dict[str, str], output: Path, seconds: float) -> None:
 
         stack.callback(stop_all)
         for x, y, width, height, colour, children, threads, title in WINDOWS:
-            cmd = [sys.executable, str(HERE / "busy_window.py"), "--title", title, "--color", colour]
+            # Relative to the checkout, so the charts show a short command line.
+            cmd = [sys.executable, "examples/busy_window.py", "--title", title, "--color", colour]
             cmd += ["--x", str(x), "--y", str(y), "--width", str(width), "--height", str(height)]
             cmd += ["--children", str(children), "--threads", str(threads), "--busy", "0.15"]
-            proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            proc = subprocess.Popen(cmd, env=env, cwd=HERE.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             procs.append(proc)
             assert proc.stdout is not None
             if not proc.stdout.readline().startswith(b"ready"):
