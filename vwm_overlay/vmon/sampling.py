@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import operator
 import os
+from collections.abc import Callable
+from typing import NamedTuple
 
 from . import parse
 from .core import FILES, IO, STAT, VM, TaskState, VmonCore
@@ -33,7 +35,6 @@ __all__ = ["STAT_READ", "TaskSampling"]
 
 # Read sizes: one pread nearly always gets the whole file (see procfs.read_all).
 STAT_READ = 1024
-_SMALL_READ = 512
 _CMDLINE_READ = 4096
 
 _CUTIME = STAT_FIELDS.index("cutime_ticks")
@@ -61,8 +62,25 @@ class _Fields:
 
 
 _STAT_FIELDS = _Fields(STAT_FIELDS)
-_IO_FIELDS = _Fields(IO_FIELDS)
-_STATM_FIELDS = _Fields(STATM_FIELDS)
+
+
+class _Counters(NamedTuple):
+    """A file of counters kept in a record on the task: where its fd, last
+    bytes and record live, how to read and parse it, and its want bit."""
+
+    name: str
+    fd_attr: str
+    raw_attr: str
+    read_size: int
+    parse: Callable[[bytes], list[int]]
+    record_attr: str
+    new_record: Callable[[], TaskIO | TaskVM]
+    fields: _Fields
+    want: int
+
+
+_IO = _Counters("io", "io_fd", "io_raw", 512, parse.parse_io, "io", TaskIO, _Fields(IO_FIELDS), IO)
+_STATM = _Counters("statm", "statm_fd", "statm_raw", 128, parse.parse_statm, "vm", TaskVM, _Fields(STATM_FIELDS), VM)
 
 
 class TaskSampling(VmonCore):
@@ -175,60 +193,36 @@ class TaskSampling(VmonCore):
         return True
 
     def _sample_io(self, task: Task, state: TaskState) -> None:
-        fd = state.io_fd
-        if fd >= 0:
-            try:
-                data: bytes | None = os.pread(fd, _SMALL_READ, 0)
-            except OSError as err:
-                self._read_failed(task, state, "io_fd", "io", fd, err)
-                data = None
-        else:
-            data = self._read(task, state, "io_fd", "io", _SMALL_READ)
-        if data is None:
-            if state.io_fd == DENIED:
-                task.unavailable |= IO
-            return
-        io = task.io
-        if data == state.io_raw:
-            if io is not None:
-                io.changed = 0
-            return
-        try:
-            values = parse.parse_io(data)
-        except parse.ParseError as err:
-            self._report(task, "io", err)
-            return
-        state.io_raw = data
-        if io is None:
-            io = task.io = TaskIO()
-            _IO_FIELDS.store(io, values)
-        else:
-            io.changed = _IO_FIELDS.store(io, values)
-        task.activity |= IO
+        self._sample_counters(task, state, _IO)
 
     def _sample_statm(self, task: Task, state: TaskState) -> None:
-        data = self._read(task, state, "statm_fd", "statm", 128)
+        self._sample_counters(task, state, _STATM)
+
+    def _sample_counters(self, task: Task, state: TaskState, counters: _Counters) -> None:
+        """io or statm: one pread; parse and store only when the bytes changed."""
+        data = self._read(task, state, counters.fd_attr, counters.name, counters.read_size)
         if data is None:
-            if state.statm_fd == DENIED:
-                task.unavailable |= VM
+            if getattr(state, counters.fd_attr) == DENIED:
+                task.unavailable |= counters.want
             return
-        vm = task.vm
-        if data == state.statm_raw:
-            if vm is not None:
-                vm.changed = 0
+        record: TaskIO | TaskVM | None = getattr(task, counters.record_attr)
+        if data == getattr(state, counters.raw_attr):
+            if record is not None:
+                record.changed = 0
             return
         try:
-            values = parse.parse_statm(data)
+            values = counters.parse(data)
         except parse.ParseError as err:
-            self._report(task, "statm", err)
+            self._report(task, counters.name, err)
             return
-        state.statm_raw = data
-        if vm is None:
-            vm = task.vm = TaskVM()
-            _STATM_FIELDS.store(vm, values)
+        setattr(state, counters.raw_attr, data)
+        if record is None:
+            record = counters.new_record()
+            setattr(task, counters.record_attr, record)
+            counters.fields.store(record, values)
         else:
-            vm.changed = _STATM_FIELDS.store(vm, values)
-        task.activity |= VM
+            record.changed = counters.fields.store(record, values)
+        task.activity |= counters.want
 
     def _sample_files(self, task: Task, state: TaskState) -> None:
         if task.unavailable & FILES:
