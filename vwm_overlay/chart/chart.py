@@ -39,15 +39,17 @@ from .cairo_types import (
     new_surface_pattern,
     set_pattern_offset,
 )
-from .columns import HEADINGS, Align, Col, LiveColumns, SnowColumns
-from .header import HEADER_ROWS, SysDeltas, heading_text, lanes_legend
+from .columns import HEADINGS, LiveColumns, SnowColumns
+from .graphpass import GraphPass
+from .header import HEADER_ROWS, SysDeltas
 from .layers import Layers, Segment
 from .patterns import Patterns
-from .rows import Cell, Row, argv_text, live_texts, walk_tree
+from .rows import Cell, Row, walk_tree
 from .scale import LogScale
 from .schedule import SampleTiming, Schedule
 from .shape import ShapeBand
 from .text import TextPainter
+from .textpass import TextPass
 from .theme import Theme
 
 __all__ = ["MIN_HEIGHT_PX", "MIN_WIDTH_PX", "Chart", "SampleSource"]
@@ -56,12 +58,6 @@ __all__ = ["MIN_HEIGHT_PX", "MIN_WIDTH_PX", "Chart", "SampleSource"]
 MIN_WIDTH_PX = 200
 MIN_HEIGHT_PX = 60
 
-#: Live-row columns whose width follows their content, in the order of :func:`_fitted`.
-_FITTED_COLUMNS = (Col.ROW, Col.USER, Col.SYS, Col.WALL, Col.WCHAN, Col.PID, Col.STATE)
-#: Live-row cells held back between two drawings of a row's numbers (see ``Theme.numbers_refresh_s``).
-_NUMBER_COLUMNS = (Col.USER, Col.SYS, Col.WALL)
-#: Sample time is a sum of float intervals: this close to the refresh period counts as reaching it.
-_SAMPLE_TIME_SLACK_S = 1e-6
 #: How compose paints the background layer (see :func:`_background_paint`).
 _PAINT_NONE, _PAINT_SOURCE, _PAINT_OVER = 0, 1, 2
 
@@ -80,7 +76,7 @@ class SampleSource(Protocol):
     def unmonitor(self, task: Task, callback: Any = ..., arg: Any = ...) -> None: ...
 
 
-class Chart:
+class Chart(GraphPass, TextPass):
     """vwm's chart of a process tree, drawn incrementally into ring-buffer layers."""
 
     def __init__(
@@ -302,107 +298,6 @@ class Chart:
             self._relayout(self._live, [])
             self._text_stale = True
 
-    # -- graphs
-
-    def _draw_columns(self, sys: SysStat | None, timing: SampleTiming, num_cpus: int, page_size: int) -> None:
-        theme = self.theme
-        patterns = self._patterns
-        bar_px = theme.bar_px
-        deltas = self._sys.update(sys)
-        total = self._sys.total_ticks
-        if total <= 0:
-            # No system stat (or a zero delta at rates above USER_HZ): what the elapsed time allows.
-            total = max(1, round(self._ticks_per_s * max(num_cpus, 1) * max(timing.elapsed_s, 0.0)))
-        total2 = 2 * total
-        cpu_scale = bar_px * max(num_cpus, 1)
-        elapsed_s = timing.elapsed_s if timing.elapsed_s > 0 else 1.0 / max(self._hertz_label, 1)
-        height_px = self._layers.height_px
-        header = self._sys.runs(patterns, deltas, timing.adherence, bar_px)
-        columns = max(timing.columns, 1)
-        newest: list[bytes] = [header]
-        older: list[bytes] | None = [header] if columns > 1 else None
-        cpu, io, rss = patterns.cpu, patterns.io, patterns.rss
-        io_scale, rss_scale = self._io_scale, self._rss_scale
-        lanes = theme.process_slot_px > theme.row_px
-        for row in self._live:
-            if row.y_px >= height_px:
-                # Below the allocation nothing is drawn; its first visible
-                # column will be blank rather than the sum of many samples.
-                row.primed = False
-                continue
-            task = row.task
-            stat = task.stat
-            if stat is None or not row.primed:
-                run = patterns.blank(row.height_px)
-            else:
-                # Integer rounding of delta / total * mult * bar_px, at least 1 px for any non-zero delta.
-                scale = bar_px if (task.is_threaded or task.threads) and not task.is_thread else cpu_scale
-                delta = stat.utime_ticks - row.last_utime_ticks
-                if not task.is_thread:
-                    # Children that ran and exited between samples: the engine
-                    # credits their CPU to the parent, so it is not invisible.
-                    delta += task.unseen_cutime_ticks
-                user_px = 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
-                delta = stat.stime_ticks - row.last_stime_ticks
-                if not task.is_thread:
-                    delta += task.unseen_cstime_ticks
-                sys_px = 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
-                run = cpu.run(sys_px, user_px)
-                if lanes and not row.is_thread:
-                    taskio = task.io
-                    if taskio is not None and row.has_io:
-                        write = io_scale.px((taskio.write_bytes - row.last_write_bytes) / elapsed_s)
-                        read = io_scale.px((taskio.read_bytes - row.last_read_bytes) / elapsed_s)
-                        run += io.run(write, read)
-                    else:
-                        run += io.run(0, 0)
-                    run += rss.run(0, rss_scale.px(stat.rss_pages * page_size))
-            if stat is not None:
-                row.primed = True
-                row.last_utime_ticks = stat.utime_ticks
-                row.last_stime_ticks = stat.stime_ticks
-                taskio = task.io
-                row.has_io = taskio is not None
-                if taskio is not None:
-                    row.last_read_bytes = taskio.read_bytes
-                    row.last_write_bytes = taskio.write_bytes
-            if older is not None:
-                older.append(patterns.blank(row.height_px) if row.start_pending else run)
-            if row.start_pending:
-                row.start_pending = False
-                run = patterns.start(row.height_px)
-            newest.append(run)
-        finished = [row for row in self._snow if row.finish_pending]
-        if finished:
-            filled_px = sum(len(part) for part in newest) // 4
-            for row in finished:
-                row.finish_pending = False
-                if row.y_px < filled_px or row.y_px >= height_px:
-                    continue
-                newest.append(patterns.blank(row.y_px - filled_px))
-                newest.append(patterns.finish(row.height_px))
-                filled_px = row.y_px + row.height_px
-        for _ in range(columns - 1):
-            assert older is not None
-            self._layers.put_column(self._layers.advance_phase(), _fit(older, height_px))
-        self._layers.put_column(self._layers.advance_phase(), _fit(newest, height_px))
-
-    # -- text
-
-    def _live_texts(self, row: Row, index: int) -> tuple[str, ...]:
-        stat = row.task.stat
-        # The engine replaces argv and comm only when they change, so the
-        # (long) ArgV text is rebuilt only then, not every sample.
-        key = (stat.comm, stat.argv) if stat is not None else None
-        if key != row.argv_key or not row.argv_label:
-            row.argv_key = key
-            row.argv_label = argv_text(row.task)
-        return live_texts(row.task, index, self._ticks_per_s, self._boottime_ticks, row.argv_label)
-
-    def _snow_texts(self, row: Row) -> tuple[str, ...]:
-        _, user, sys, wall, argv, _, _, _ = self._live_texts(row, 0)
-        return (str(row.task.pid), user, sys, wall, argv)
-
     def sync_layers(self) -> None:
         """Bring the text layer (and the background) up to date with the latest sample.
 
@@ -412,125 +307,6 @@ class Chart:
             self._paint_text()
         if self._background_stale:
             self._rebuild_background()
-
-    def _paint_text(self) -> None:
-        self._text_stale = False
-        theme = self.theme
-        columns = self._live_columns
-        snow = self._snow_columns
-        width_px = self._width_px
-        height_px = min(self._height_px, self._layers.height_px)
-        now_s = self._sample_s
-        hold_s = theme.numbers_refresh_s - _SAMPLE_TIME_SLACK_S
-        while True:
-            todo = self._live_to_paint(height_px, now_s, hold_s)
-            if not columns.place(width_px):
-                break
-            self._live_layout += 1  # the columns moved: every row's cells are compared again
-        for row in self._snow:
-            if row.y_px >= height_px:
-                break
-            for col, text in zip(SnowColumns.ORDER, row.snow_texts, strict=False):
-                snow.fit(col, text)
-        if snow.place(width_px):
-            self._snow_layout += 1
-        ext = columns.extents
-        indent = theme.tree_indent_px
-        paint = self._text.paint_row
-        for row, key, texts in todo:
-            row_ix, user, sys, wall, argv, wchan, pid, state = texts
-            argv_x0 = min(columns.tree_x + row.depth * indent, columns.argv_x1)
-            cells: list[Cell] = [
-                (*ext[Col.ROW], row_ix),
-                (*ext[Col.USER], user),
-                (*ext[Col.SYS], sys),
-                (*ext[Col.WALL], wall),
-                (columns.tree_x, argv_x0, Align.LEFT, row.tree),
-                (argv_x0, columns.argv_x1, Align.LEFT, argv),
-                (*ext[Col.WCHAN], wchan),
-                (*ext[Col.PID], pid),
-                (*ext[Col.STATE], state),
-            ]
-            old = row.cells
-            if old is None or len(old) != len(cells):
-                row.numbers_s = now_s
-            else:
-                held = now_s - row.numbers_s < hold_s
-                fresh = False
-                for col in _NUMBER_COLUMNS:
-                    before = old[col]
-                    if before[3] != cells[col][3]:
-                        if held and before[:3] == cells[col][:3]:
-                            cells[col] = before  # drawn a moment ago: stays as it is
-                        else:
-                            fresh = True
-                if fresh:
-                    row.numbers_s = now_s
-            paint(row.y_px, row.height_px, cells, old, snow=False)
-            # Kept even for a row cut by the bottom edge: its clipped text stays valid while it stays put, and a
-            # move from a place the layer did not wholly hold forgets it (see ``_place``).
-            row.cells = cells
-            row.text_key = key
-        snow_key = ("snow", self._snow_layout)
-        for row in self._snow:
-            if row.y_px >= height_px:
-                break
-            if row.cells is not None and row.text_key == snow_key:
-                continue
-            cells = [(*snow.extents[col], text) for col, text in zip(SnowColumns.ORDER, row.snow_texts, strict=False)]
-            paint(row.y_px, row.height_px, cells, row.cells, snow=True)
-            row.cells = cells
-            row.text_key = snow_key
-        self._paint_header()
-        self._text.flush()
-
-    def _live_to_paint(
-        self, height_px: int, now_s: float, hold_s: float
-    ) -> list[tuple[Row, tuple[object, ...], tuple[str, ...]]]:
-        """The visible live rows whose text may differ from what is drawn, with their texts (columns fitted).
-
-        A row is skipped while its numbers are held and nothing else it shows changed: same Row index, tree,
-        name, WChan and State, and columns that did not move since it was drawn.
-        """
-        columns = self._live_columns
-        chars = columns.chars
-        layout = self._live_layout
-        todo: list[tuple[Row, tuple[object, ...], tuple[str, ...]]] = []
-        for index, row in enumerate(self._live):
-            if row.y_px >= height_px:
-                break
-            task = row.task
-            stat = task.stat
-            shown = None if stat is None else (stat.comm, stat.argv, stat.wchan, stat.state)
-            key = (layout, index, row.depth, row.tree, not task.threads, shown)
-            if row.cells is not None and key == row.text_key and now_s - row.numbers_s < hold_s:
-                continue
-            texts = self._live_texts(row, index)
-            for col, text in zip(_FITTED_COLUMNS, _fitted(texts), strict=True):
-                if len(text) > chars[col]:
-                    columns.fit(col, text)
-            todo.append((row, key, texts))
-        return todo
-
-    def _paint_header(self) -> None:
-        theme = self.theme
-        row_px = theme.row_px
-        lead = theme.text_lead_px
-        right = max(self._width_px - lead, lead)
-        ext = self._live_columns.extents
-        columns = self._live_columns
-        rows: list[list[Cell]] = [
-            [(lead, right, Align.RIGHT, heading_text(self.name, self._hertz_label))],
-            [(lead, right, Align.LEFT, lanes_legend(self._io_scale, self._rss_scale))],
-            [
-                *((*ext[col], HEADINGS[col]) for col in (Col.ROW, Col.USER, Col.SYS, Col.WALL)),
-                (columns.tree_x, columns.argv_x1, Align.LEFT, HEADINGS[Col.ARGV]),
-                *((*ext[col], HEADINGS[col]) for col in (Col.WCHAN, Col.PID, Col.STATE)),
-            ],
-        ]
-        for i, cells in enumerate(rows):
-            self._text.paint_row(i * row_px, row_px, cells, self._header_cells[i], snow=False)
-            self._header_cells[i] = cells
 
     def _rebuild_background(self) -> None:
         row_px = self.theme.row_px
@@ -704,16 +480,3 @@ def _background_paint(theme: Theme, markers_every: int) -> int:
     if alphas == {1.0}:
         return _PAINT_SOURCE
     return _PAINT_OVER
-
-
-def _fit(parts: list[bytes], height_px: int) -> bytes:
-    column = b"".join(parts)
-    size = 4 * height_px
-    if len(column) >= size:
-        return column[:size]
-    return column + bytes(size - len(column))
-
-
-def _fitted(texts: tuple[str, ...]) -> tuple[str, ...]:
-    """The texts of the columns whose width follows their content: Row, User, Sys, Wall, WChan, PID, State."""
-    return (texts[0], texts[1], texts[2], texts[3], texts[5], texts[6], texts[7])

@@ -1,0 +1,188 @@
+"""The text pass of a chart: brings the text layer up to date with the latest sample, cell by cell.
+
+Only visible rows whose text may differ from what the layer holds are looked at; a row's User, Sys and Wall are
+held for ``Theme.numbers_refresh_s`` of sample time.  Columns widen to fit what they show, and when they move
+every row is compared again.
+"""
+
+from __future__ import annotations
+
+from .columns import HEADINGS, Align, Col, LiveColumns, SnowColumns
+from .header import heading_text, lanes_legend
+from .layers import Layers
+from .rows import Cell, Row, argv_text, live_texts
+from .scale import LogScale
+from .text import TextPainter
+from .theme import Theme
+
+__all__ = ["TextPass"]
+
+#: Live-row columns whose width follows their content, in the order of :func:`_fitted`.
+_FITTED_COLUMNS = (Col.ROW, Col.USER, Col.SYS, Col.WALL, Col.WCHAN, Col.PID, Col.STATE)
+#: Live-row cells held back between two drawings of a row's numbers (see ``Theme.numbers_refresh_s``).
+_NUMBER_COLUMNS = (Col.USER, Col.SYS, Col.WALL)
+#: Sample time is a sum of float intervals: this close to the refresh period counts as reaching it.
+_SAMPLE_TIME_SLACK_S = 1e-6
+
+
+class TextPass:
+    """Paints the chart's text; mixed into :class:`~vwm_overlay.chart.chart.Chart`."""
+
+    theme: Theme
+    name: str | None
+    _layers: Layers
+    _text: TextPainter
+    _live_columns: LiveColumns
+    _snow_columns: SnowColumns
+    _io_scale: LogScale
+    _rss_scale: LogScale
+    _live: list[Row]
+    _snow: list[Row]
+    _header_cells: list[list[Cell] | None]
+    _width_px: int
+    _height_px: int
+    _hertz_label: int
+    _ticks_per_s: int
+    _boottime_ticks: int
+    _sample_s: float
+    _live_layout: int
+    _snow_layout: int
+    _text_stale: bool
+
+    def _live_texts(self, row: Row, index: int) -> tuple[str, ...]:
+        stat = row.task.stat
+        # The engine replaces argv and comm only when they change, so the
+        # (long) ArgV text is rebuilt only then, not every sample.
+        key = (stat.comm, stat.argv) if stat is not None else None
+        if key != row.argv_key or not row.argv_label:
+            row.argv_key = key
+            row.argv_label = argv_text(row.task)
+        return live_texts(row.task, index, self._ticks_per_s, self._boottime_ticks, row.argv_label)
+
+    def _snow_texts(self, row: Row) -> tuple[str, ...]:
+        _, user, sys, wall, argv, _, _, _ = self._live_texts(row, 0)
+        return (str(row.task.pid), user, sys, wall, argv)
+
+    def _paint_text(self) -> None:
+        self._text_stale = False
+        theme = self.theme
+        columns = self._live_columns
+        snow = self._snow_columns
+        width_px = self._width_px
+        height_px = min(self._height_px, self._layers.height_px)
+        now_s = self._sample_s
+        hold_s = theme.numbers_refresh_s - _SAMPLE_TIME_SLACK_S
+        while True:
+            todo = self._live_to_paint(height_px, now_s, hold_s)
+            if not columns.place(width_px):
+                break
+            self._live_layout += 1  # the columns moved: every row's cells are compared again
+        for row in self._snow:
+            if row.y_px >= height_px:
+                break
+            for col, text in zip(SnowColumns.ORDER, row.snow_texts, strict=False):
+                snow.fit(col, text)
+        if snow.place(width_px):
+            self._snow_layout += 1
+        ext = columns.extents
+        indent = theme.tree_indent_px
+        paint = self._text.paint_row
+        for row, key, texts in todo:
+            row_ix, user, sys, wall, argv, wchan, pid, state = texts
+            argv_x0 = min(columns.tree_x + row.depth * indent, columns.argv_x1)
+            cells: list[Cell] = [
+                (*ext[Col.ROW], row_ix),
+                (*ext[Col.USER], user),
+                (*ext[Col.SYS], sys),
+                (*ext[Col.WALL], wall),
+                (columns.tree_x, argv_x0, Align.LEFT, row.tree),
+                (argv_x0, columns.argv_x1, Align.LEFT, argv),
+                (*ext[Col.WCHAN], wchan),
+                (*ext[Col.PID], pid),
+                (*ext[Col.STATE], state),
+            ]
+            old = row.cells
+            if old is None or len(old) != len(cells):
+                row.numbers_s = now_s
+            else:
+                held = now_s - row.numbers_s < hold_s
+                fresh = False
+                for col in _NUMBER_COLUMNS:
+                    before = old[col]
+                    if before[3] != cells[col][3]:
+                        if held and before[:3] == cells[col][:3]:
+                            cells[col] = before  # drawn a moment ago: stays as it is
+                        else:
+                            fresh = True
+                if fresh:
+                    row.numbers_s = now_s
+            paint(row.y_px, row.height_px, cells, old, snow=False)
+            # Kept even for a row cut by the bottom edge: its clipped text stays valid while it stays put, and a
+            # move from a place the layer did not wholly hold forgets it (see ``_place``).
+            row.cells = cells
+            row.text_key = key
+        snow_key = ("snow", self._snow_layout)
+        for row in self._snow:
+            if row.y_px >= height_px:
+                break
+            if row.cells is not None and row.text_key == snow_key:
+                continue
+            cells = [(*snow.extents[col], text) for col, text in zip(SnowColumns.ORDER, row.snow_texts, strict=False)]
+            paint(row.y_px, row.height_px, cells, row.cells, snow=True)
+            row.cells = cells
+            row.text_key = snow_key
+        self._paint_header()
+        self._text.flush()
+
+    def _live_to_paint(
+        self, height_px: int, now_s: float, hold_s: float
+    ) -> list[tuple[Row, tuple[object, ...], tuple[str, ...]]]:
+        """The visible live rows whose text may differ from what is drawn, with their texts (columns fitted).
+
+        A row is skipped while its numbers are held and nothing else it shows changed: same Row index, tree,
+        name, WChan and State, and columns that did not move since it was drawn.
+        """
+        columns = self._live_columns
+        chars = columns.chars
+        layout = self._live_layout
+        todo: list[tuple[Row, tuple[object, ...], tuple[str, ...]]] = []
+        for index, row in enumerate(self._live):
+            if row.y_px >= height_px:
+                break
+            task = row.task
+            stat = task.stat
+            shown = None if stat is None else (stat.comm, stat.argv, stat.wchan, stat.state)
+            key = (layout, index, row.depth, row.tree, not task.threads, shown)
+            if row.cells is not None and key == row.text_key and now_s - row.numbers_s < hold_s:
+                continue
+            texts = self._live_texts(row, index)
+            for col, text in zip(_FITTED_COLUMNS, _fitted(texts), strict=True):
+                if len(text) > chars[col]:
+                    columns.fit(col, text)
+            todo.append((row, key, texts))
+        return todo
+
+    def _paint_header(self) -> None:
+        theme = self.theme
+        row_px = theme.row_px
+        lead = theme.text_lead_px
+        right = max(self._width_px - lead, lead)
+        ext = self._live_columns.extents
+        columns = self._live_columns
+        rows: list[list[Cell]] = [
+            [(lead, right, Align.RIGHT, heading_text(self.name, self._hertz_label))],
+            [(lead, right, Align.LEFT, lanes_legend(self._io_scale, self._rss_scale))],
+            [
+                *((*ext[col], HEADINGS[col]) for col in (Col.ROW, Col.USER, Col.SYS, Col.WALL)),
+                (columns.tree_x, columns.argv_x1, Align.LEFT, HEADINGS[Col.ARGV]),
+                *((*ext[col], HEADINGS[col]) for col in (Col.WCHAN, Col.PID, Col.STATE)),
+            ],
+        ]
+        for i, cells in enumerate(rows):
+            self._text.paint_row(i * row_px, row_px, cells, self._header_cells[i], snow=False)
+            self._header_cells[i] = cells
+
+
+def _fitted(texts: tuple[str, ...]) -> tuple[str, ...]:
+    """The texts of the columns whose width follows their content: Row, User, Sys, Wall, WChan, PID, State."""
+    return (texts[0], texts[1], texts[2], texts[3], texts[5], texts[6], texts[7])
