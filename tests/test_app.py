@@ -158,8 +158,8 @@ def overlays(conn: Connection) -> dict[int, tuple[Rect, bool]]:
             if child.get_wm_name() != "vwm-overlay":
                 continue
             geometry, attrs = child.get_geometry(), child.get_attributes()
-        except xerror.BadWindow:
-            continue
+        except (xerror.BadWindow, xerror.BadDrawable):
+            continue  # destroyed while we looked: GetGeometry reports it as a drawable
         rect = Rect(geometry.x, geometry.y, geometry.width, geometry.height)
         found[child.id] = (rect, attrs.map_state == X.IsViewable)
     return found
