@@ -11,7 +11,9 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,18 +22,41 @@ from proc_helpers import DATA_PROC, HELPERS, Controller, current, spawn_tree, ta
 from vwm_overlay.vmon import ProcWants, SysWants, Task, Vmon, VmonFlags
 
 
-def run_sampler(pid: int, *args: str, user: str | None = None) -> dict[str, object]:
-    """Sample the tree under ``pid`` in another process (as ``user``); its JSON report."""
-    argv = [sys.executable, HELPERS, "sample", str(pid), *args]
+def run_sampler(pid: int, *args: str, user: str | None = None, where: str | None = None) -> dict[str, object]:
+    """Sample the tree under ``pid`` in another process (as ``user``); its JSON report.
+
+    ``where`` is a directory holding the sampler and the package (see :func:`readable_copy`);
+    by default this checkout.
+    """
+    root = where if where is not None else os.path.dirname(os.path.dirname(HELPERS))
+    argv = [sys.executable, os.path.join(root, "tests", os.path.basename(HELPERS)), "sample", str(pid), *args]
     if user is not None:
         argv = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *argv]
     # The project's own directory first: another user may not see this interpreter's site-packages.
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(HELPERS)))
+    env = dict(os.environ, PYTHONPATH=root)
     done = subprocess.run(argv, capture_output=True, timeout=15, cwd="/", env=env, check=False)
     assert done.returncode == 0, done.stderr.decode()
     assert done.stderr == b"", done.stderr.decode()
     report: dict[str, object] = json.loads(done.stdout)
     return report
+
+
+@pytest.fixture
+def readable_copy() -> Iterator[str]:
+    """The package and the test helpers copied where any user may read them: a checkout
+    may sit in a directory only its owner can enter (pytest's own temporary directories too)."""
+    root = Path(tempfile.mkdtemp(prefix="vwm-overlay-sampler-"))
+    try:
+        project = Path(HELPERS).parent.parent
+        shutil.copytree(project / "vwm_overlay", root / "vwm_overlay", ignore=shutil.ignore_patterns("__pycache__"))
+        (root / "tests").mkdir()
+        for name in ("proc_helpers.py", "polling.py"):
+            shutil.copy(project / "tests" / name, root / "tests" / name)
+        for path in (root, *root.rglob("*")):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        yield str(root)
+    finally:
+        shutil.rmtree(root)
 
 
 def fd_count() -> int:
@@ -42,7 +67,9 @@ def fd_count() -> int:
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
-def test_an_unprivileged_sampler_gets_the_root_owned_fields_as_unavailable(nodes: Controller) -> None:
+def test_an_unprivileged_sampler_gets_the_root_owned_fields_as_unavailable(
+    nodes: Controller, readable_copy: str
+) -> None:
     nobody = pwd.getpwnam("nobody")
     probe = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-c", "pass"]
     if subprocess.run(probe, capture_output=True, timeout=15, cwd="/", check=False).returncode != 0:
@@ -51,7 +78,7 @@ def test_an_unprivileged_sampler_gets_the_root_owned_fields_as_unavailable(nodes
     root_kid = root_node.fork()
     own_kid = root_node.fork()
     own_kid.setuid(nobody.pw_uid, nobody.pw_gid)
-    report = run_sampler(root_node.pid, user="nobody")
+    report = run_sampler(root_node.pid, user="nobody", where=readable_copy)
     assert report["uid"] == nobody.pw_uid
     tasks = {t["pid"]: t for t in report["tasks"]}  # type: ignore[attr-defined]
     assert set(tasks) == {root_node.pid, root_kid.pid, own_kid.pid}  # children still followed
