@@ -163,30 +163,18 @@ class NaiveChart:
 
 
 def measure_incremental() -> float:
-    root, tasks = build_tree()
-    load = Load(root, tasks)
-    chart = Chart(WIDTH, HEIGHT, name="bench", markers_every=100)
-    target = cairocffi.ImageSurface(cairocffi.FORMAT_ARGB32, WIDTH, HEIGHT)
-    ctx = cairocffi.Context(target)
-    timing = SampleTiming(1, 0.0, 1.0 / HERTZ)
-
-    def sample() -> None:
-        load.step()
-        chart.update(root, load.sys, load.generation, timing, ticks_per_s=TICKS_PER_S, num_cpus=NUM_CPUS)
-        chart.compose(ctx)
-        target.flush()
-
-    for _ in range(WARMUP_SAMPLES):
-        sample()
-    start = time.process_time()
-    for _ in range(INCREMENTAL_SAMPLES):
-        sample()
-    return (time.process_time() - start) / INCREMENTAL_SAMPLES
+    """Per-sample cost of updating and composing the 200-task chart."""
+    return measure_chart(build_tree(), INCREMENTAL_SAMPLES, compose=True)
 
 
 def measure_busy(*, compose: bool, theme: Theme | None = None) -> float:
     """Per-sample cost for ``BUSY_TASKS`` busy tasks: update only (a hidden chart), or update and compose."""
-    root, tasks = build_tree(BUSY_TASKS, 12)
+    return measure_chart(build_tree(BUSY_TASKS, 12), BUSY_SAMPLES, compose=compose, theme=theme)
+
+
+def measure_chart(tree: tuple[Task, list[Task]], samples: int, *, compose: bool, theme: Theme | None = None) -> float:
+    """CPU seconds per sample of driving a chart of ``tree`` (after a warm-up)."""
+    root, tasks = tree
     load = Load(root, tasks)
     chart = Chart(WIDTH, HEIGHT, name="bench", markers_every=100, theme=theme)
     target = cairocffi.ImageSurface(cairocffi.FORMAT_ARGB32, WIDTH, HEIGHT)
@@ -203,9 +191,9 @@ def measure_busy(*, compose: bool, theme: Theme | None = None) -> float:
     for _ in range(WARMUP_SAMPLES):
         sample()
     start = time.process_time()
-    for _ in range(BUSY_SAMPLES):
+    for _ in range(samples):
         sample()
-    return (time.process_time() - start) / BUSY_SAMPLES
+    return (time.process_time() - start) / samples
 
 
 def measure_full() -> float:
