@@ -15,7 +15,8 @@ from vwm_overlay.vmon.records import SysStat, Task
 THEME = Theme(text_lead_px=40)
 HEADER_PX = 45
 ROW = THEME.row_px
-SLOT = THEME.process_slot_px
+SLOT = ROW  # one row per task by default, as vwm
+LANES_SLOT = THEME.process_slot_px
 BAR = THEME.bar_px
 
 
@@ -232,7 +233,7 @@ def test_markers_every_n_columns_on_the_row_dividers(tmp_path: Path) -> None:
 
 def test_the_io_lane_shows_a_write_burst_and_a_read_trickle(tmp_path: Path) -> None:
     root = make_task(100, "writer")
-    chart, feed = chart_for(root)
+    chart, feed = chart_for(root, lanes=True)
     feed.step()
     feed.step(io={root: (100, 10_000_000)})  # 100 MB/s of writes for one sample, 1 kB/s of reads
     feed.step()
@@ -254,7 +255,7 @@ def test_the_io_lane_shows_a_write_burst_and_a_read_trickle(tmp_path: Path) -> N
 def test_the_rss_lane_shows_the_resident_set(tmp_path: Path) -> None:
     root = make_task(100, "hog")
     root.stat.rss_pages = (64 << 20) // 4096  # type: ignore[union-attr]
-    chart, feed = chart_for(root)
+    chart, feed = chart_for(root, lanes=True)
     feed.step()
     feed.step()
     png = Png(chart, tmp_path / "c.png")

@@ -18,7 +18,7 @@ from vwm_overlay.vmon.records import Task
 EVERY_CHANGE = Theme(text_lead_px=40, numbers_refresh_s=0.0)
 LIMITED = Theme(text_lead_px=40)
 ROW = LIMITED.row_px
-SLOT = LIMITED.process_slot_px
+SLOT = LIMITED.row_px  # one row per task by default
 
 
 class Twins:
@@ -143,7 +143,7 @@ def test_snowflakes_falling_off_the_bottom_between_compositions(tmp_path: Path) 
     twins = Twins(root, tmp_path)
     twins.step()
     twins.lazy.to_surface()
-    for pid in range(200, 215):
+    for pid in range(200, 240):
         task = newcomer(pid, root, twins.feed, f"t{pid}")
         twins.step()
         task.is_stale = True

@@ -16,8 +16,8 @@ is never composed draws none.  A row's User, Sys and Wall are drawn at most ever
 of sample time.
 
 Composing paints background, graphs (read from the phase, wrapping) and the shadowed text onto any cairo
-context or image surface.  Layout of a slot: a thread is one 15 px row; a process is its row plus an IO lane and
-an RSS lane below it (heights from the theme; see ``Theme``).
+context or image surface.  Layout of a slot: by default every task is one 15 px row, as in vwm; with ``lanes`` on,
+a process is its row plus an IO lane and an RSS lane below it (heights from the theme; see ``Theme``).
 """
 
 from __future__ import annotations
@@ -88,10 +88,12 @@ class Chart(GraphPass, TextPass):
         theme: Theme | None = None,
         markers_every: int = 0,
         hertz: float = 10.0,
+        lanes: bool = False,
     ) -> None:
         self.theme = theme if theme is not None else Theme()
         self.name = name
         self.markers_every = max(markers_every, 0)
+        self._lanes = lanes
         self._width_px = width
         self._height_px = height
         self._layers = Layers(max(width, MIN_WIDTH_PX), max(height, MIN_HEIGHT_PX))
@@ -199,7 +201,7 @@ class Chart(GraphPass, TextPass):
             return
         self._structure_version = structure_version
         self._walked_root = root
-        placed, stale = walk_tree(root, theme.tree_indent_px, theme.row_px, theme.process_slot_px)
+        placed, stale = walk_tree(root, theme.tree_indent_px, theme.row_px, self._process_px)
         new_live: list[Row] = []
         for task, depth, tree in placed:
             row = self._rows.get(task)
@@ -235,7 +237,7 @@ class Chart(GraphPass, TextPass):
     def _new_row(self, task: Task, *, preexisting: bool) -> Row:
         if not preexisting and task.stat is not None and 0 < task.stat.start_ticks < self._monitor_start_ticks:
             preexisting = True  # found late, but it was running before monitoring began
-        height = self.theme.row_px if task.is_thread else self.theme.process_slot_px
+        height = self.theme.row_px if task.is_thread else self._process_px
         return Row(task, height, preexisting=preexisting)
 
     def _relayout(self, live: list[Row], snow: list[Row]) -> None:
@@ -284,11 +286,21 @@ class Chart(GraphPass, TextPass):
     def _place(self, row: Row, y: int, segments: list[Segment], first: int) -> int:
         old_y = row.y_px
         src = old_y if old_y >= 0 else None
-        segments.append((y, row.height_px, src))
+        kept_px = min(row.height_px, row.placed_px) if src is not None else row.height_px
+        segments.append((y, kept_px, src))
+        if kept_px < row.height_px:  # grown in place (lanes shown): the new part starts blank
+            segments.append((y + kept_px, row.height_px - kept_px, None))
+            first = min(first, y + kept_px)
+        elif row.height_px < row.placed_px:
+            first = min(first, y + row.height_px)
+        row.placed_px = row.height_px
         if old_y != y:
             first = min(first, y, old_y) if old_y >= 0 else min(first, y)
-            if old_y < 0 or old_y + row.height_px > self._layers.height_px:
-                row.cells = None  # its text was not (wholly) drawn where it comes from
+            bottom_px = self._layers.height_px
+            if old_y < 0 or old_y + row.height_px > bottom_px or y + row.height_px > bottom_px:
+                # Its text was not (wholly) drawn where it comes from, or the bottom edge now cuts it (the shadow
+                # of its last line depends on the text below it, which the edge cuts off): drawn again.
+                row.cells = None
             row.y_px = y
         return first
 
@@ -323,6 +335,31 @@ class Chart(GraphPass, TextPass):
         self._background_paint = _background_paint(self.theme, self.markers_every)
 
     # -- settings
+
+    @property
+    def lanes(self) -> bool:
+        """Whether every process has an IO lane and an RSS lane under its row (off: one row per task, as vwm)."""
+        return self._lanes
+
+    @property
+    def _process_px(self) -> int:
+        return self.theme.process_slot_px if self._lanes else self.theme.row_px
+
+    def set_lanes(self, on: bool) -> None:
+        """Show or hide the IO and RSS lanes; rows keep their CPU history, lanes start blank."""
+        if on == self._lanes:
+            return
+        self._lanes = on
+        height = self._process_px
+        for row in self._live:
+            if not row.is_thread:
+                row.height_px = height
+                row.cells = None
+        self._walked_root = None  # tree lines depend on slot heights
+        self._structure_version = None
+        self._relayout(self._live, self._snow)
+        self._header_cells = [None] * HEADER_ROWS
+        self._text_stale = True
 
     def set_hertz(self, hertz: float) -> None:
         """The rate shown in the heading (0: paused)."""

@@ -1,7 +1,7 @@
 """The graph pass of a chart: one 1 px column per covered interval, written at the ring's phase.
 
-Bars for every visible row (CPU, and for a process its IO and RSS lanes), the header rows' system graphs, and
-the start and exit markers.  Rows below the allocation are not drawn; their first visible column is blank.
+Bars for every visible row (CPU, and for a process with lanes shown its IO and RSS lanes), the header rows' system
+graphs, and the start and exit markers.  Rows below the allocation are not drawn; their first visible column is blank.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class GraphPass:
         older: list[bytes] | None = [header] if columns > 1 else None
         cpu, io, rss = patterns.cpu, patterns.io, patterns.rss
         io_scale, rss_scale = self._io_scale, self._rss_scale
-        lanes = theme.process_slot_px > theme.row_px
+        row_px = theme.row_px
         for row in self._live:
             if row.y_px >= height_px:
                 # Below the allocation nothing is drawn; its first visible
@@ -77,7 +77,7 @@ class GraphPass:
                     delta += task.unseen_cstime_ticks
                 sys_px = 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
                 run = cpu.run(sys_px, user_px)
-                if lanes and not row.is_thread:
+                if row.height_px > row_px:
                     taskio = task.io
                     if taskio is not None and row.has_io:
                         write = io_scale.px((taskio.write_bytes - row.last_write_bytes) / elapsed_s)

@@ -39,6 +39,7 @@ class Row:
         "last_utime_ticks",
         "last_write_bytes",
         "numbers_s",
+        "placed_px",
         "preexisting",
         "primed",
         "run",
@@ -57,6 +58,8 @@ class Row:
         self.argv_label = ""
         self.is_thread = task.is_thread
         self.height_px = height_px
+        #: The height its pixels in the layers have (``height_px`` until the lanes are switched).
+        self.placed_px = height_px
         self.y_px = -1  # not placed yet
         self.depth = 0
         self.tree: tuple[TreeRect, ...] = ()

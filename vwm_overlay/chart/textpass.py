@@ -48,6 +48,7 @@ class TextPass:
     _live_layout: int
     _snow_layout: int
     _text_stale: bool
+    _lanes: bool
 
     def _live_texts(self, row: Row, index: int) -> tuple[str, ...]:
         stat = row.task.stat
@@ -171,7 +172,7 @@ class TextPass:
         columns = self._live_columns
         rows: list[list[Cell]] = [
             [(lead, right, Align.RIGHT, heading_text(self.name, self._hertz_label))],
-            [(lead, right, Align.LEFT, lanes_legend(self._io_scale, self._rss_scale))],
+            [(lead, right, Align.LEFT, lanes_legend(self._io_scale, self._rss_scale) if self._lanes else "")],
             [
                 *((*ext[col], HEADINGS[col]) for col in (Col.ROW, Col.USER, Col.SYS, Col.WALL)),
                 (columns.tree_x, columns.argv_x1, Align.LEFT, HEADINGS[Col.ARGV]),

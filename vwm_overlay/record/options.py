@@ -26,7 +26,8 @@ MAX_HERTZ = 1000
 
 DESCRIPTION = """\
 Chart a command (everything after --, or the first argument that is not an option) or a running process to PNG
-snapshots, with no X server: vwm's per-task CPU rows, IO and RSS lanes, the process tree and the tasks that exited.
+snapshots, with no X server: vwm's per-task CPU rows (with --lanes an IO and an RSS lane under each process), the
+process tree and the tasks that exited.
 
 A PNG is always written when the run ends (the command exits, or on SIGINT or SIGTERM), so `record -- make` leaves a
 chart even without --snapshot or --snapshots.  SIGUSR1 writes a PNG at any time.  The first SIGINT is passed on to
@@ -71,6 +72,7 @@ class RecordOptions:
     now_names: bool = False
     wip_name: str | None = None
     jsonl_path: str | None = None
+    lanes: bool = False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -130,6 +132,7 @@ def _parser() -> _Parser:
     add("--now-names", action="store_true", help="name PNGs by the time of the snapshot, not of the start")
     add("--wip-name", type=_wip_name, metavar="NAME", help="fixed name of the PNG being written")
     add("--jsonl", metavar="FILE", help="write one JSON object per sample to FILE")
+    add("--lanes", action="store_true", help="an IO lane and an RSS lane under each process row (fewer rows fit)")
     add("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
@@ -163,6 +166,7 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
         now_names=args.now_names,
         wip_name=args.wip_name,
         jsonl_path=args.jsonl,
+        lanes=args.lanes,
     )
 
 

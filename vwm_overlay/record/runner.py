@@ -64,6 +64,7 @@ class Recorder:
             name=options.name,
             markers_every=options.markers_every,
             hertz=options.hertz,
+            lanes=options.lanes,
         )
         self.snapshots = SnapshotWriter(
             options.output_dir,

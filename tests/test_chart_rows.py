@@ -1,0 +1,55 @@
+"""How many tasks a chart shows, and which: vwm's density, and nothing hidden silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chart_helpers import Feed, Png, is_white, make_task
+
+from vwm_overlay.chart import Chart, Theme
+from vwm_overlay.vmon.records import Task
+
+THEME = Theme(text_lead_px=40)
+ROW = THEME.row_px
+HEADER_PX = 3 * ROW
+
+
+def sleepers(count: int, *, argv: tuple[str, ...] = ("sleep", "6")) -> tuple[Task, list[Task]]:
+    root = make_task(100, "sh", argv=("sh", "-c", "workload"))
+    children = [make_task(200 + i, argv[0], argv=argv, parent=root, wchan="hrtimer_nanosleep") for i in range(count)]
+    return root, children
+
+
+def rows_with_text(png: Png, x0: int, x1: int) -> int:
+    """Rows below the header with white text between ``x0`` and ``x1``."""
+    tops = range(HEADER_PX, png.height - ROW + 1, ROW)
+    return sum(any(is_white(p) for p in png.region(x0, y, x1, y + ROW - 1)) for y in tops)
+
+
+def test_every_task_is_one_row_as_in_vwm(tmp_path: Path) -> None:
+    root, _ = sleepers(50)
+    chart = Chart(800, 600, theme=THEME)
+    feed = Feed(chart, root)
+    feed.steps(3)
+    png = Png(chart, tmp_path / "c.png")
+    pid_x0, pid_x1 = chart.column_extents()["PID"]
+    assert rows_with_text(png, pid_x0, pid_x1) >= 36  # (600 - 45) // 15 = 37 rows of 15 px: every one holds a task
+
+
+def test_lanes_are_a_mode(tmp_path: Path) -> None:
+    root, children = sleepers(3)
+    chart = Chart(800, 300, theme=THEME, lanes=True)
+    feed = Feed(chart, root)
+    feed.steps(2)
+    assert chart.row_y(children[0]) == HEADER_PX + THEME.process_slot_px
+    feed.step(io={root: (0, 10_000_000)})
+    chart.set_lanes(False)
+    feed.step()
+    assert chart.row_y(children[0]) == HEADER_PX + ROW
+    chart.set_lanes(True)
+    feed.step()
+    png = Png(chart, tmp_path / "c.png")
+    lane = HEADER_PX + ROW
+    # The lanes are back, blank where they were hidden: no colour of an older burst copied from another row.
+    assert chart.row_y(children[0]) == HEADER_PX + THEME.process_slot_px
+    assert all(max(p) < 0x40 for p in png.column(3, lane, lane + THEME.io_lane_px - 1))
