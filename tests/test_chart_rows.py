@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chart_helpers import Feed, Png, is_white, make_task
+from chart_helpers import Feed, Png, is_cyan, is_white, make_task
 
 from vwm_overlay.chart import Chart, Theme
 from vwm_overlay.vmon.records import Task
@@ -53,3 +53,58 @@ def test_lanes_are_a_mode(tmp_path: Path) -> None:
     # The lanes are back, blank where they were hidden: no colour of an older burst copied from another row.
     assert chart.row_y(children[0]) == HEADER_PX + THEME.process_slot_px
     assert all(max(p) < 0x40 for p in png.column(3, lane, lane + THEME.io_lane_px - 1))
+
+
+def test_idle_siblings_collapse_so_a_busy_child_stays_on_the_chart(tmp_path: Path) -> None:
+    root, children = sleepers(50)
+    busy = make_task(300, "python", argv=("python", "-c", "spin"), parent=root, state="R")
+    chart = Chart(800, 600, theme=THEME)
+    feed = Feed(chart, root)
+    feed.step()
+    feed.steps(3, {busy: (feed.one_core(), 0)})
+    png = Png(chart, tmp_path / "c.png")
+    y = chart.row_y(busy)
+    assert y is not None and y + ROW <= 600
+    assert all(is_cyan(p) for p in png.column(0, y, y + ROW - 1)), "the busy child's graph is on the chart"
+    pid_x0, pid_x1 = chart.column_extents()["PID"]
+    assert rows_with_text(png, pid_x0, pid_x1) >= 34
+    shown = [c for c in children if chart.row_y(c) is not None]
+    assert len(shown) < 50
+    last = shown[-1]
+    assert chart.row_label(last) == f"sleep 6 x{50 - len(shown) + 1}", "the rest share the last sleeper's row"
+    assert chart.hidden_count == 0
+
+
+def test_a_collapsed_sleeper_that_wakes_gets_its_own_row(tmp_path: Path) -> None:
+    root, children = sleepers(60)
+    chart = Chart(800, 600, theme=THEME)
+    feed = Feed(chart, root)
+    feed.steps(2)
+    waking = children[-1]
+    assert chart.row_y(waking) is None
+    feed.step({waking: (1, 1)})
+    y = chart.row_y(waking)
+    assert y is not None and y + ROW <= 600
+    png = Png(chart, tmp_path / "c.png")
+    assert any(is_cyan(p) for p in png.column(0, y, y + ROW - 1))
+    assert chart.row_label(waking) == "sleep 6"
+
+
+def test_rows_that_do_not_fit_are_counted_and_busy_ones_kept(tmp_path: Path) -> None:
+    root = make_task(100, "sh")
+    idle = [make_task(200 + i, f"idle{i}", parent=root) for i in range(40)]  # all different: nothing collapses
+    busy = make_task(300, "busy", parent=root)
+    chart = Chart(800, 300, theme=THEME)
+    feed = Feed(chart, root)
+    feed.step()
+    feed.steps(2, {busy: (feed.one_core(), 0)})
+    room = (300 - HEADER_PX) // ROW  # 17 rows: the root, the busy child, 15 idle ones
+    assert chart.hidden_count == 42 - room
+    y = chart.row_y(busy)
+    assert y is not None and y + ROW <= 300
+    png = Png(chart, tmp_path / "c.png")
+    assert all(is_cyan(p) for p in png.column(0, y, y + ROW - 1))
+    assert sum(chart.row_y(t) is not None for t in idle) == room - 2
+    # The count is said in the header's second row, at the right.
+    assert any(is_white(p) for p in png.region(600, ROW, 796, 2 * ROW - 1))
+    assert chart.header_texts()[1].endswith(f"{42 - room} tasks not shown")

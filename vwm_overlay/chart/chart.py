@@ -26,6 +26,8 @@ from typing import Any, Protocol, cast
 
 from vwm_overlay.vmon.records import SysStat, Task
 
+from ._deltas import Deltas
+from ._fitting import Activity, fit_rows
 from .background import build_background
 from .cairo_types import (
     EXTEND_REPEAT,
@@ -39,12 +41,12 @@ from .cairo_types import (
     new_surface_pattern,
     set_pattern_offset,
 )
-from .columns import HEADINGS, LiveColumns, SnowColumns
+from .columns import HEADINGS, Col, LiveColumns, SnowColumns
 from .graphpass import GraphPass
 from .header import HEADER_ROWS, SysDeltas
 from .layers import Layers, Segment
 from .patterns import Patterns
-from .rows import Cell, Row, walk_tree
+from .rows import Cell, Placed, Row, walk_tree
 from .scale import LogScale
 from .schedule import SampleTiming, Schedule
 from .shape import ShapeBand
@@ -107,6 +109,12 @@ class Chart(GraphPass, TextPass):
         self._rss_scale = LogScale(self.theme.rss_base_bytes, self.theme.rss_factor, self.theme.rss_lane_px - 1)
         self._sys = SysDeltas()
         self._rows: dict[Task, Row] = {}
+        self._deltas = Deltas()
+        self._activity = Activity()
+        #: The live tree as last walked, in chart order; every task in it was seen.
+        self._placed: list[Placed] = []
+        self._seen: set[Task] = set()
+        self._hidden = 0  # live tasks without a row
         self._live: list[Row] = []
         self._snow: list[Row] = []
         self._separator_y = -1
@@ -195,42 +203,80 @@ class Chart(GraphPass, TextPass):
         if first:
             self._monitor_start_ticks = self._boottime_ticks
 
-        if structure_version is not None and structure_version == self._structure_version and root is self._walked_root:
-            self._draw_columns(sys, timing, num_cpus, page_size)
-            self.samples += 1
-            return
-        self._structure_version = structure_version
-        self._walked_root = root
-        placed, stale = walk_tree(root, theme.tree_indent_px, theme.row_px, self._process_px)
+        self._deltas.begin(generation, page_size)
+        stale: list[Task] = []
+        walked = not (
+            structure_version is not None and structure_version == self._structure_version and root is self._walked_root
+        )
+        if walked:
+            self._structure_version = structure_version
+            self._walked_root = root
+            self._placed, stale = walk_tree(root, theme.tree_indent_px, theme.row_px, self._process_px)
+        activity = self._activity
+        activity.now_s = self._sample_s
+        deltas = self._deltas
+        for task, _, _ in self._placed:
+            activity.note(task, deltas.of(task).busy)
+        self._fit(stale, first)
+        if walked:
+            self._seen.update(task for task, _, _ in self._placed)
+        self._draw_columns(sys, timing, num_cpus, page_size)
+        self.samples += 1
+
+    def _fit(self, stale: list[Task], first: bool) -> None:
+        """Choose the rows to show (see ``fitting``), give new ones a row, and move exited ones to the snowflakes."""
+        process_px, row_px = self._process_px, self.theme.row_px
+        fitted = fit_rows(
+            self._placed,
+            self._activity.is_active,
+            self._height_px - HEADER_ROWS * row_px,
+            lambda task: row_px if task.is_thread else process_px,
+        )
+        if fitted.hidden != self._hidden:
+            self._hidden = fitted.hidden
+            self._header_cells[1] = None
         new_live: list[Row] = []
-        for task, depth, tree in placed:
+        for shown in fitted.rows:
+            task = shown.task
             row = self._rows.get(task)
             if row is None:
-                row = self._rows[task] = self._new_row(task, preexisting=first)
-            row.depth = depth
-            row.tree = tree
+                row = self._rows[task] = self._new_row(task, preexisting=first or task in self._seen)
+            row.depth = shown.depth
+            row.tree = shown.tree
+            row.members = shown.members
             new_live.append(row)
         structure_changed = len(new_live) != len(self._live) or any(
             a is not b for a, b in zip(new_live, self._live, strict=False)
         )
+        if not structure_changed and not stale:
+            return
+        in_tree = {task for task, _, _ in self._placed}
         exited: list[Row] = []
-        if structure_changed or stale:
-            kept = {id(row) for row in new_live}
-            exited = [row for row in self._live if id(row) not in kept]
-            for task in stale:
-                row = self._rows.get(task)
-                if row is None:  # came and went between two samples: still worth a snowflake
-                    row = self._new_row(task, preexisting=False)
-                    exited.append(row)
-            exited.sort(key=lambda r: (r.y_px < 0, r.y_px))
-            for row in exited:
+        kept = {id(row) for row in new_live}
+        for row in self._live:
+            if id(row) in kept:
+                continue
+            if row.task in in_tree:  # still running, but without a row now (hidden, or in a collapsed run)
                 self._rows.pop(row.task, None)
-                row.finish_pending = True
-                row.snow_texts = self._snow_texts(row)
-            self._relayout(new_live, exited + self._snow)
-
-        self._draw_columns(sys, timing, num_cpus, page_size)
-        self.samples += 1
+                row.y_px = -1
+            else:
+                exited.append(row)
+        for task in stale:
+            row = self._rows.get(task)
+            if row is None or id(row) in kept:
+                # Came and went between two samples, or had no row: still worth a snowflake.
+                row = self._new_row(task, preexisting=task in self._seen)
+                exited.append(row)
+            self._deltas.forget(task)
+            self._activity.forget(task)
+            self._seen.discard(task)
+        exited.sort(key=lambda r: (r.y_px < 0, r.y_px))
+        for row in exited:
+            self._rows.pop(row.task, None)
+            row.finish_pending = True
+            row.members = ()
+            row.snow_texts = self._snow_texts(row)
+        self._relayout(new_live, exited + self._snow)
 
     # -- structure
 
@@ -276,6 +322,7 @@ class Chart(GraphPass, TextPass):
                 first = gone.y_px
         if y != self._used_px:
             first = min(first, y, self._used_px)
+        _count_shown(self._live, live)
         self._live, self._snow = live, kept_snow
         self._separator_y = separator_y
         self._used_px = y
@@ -437,6 +484,28 @@ class Chart(GraphPass, TextPass):
                 return row.y_px
         return None
 
+    @property
+    def hidden_count(self) -> int:
+        """Live tasks with no row: the tree is taller than the chart (collapsed runs count as shown)."""
+        return self._hidden
+
+    def row_label(self, task: Task) -> str | None:
+        """The ArgV text of ``task``'s live row as drawn (``sleep 6 x14`` for a collapsed run); None if it has none."""
+        self.sync_layers()
+        for row in self._live:
+            if row.task is task:
+                cell = row.cells[Col.ARGV][3] if row.cells is not None else None
+                return cell if isinstance(cell, str) else None
+        return None
+
+    def header_texts(self) -> list[str]:
+        """The texts of the three header rows as drawn, the cells of a row joined by spaces."""
+        self.sync_layers()
+        return [
+            " ".join(c[3] for c in cells if isinstance(c[3], str) and c[3]) if cells else ""
+            for cells in self._header_cells
+        ]
+
     def compose(self, target: Context | ImageSurface, x: int = 0, y: int = 0) -> None:
         """Paint the composed rows (background, graphs from the phase, shadowed text) at (``x``, ``y``)."""
         self.sync_layers()
@@ -505,6 +574,18 @@ class Chart(GraphPass, TextPass):
         pixels = memoryview(graph.get_data()).cast("I")
         step, width, phase = layers.argb_stride // 4, layers.width_px, layers.phase
         return [pixels[(phase + age) % width :: step].tobytes() for age in range(min(count, width) - 1, -1, -1)]
+
+
+def _count_shown(before: list[Row], after: list[Row]) -> None:
+    """Keep the engine's ``shown`` count of each task: a task with a row is re-read every sample (state, wchan)."""
+    old = {id(row.task): row.task for row in before}
+    new = {id(row.task): row.task for row in after}
+    for key, task in old.items():
+        if key not in new and hasattr(task, "shown"):
+            task.shown -= 1
+    for key, task in new.items():
+        if key not in old and hasattr(task, "shown"):
+            task.shown += 1
 
 
 def _background_paint(theme: Theme, markers_every: int) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from vwm_overlay.vmon.records import SysStat
 
+from ._deltas import Deltas
 from .header import SysDeltas
 from .layers import Layers
 from .patterns import Patterns
@@ -32,6 +33,7 @@ class GraphPass:
     _snow: list[Row]
     _ticks_per_s: int
     _hertz_label: int
+    _deltas: Deltas
 
     def _draw_columns(self, sys: SysStat | None, timing: SampleTiming, num_cpus: int, page_size: int) -> None:
         theme = self.theme
@@ -53,48 +55,33 @@ class GraphPass:
         cpu, io, rss = patterns.cpu, patterns.io, patterns.rss
         io_scale, rss_scale = self._io_scale, self._rss_scale
         row_px = theme.row_px
+        task_deltas = self._deltas
         for row in self._live:
             if row.y_px >= height_px:
-                # Below the allocation nothing is drawn; its first visible
-                # column will be blank rather than the sum of many samples.
-                row.primed = False
-                continue
+                continue  # below the allocation: nothing to draw
             task = row.task
-            stat = task.stat
-            if stat is None or not row.primed:
+            delta = task_deltas.of(task)
+            if task.stat is None or delta.baseline:
                 run = patterns.blank(row.height_px)
             else:
-                # Integer rounding of delta / total * mult * bar_px, at least 1 px for any non-zero delta.
+                # A threaded process's own row is its whole thread group, on the scale of all CPUs; a thread's
+                # (and a single-threaded process's) row is on the scale of one CPU.
                 scale = bar_px if (task.is_threaded or task.threads) and not task.is_thread else cpu_scale
-                delta = stat.utime_ticks - row.last_utime_ticks
-                if not task.is_thread:
-                    # Children that ran and exited between samples: the engine
-                    # credits their CPU to the parent, so it is not invisible.
-                    delta += task.unseen_cutime_ticks
-                user_px = 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
-                delta = stat.stime_ticks - row.last_stime_ticks
-                if not task.is_thread:
-                    delta += task.unseen_cstime_ticks
-                sys_px = 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
-                run = cpu.run(sys_px, user_px)
+                # Own use in the bright colours; children's CPU credited to the process (reaped between samples)
+                # in the dim ones, beyond it: the bright part is what the User and Sys columns count.
+                user_px = _px(delta.utime_ticks, scale, total, total2, bar_px)
+                sys_px = _px(delta.stime_ticks, scale, total, total2, bar_px)
+                all_user_px = _px(delta.utime_ticks + delta.children_utime_ticks, scale, total, total2, bar_px)
+                all_sys_px = _px(delta.stime_ticks + delta.children_stime_ticks, scale, total, total2, bar_px)
+                run = cpu.run(sys_px, user_px, all_sys_px - sys_px, all_user_px - user_px)
                 if row.height_px > row_px:
-                    taskio = task.io
-                    if taskio is not None and row.has_io:
-                        write = io_scale.px((taskio.write_bytes - row.last_write_bytes) / elapsed_s)
-                        read = io_scale.px((taskio.read_bytes - row.last_read_bytes) / elapsed_s)
+                    if task.io is not None:
+                        write = io_scale.px((delta.write_bytes + delta.children_write_bytes) / elapsed_s)
+                        read = io_scale.px((delta.read_bytes + delta.children_read_bytes) / elapsed_s)
                         run += io.run(write, read)
                     else:
                         run += io.run(0, 0)
-                    run += rss.run(0, rss_scale.px(stat.rss_pages * page_size))
-            if stat is not None:
-                row.primed = True
-                row.last_utime_ticks = stat.utime_ticks
-                row.last_stime_ticks = stat.stime_ticks
-                taskio = task.io
-                row.has_io = taskio is not None
-                if taskio is not None:
-                    row.last_read_bytes = taskio.read_bytes
-                    row.last_write_bytes = taskio.write_bytes
+                    run += rss.run(0, rss_scale.px(delta.rss_bytes))
             if older is not None:
                 older.append(patterns.blank(row.height_px) if row.start_pending else run)
             if row.start_pending:
@@ -115,6 +102,11 @@ class GraphPass:
             assert older is not None
             self._layers.put_column(self._layers.advance_phase(), _fit(older, height_px))
         self._layers.put_column(self._layers.advance_phase(), _fit(newest, height_px))
+
+
+def _px(delta: int, scale: int, total: int, total2: int, bar_px: int) -> int:
+    """``delta / total * scale``, rounded, at least 1 px for any non-zero delta, at most ``bar_px``."""
+    return 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
 
 
 def _fit(parts: list[bytes], height_px: int) -> bytes:

@@ -31,17 +31,12 @@ class Row:
         "cells",
         "depth",
         "finish_pending",
-        "has_io",
         "height_px",
         "is_thread",
-        "last_read_bytes",
-        "last_stime_ticks",
-        "last_utime_ticks",
-        "last_write_bytes",
+        "members",
         "numbers_s",
         "placed_px",
         "preexisting",
-        "primed",
         "run",
         "snow_texts",
         "start_pending",
@@ -62,16 +57,12 @@ class Row:
         self.placed_px = height_px
         self.y_px = -1  # not placed yet
         self.depth = 0
+        #: A collapsed run of idle siblings that this row stands for (``task`` first); empty for one task.
+        self.members: tuple[Task, ...] = ()
         self.tree: tuple[TreeRect, ...] = ()
         self.preexisting = preexisting
         self.start_pending = not preexisting
         self.finish_pending = False
-        self.primed = False  # counters below hold a previous sample
-        self.last_utime_ticks = 0
-        self.last_stime_ticks = 0
-        self.has_io = False
-        self.last_read_bytes = 0
-        self.last_write_bytes = 0
         #: The pixels of the latest column, repeated when a sample covers several columns.
         self.run = b""
         #: The texts of its snowflake row, frozen when the task exited.

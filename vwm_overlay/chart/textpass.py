@@ -8,7 +8,7 @@ every row is compared again.
 from __future__ import annotations
 
 from .columns import HEADINGS, Align, Col, LiveColumns, SnowColumns
-from .header import heading_text, lanes_legend
+from .header import heading_text, hidden_text, lanes_legend
 from .layers import Layers
 from .rows import Cell, Row, argv_text, live_texts
 from .scale import LogScale
@@ -49,6 +49,7 @@ class TextPass:
     _snow_layout: int
     _text_stale: bool
     _lanes: bool
+    _hidden: int
 
     def _live_texts(self, row: Row, index: int) -> tuple[str, ...]:
         stat = row.task.stat
@@ -58,7 +59,17 @@ class TextPass:
         if key != row.argv_key or not row.argv_label:
             row.argv_key = key
             row.argv_label = argv_text(row.task)
-        return live_texts(row.task, index, self._ticks_per_s, self._boottime_ticks, row.argv_label)
+        members = row.members
+        if not members:
+            return live_texts(row.task, index, self._ticks_per_s, self._boottime_ticks, row.argv_label)
+        # A collapsed run: its name with the count, and the CPU of all its members.
+        texts = live_texts(
+            row.task, index, self._ticks_per_s, self._boottime_ticks, f"{row.argv_label} x{len(members)}"
+        )
+        ticks_per_s = self._ticks_per_s
+        user = sum(t.stat.utime_ticks for t in members if t.stat is not None) / ticks_per_s
+        sys = sum(t.stat.stime_ticks for t in members if t.stat is not None) / ticks_per_s
+        return (texts[0], f"{user:.2f}s", f"{sys:.2f}s", *texts[3:])
 
     def _snow_texts(self, row: Row) -> tuple[str, ...]:
         _, user, sys, wall, argv, _, _, _ = self._live_texts(row, 0)
@@ -153,7 +164,7 @@ class TextPass:
             task = row.task
             stat = task.stat
             shown = None if stat is None else (stat.comm, stat.argv, stat.wchan, stat.state)
-            key = (layout, index, row.depth, row.tree, not task.threads, shown)
+            key = (layout, index, row.depth, row.tree, not task.threads, shown, len(row.members))
             if row.cells is not None and key == row.text_key and now_s - row.numbers_s < hold_s:
                 continue
             texts = self._live_texts(row, index)
@@ -172,7 +183,10 @@ class TextPass:
         columns = self._live_columns
         rows: list[list[Cell]] = [
             [(lead, right, Align.RIGHT, heading_text(self.name, self._hertz_label))],
-            [(lead, right, Align.LEFT, lanes_legend(self._io_scale, self._rss_scale) if self._lanes else "")],
+            [
+                (lead, right, Align.LEFT, lanes_legend(self._io_scale, self._rss_scale) if self._lanes else ""),
+                (lead, right, Align.RIGHT, hidden_text(self._hidden)),
+            ],
             [
                 *((*ext[col], HEADINGS[col]) for col in (Col.ROW, Col.USER, Col.SYS, Col.WALL)),
                 (columns.tree_x, columns.argv_x1, Align.LEFT, HEADINGS[Col.ARGV]),

@@ -69,6 +69,9 @@ class Theme:
     graph_top: RGBA = (1.0, 0.0, 0.0, 1.0)
     #: Grows up from the bottom of a row: user CPU, Idle, SoftIRQ, early samples.
     graph_bottom: RGBA = (0.0, 1.0, 1.0, 1.0)
+    #: The same for CPU of children credited to a process (reaped between two samples): dimmer, beyond its own.
+    graph_top_children: RGBA = (0.55, 0.0, 0.0, 1.0)
+    graph_bottom_children: RGBA = (0.0, 0.5, 0.5, 1.0)
     #: Where the two overlap, and the start and exit markers.
     graph_both: RGBA = (1.0, 1.0, 1.0, 1.0)
     io_write: RGBA = (1.0, 0.55, 0.0, 1.0)
