@@ -441,3 +441,25 @@ def test_an_unchanged_structure_version_skips_the_tree_walk() -> None:
     assert chart.row_y(child) is None
     step(2)
     assert chart.row_y(child) is not None
+
+
+def test_childrens_cpu_credited_to_a_parent_is_drawn_dimmer_beyond_its_own(tmp_path: Path) -> None:
+    root = make_task(100, "make")
+    chart, feed = chart_for(root)
+    feed.step()
+    # 20 ticks on 2 cores, a row is 14 px per core: 2 ticks of its own (3 px), with 4 of reaped children 8 px.
+    root.unseen_cutime_ticks = 4
+    feed.step({root: (2, 0)})
+    root.unseen_cutime_ticks = 0
+    png = Png(chart, tmp_path / "c.png")
+    y = y_of(chart, root)
+    column = bar_column(png, 0, y)
+
+    def dim_cyan(p: tuple[int, int, int]) -> bool:
+        return p[0] < 40 and 100 < p[1] < 160 and 100 < p[2] < 160
+
+    assert [is_cyan(p) for p in column] == [False] * 11 + [True] * 3
+    assert [dim_cyan(p) for p in column] == [False] * 6 + [True] * 5 + [False] * 3
+    # The bright part is what the User column counts: the process's own 0.02 s.
+    cells = chart.row_cells(root)
+    assert cells is not None and cells[1][3] == "0.02s"

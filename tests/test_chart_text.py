@@ -176,7 +176,8 @@ def test_numbers_are_drawn_at_most_every_numbers_refresh_s_of_sample_time(tmp_pa
 
     def both() -> tuple[Png, Png]:
         n = next(pngs)
-        return Png(limited, tmp_path / f"l{n}.png"), Png(every, tmp_path / f"e{n}.png")
+        # As a live view composes them: a snapshot always shows the latest numbers (see the test below).
+        return Png(limited, tmp_path / f"l{n}.png", composed=True), Png(every, tmp_path / f"e{n}.png", composed=True)
 
     feed.step()  # t = 0.1: the first drawing of the row, numbers and all
     lim, ev = both()
@@ -216,6 +217,20 @@ def test_numbers_are_drawn_at_most_every_numbers_refresh_s_of_sample_time(tmp_pa
     feed.step({root: (4, 1)}, columns=5)  # one late sample covering 0.5 s
     lim, ev = both()
     assert numbers(lim) == numbers(ev) != held
+
+
+def test_every_snapshot_shows_the_numbers_of_its_own_sample(tmp_path: Path) -> None:
+    root = make_task(100, "busy")
+    held = Chart(800, 400, name="twin", theme=LIMITED)
+    every = Chart(800, 400, name="twin", theme=EVERY_CHANGE)
+    feed = Feed(held, root, mirrors=(every,))
+    feed.step()
+    for n in range(6):  # 0.1 s apart: a live view holds its numbers, snapshots never do
+        feed.step({root: (4, 1)})
+        x0, x1 = held.column_extents()["User"][0], held.column_extents()["Wall"][1]
+        y = y_of(held, root)
+        shot, truth = Png(held, tmp_path / f"h{n}.png"), Png(every, tmp_path / f"e{n}.png")
+        assert shot.region(x0, y, x1, y + ROW) == truth.region(x0, y, x1, y + ROW), n
 
 
 def test_a_chart_composed_rarely_shows_the_latest_numbers(tmp_path: Path) -> None:

@@ -130,6 +130,7 @@ class Chart(GraphPass, TextPass):
         self._background_stale = True
         self._background_paint = _PAINT_OVER
         self._text_stale = True  # something may show different text than the text layer holds
+        self._numbers_held = False  # the text layer shows a number older than the latest sample
         self._live_layout = 0  # bumped whenever the live columns move (see ``Row.text_key``)
         self._snow_layout = 0
         self._sample_s = 0.0  # sample time: the sum of the samples' elapsed_s
@@ -357,13 +358,15 @@ class Chart(GraphPass, TextPass):
             self._relayout(self._live, [])
             self._text_stale = True
 
-    def sync_layers(self) -> None:
+    def sync_layers(self, *, exact: bool = False) -> None:
         """Bring the text layer (and the background) up to date with the latest sample.
 
         Composing does this first; call it before reading the text layer, row cells or column extents directly.
+        ``exact`` draws every number of the latest sample, even one held back (see ``Theme.numbers_refresh_s``):
+        a snapshot shows the numbers of its own sample.
         """
-        if self._text_stale:
-            self._paint_text()
+        if self._text_stale or (exact and self._numbers_held):
+            self._paint_text(exact=exact)
         if self._background_stale:
             self._rebuild_background()
 
@@ -491,11 +494,16 @@ class Chart(GraphPass, TextPass):
 
     def row_label(self, task: Task) -> str | None:
         """The ArgV text of ``task``'s live row as drawn (``sleep 6 x14`` for a collapsed run); None if it has none."""
+        cells = self.row_cells(task)
+        text = cells[Col.ARGV][3] if cells is not None else None
+        return text if isinstance(text, str) else None
+
+    def row_cells(self, task: Task) -> list[Cell] | None:
+        """The text cells of ``task``'s live row as drawn (Row, User, Sys, Wall, tree, ArgV, WChan, PID, State)."""
         self.sync_layers()
         for row in self._live:
             if row.task is task:
-                cell = row.cells[Col.ARGV][3] if row.cells is not None else None
-                return cell if isinstance(cell, str) else None
+                return row.cells
         return None
 
     def header_texts(self) -> list[str]:
@@ -535,7 +543,7 @@ class Chart(GraphPass, TextPass):
         width, height = max(self._width_px, 1), max(self._height_px, 1)
         surface = new_image(FORMAT_ARGB32, width, height)
         ctx = new_context(surface)
-        self.sync_layers()
+        self.sync_layers(exact=True)
         ctx.set_source_rgba(*self.theme.background[:3], 1.0)
         if self._background_paint == _PAINT_SOURCE:
             # The composed rows cover their part opaquely: only what is below them needs the plain colour.

@@ -48,6 +48,7 @@ class TextPass:
     _live_layout: int
     _snow_layout: int
     _text_stale: bool
+    _numbers_held: bool
     _lanes: bool
     _hidden: int
 
@@ -75,15 +76,16 @@ class TextPass:
         _, user, sys, wall, argv, _, _, _ = self._live_texts(row, 0)
         return (str(row.task.pid), user, sys, wall, argv)
 
-    def _paint_text(self) -> None:
+    def _paint_text(self, *, exact: bool = False) -> None:
         self._text_stale = False
+        self._numbers_held = False
         theme = self.theme
         columns = self._live_columns
         snow = self._snow_columns
         width_px = self._width_px
         height_px = min(self._height_px, self._layers.height_px)
         now_s = self._sample_s
-        hold_s = theme.numbers_refresh_s - _SAMPLE_TIME_SLACK_S
+        hold_s = -1.0 if exact else theme.numbers_refresh_s - _SAMPLE_TIME_SLACK_S
         while True:
             todo = self._live_to_paint(height_px, now_s, hold_s)
             if not columns.place(width_px):
@@ -124,6 +126,7 @@ class TextPass:
                     if before[3] != cells[col][3]:
                         if held and before[:3] == cells[col][:3]:
                             cells[col] = before  # drawn a moment ago: stays as it is
+                            self._numbers_held = True
                         else:
                             fresh = True
                 if fresh:
@@ -166,6 +169,7 @@ class TextPass:
             shown = None if stat is None else (stat.comm, stat.argv, stat.wchan, stat.state)
             key = (layout, index, row.depth, row.tree, not task.threads, shown, len(row.members))
             if row.cells is not None and key == row.text_key and now_s - row.numbers_s < hold_s:
+                self._numbers_held = True  # its numbers may have changed since they were drawn
                 continue
             texts = self._live_texts(row, index)
             for col, text in zip(_FITTED_COLUMNS, _fitted(texts), strict=True):
