@@ -144,6 +144,25 @@ def test_a_busy_command_leaves_a_png_with_its_cyan_row(record: Start, tmp_path: 
     assert not list((tmp_path / "out").glob("*WIP*"))
 
 
+def test_scale_2_gives_a_twice_as_big_png_with_30_px_rows(record: Start, tmp_path: Path) -> None:
+    status, stderr = finish(record("--output-dir", "out", "--scale", "2", "--hertz", "40", *py(BUSY, "0.5")))
+    assert (status, stderr) == (0, "")
+    [png] = pngs(tmp_path / "out")
+    surface = cairocffi.ImageSurface.create_from_png(str(png))
+    assert (surface.get_width(), surface.get_height()) == (1600, 1200)
+    pixels = memoryview(surface.get_data()).cast("I")
+    stride = surface.get_stride() // 4
+
+    def cyan_px(x: int, y0: int, y1: int) -> int:
+        return sum(
+            is_cyan(((p >> 16) & 255, (p >> 8) & 255, p & 255)) for p in pixels[y0 * stride + x : y1 * stride : stride]
+        )
+
+    # The command's row starts under 3 header rows of 30 px and its full-core bars are up to 29 px tall.
+    assert max(cyan_px(x, 90, 120) for x in range(1600)) > 15
+    assert not any(cyan_px(x, 120, 150) for x in range(1600))
+
+
 def test_the_exit_status_is_the_commands(record: Start) -> None:
     assert finish(record("--", "sh", "-c", "exit 7"))[0] == 7
 
@@ -231,6 +250,8 @@ def test_a_pid_that_does_not_exist_is_a_usage_error(record: Start) -> None:
         (["--hertz", "0", "--", "true"], "--hertz"),
         (["--hertz", "1001", "--", "true"], "--hertz"),
         (["--snapshots", "0", "--", "true"], "--snapshots"),
+        (["--scale", "5", "--", "true"], "--scale"),
+        (["--scale", "x", "--", "true"], "--scale"),
         (["--wip-name", "a/b", "--", "true"], "--wip-name"),
         (["--bogus", "--", "true"], "--bogus"),
         (["--pid", "1", "--", "true"], "--pid"),

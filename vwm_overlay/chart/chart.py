@@ -91,8 +91,10 @@ class Chart(GraphPass, TextPass):
         markers_every: int = 0,
         hertz: float = 10.0,
         lanes: bool = False,
+        scale: float = 1.0,
     ) -> None:
-        self.theme = theme if theme is not None else Theme()
+        """A chart ``width`` x ``height`` px; ``scale`` multiplies every size of the theme (rows, text, gaps)."""
+        self.theme = (theme if theme is not None else Theme()).scaled(scale)
         self.name = name
         self.markers_every = max(markers_every, 0)
         self._lanes = lanes

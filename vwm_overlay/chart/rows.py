@@ -152,7 +152,7 @@ def walk_tree(root: Task, indent_px: int, row_px: int, slot_px: int) -> tuple[li
             rects = shapes[key] = _tree_rects(bars, depth, tee, has_later, indent_px, row_px, height, joined=joined)
         live.append((task, depth, rects))
         if threads or children:
-            child_bars = (*bars, (depth - 1) * indent_px + 4) if depth >= 1 and has_later else bars
+            child_bars = (*bars, (depth - 1) * indent_px + _tree_inset(indent_px)) if depth >= 1 and has_later else bars
             below = depth + 1
             # Pushed in reverse: threads come out first, then children, each in list order.
             for i in range(len(children) - 1, -1, -1):
@@ -173,14 +173,20 @@ def _tree_rects(
     *,
     joined: bool,
 ) -> tuple[TreeRect, ...]:
-    rects = [(x, 0, 1, height) for x in bars]
+    # vwm's geometry at 7 px of indent (lines 4 px in, 1 px wide, tees 2 px long), scaled with the indent.
+    inset, width = _tree_inset(indent_px), max(indent_px // 7, 1)
+    rects = [(x, 0, width, height) for x in bars]
     if tee:
-        x = (depth - 1) * indent_px + 4
-        rects.append((x, 0, 1, height if has_later else row_px - 4))
-        rects.append((x + 1, row_px - 5, 2, 1))
+        x = (depth - 1) * indent_px + inset
+        rects.append((x, 0, width, height if has_later else row_px - inset))
+        rects.append((x + width, row_px - inset - width, 2 * width, width))
     if joined:
-        rects.append((depth * indent_px + 4, row_px, 1, height - row_px))
+        rects.append((depth * indent_px + inset, row_px, width, height - row_px))
     return tuple(rects)
+
+
+def _tree_inset(indent_px: int) -> int:
+    return indent_px * 4 // 7
 
 
 def _any_parent(siblings: list[Task], last_live: int) -> bool:

@@ -6,7 +6,7 @@ snapshot look in full colour: black background, cyan user CPU, red system CPU, w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = ["RGBA", "Theme", "premultiplied_pixel"]
 
@@ -48,8 +48,10 @@ class Theme:
     rss_lane_px: int = 5
 
     # -- text: cairo's toy font API; the baseline is counted from the top of the row.
-    font_family: str = "monospace"
+    font_family: str = "DejaVu Sans Mono"
     font_size_px: float = 10.0
+    #: Grey edges on the hinted glyphs; off (the default), text is bitmap-crisp like vwm's: pure white or nothing.
+    font_antialias: bool = False
     text_baseline_px: int = 11
     #: Shortest sample time between two drawings of a row's User, Sys and Wall (see above).
     numbers_refresh_s: float = 0.5
@@ -80,7 +82,28 @@ class Theme:
     rss: RGBA = (0.65, 0.45, 1.0, 1.0)
     text: RGBA = (1.0, 1.0, 1.0, 1.0)
     snowflake_text: RGBA = (0xD0 / 255, 0xD0 / 255, 0xD0 / 255, 1.0)
-    shadow: RGBA = (0.0, 0.0, 0.0, 0.75)
+    #: Around every glyph, one pixel wide: opaque, so text reads over the brightest graph.
+    shadow: RGBA = (0.0, 0.0, 0.0, 1.0)
+
+    def scaled(self, factor: float) -> Theme:
+        """This theme with every size multiplied by ``factor`` (a HiDPI screen, a bigger PNG); dividers stay 1 px."""
+        if factor == 1.0:
+            return self
+
+        def px(value: int) -> int:
+            return max(round(value * factor), 1) if value > 0 else 0
+
+        return replace(
+            self,
+            row_px=px(self.row_px),
+            column_gap_px=px(self.column_gap_px),
+            tree_indent_px=px(self.tree_indent_px),
+            text_lead_px=px(self.text_lead_px),
+            io_lane_px=px(self.io_lane_px),
+            rss_lane_px=px(self.rss_lane_px),
+            font_size_px=self.font_size_px * factor,
+            text_baseline_px=px(self.text_baseline_px),
+        )
 
     @property
     def bar_px(self) -> int:

@@ -23,6 +23,8 @@ MIN_WIDTH_PX = 200
 MIN_HEIGHT_PX = 28
 MIN_HERTZ = 1
 MAX_HERTZ = 1000
+MIN_SCALE = 0.5
+MAX_SCALE = 4.0
 
 DESCRIPTION = """\
 Chart a command (everything after --, or the first argument that is not an option) or a running process to PNG
@@ -73,6 +75,7 @@ class RecordOptions:
     wip_name: str | None = None
     jsonl_path: str | None = None
     lanes: bool = False
+    scale: float = 1.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,6 +98,16 @@ def _int_in(low: int, high: int | None) -> type[int]:
 
     check.__name__ = "number"  # argparse names the type in some messages
     return check  # type: ignore[return-value]
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not MIN_SCALE <= value <= MAX_SCALE:
+        raise argparse.ArgumentTypeError(f"must be {MIN_SCALE:g} to {MAX_SCALE:g}: {text!r}")
+    return value
 
 
 def _wip_name(text: str) -> str:
@@ -132,6 +145,13 @@ def _parser() -> _Parser:
     add("--now-names", action="store_true", help="name PNGs by the time of the snapshot, not of the start")
     add("--wip-name", type=_wip_name, metavar="NAME", help="fixed name of the PNG being written")
     add("--jsonl", metavar="FILE", help="write one JSON object per sample to FILE")
+    add(
+        "--scale",
+        type=_scale,
+        default=1.0,
+        metavar="F",
+        help="multiply the PNG's size, its rows and its text by F, 0.5 to 4 (default 1; 2: 1600x1200, 30 px rows)",
+    )
     add("--lanes", action="store_true", help="an IO lane and an RSS lane under each process row (fewer rows fit)")
     add("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
@@ -167,6 +187,7 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
         wip_name=args.wip_name,
         jsonl_path=args.jsonl,
         lanes=args.lanes,
+        scale=args.scale,
     )
 
 

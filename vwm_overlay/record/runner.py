@@ -59,12 +59,13 @@ class Recorder:
         # as the overlay does to spare the X server.
         self.schedule = Schedule(options.hertz, clock, auto_backoff=False)
         self.chart = Chart(
-            options.width_px,
-            options.height_px,
+            round(options.width_px * options.scale),
+            round(options.height_px * options.scale),
             name=options.name,
             markers_every=options.markers_every,
             hertz=options.hertz,
             lanes=options.lanes,
+            scale=options.scale,
         )
         self.snapshots = SnapshotWriter(
             options.output_dir,
