@@ -20,8 +20,9 @@ from collections import deque
 
 import cairocffi
 
-from vwm_overlay.chart import Chart, SampleTiming, Theme
+from vwm_overlay.chart import Chart, Theme
 from vwm_overlay.chart.scale import ratio_px
+from vwm_overlay.schedule import SampleTiming
 from vwm_overlay.vmon.records import SysStat, Task, TaskIO, TaskStat
 
 WIDTH, HEIGHT = 800, 600

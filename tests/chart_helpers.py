@@ -6,7 +6,8 @@ from pathlib import Path
 
 import cairocffi
 
-from vwm_overlay.chart import Chart, SampleTiming
+from vwm_overlay.chart import Chart
+from vwm_overlay.schedule import SampleTiming
 from vwm_overlay.vmon.records import SysStat, Task, TaskIO, TaskStat
 
 TICKS_PER_S = 100

@@ -8,7 +8,8 @@ import cairocffi
 import pytest
 from chart_helpers import Feed, Png, is_cyan, is_dark, is_red, is_white, make_task
 
-from vwm_overlay.chart import Chart, SampleTiming, Theme
+from vwm_overlay.chart import Chart, Theme
+from vwm_overlay.schedule import SampleTiming
 from vwm_overlay.vmon.records import SysStat, Task
 
 # A wide lead keeps the newest 30-odd columns free of text and its shadow, for clean probes.
@@ -409,7 +410,7 @@ class FakeEngine:
 
 
 def test_attach_updates_from_the_engine_callback() -> None:
-    from vwm_overlay.chart import Schedule
+    from vwm_overlay.schedule import Schedule
 
     root = make_task(100)
     engine = FakeEngine(root)

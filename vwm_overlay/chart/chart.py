@@ -26,6 +26,7 @@ from typing import Any, Protocol, cast
 
 from vwm_overlay.vmon.records import SysStat, Task
 
+from ..schedule import SampleTiming, Schedule
 from ._deltas import Deltas
 from ._fitting import Activity, fit_rows
 from .background import build_background
@@ -48,7 +49,6 @@ from .layers import Layers, Segment
 from .patterns import Patterns
 from .rows import Cell, Placed, Row, walk_tree
 from .scale import LogScale
-from .schedule import SampleTiming, Schedule
 from .shape import ShapeBand
 from .text import TextPainter
 from .textpass import TextPass

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from vwm_overlay.vmon.records import SysStat
 
+from ..schedule import SampleTiming
 from ._deltas import Deltas
 from .header import SysDeltas
 from .layers import Layers
 from .patterns import Patterns
 from .rows import Row
 from .scale import LogScale
-from .schedule import SampleTiming
 from .theme import Theme
 
 __all__ = ["GraphPass"]

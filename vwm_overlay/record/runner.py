@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from ..chart import Chart, Schedule
+from ..chart import Chart
 from ..errors import TaskGone, UsageError
+from ..schedule import Schedule
 from ..vmon import ProcWants, SysWants, Task, Vmon, VmonFlags
 from .child import Command, set_child_subreaper
 from .jsonlog import JsonLog
