@@ -17,46 +17,55 @@ from .rows import Row
 from .scale import LogScale
 from .theme import Theme
 
-__all__ = ["GraphPass"]
+__all__ = ["GraphWriter"]
 
 
-class GraphPass:
-    """Draws one sample's columns; mixed into :class:`~vwm_overlay.chart.chart.Chart`."""
+class GraphWriter:
+    """Writes each sample's columns into a chart's graph layer, from the per-sample deltas of its tasks."""
 
-    theme: Theme
-    _layers: Layers
-    _patterns: Patterns
-    _sys: SysDeltas
-    _io_scale: LogScale
-    _rss_scale: LogScale
-    _live: list[Row]
-    _snow: list[Row]
-    _ticks_per_s: int
-    _hertz_label: int
-    _deltas: Deltas
+    def __init__(self, theme: Theme, deltas: Deltas) -> None:
+        self._theme = theme
+        self._deltas = deltas
+        self._patterns = Patterns(theme)
+        self._sys = SysDeltas()
+        #: The scales of the IO and RSS lanes (the heading describes them).
+        self.io_scale = LogScale(theme.io_base_bytes_per_s, theme.io_factor, theme.io_lane_px - 1)
+        self.rss_scale = LogScale(theme.rss_base_bytes, theme.rss_factor, theme.rss_lane_px - 1)
 
-    def _draw_columns(self, sys: SysStat | None, timing: SampleTiming, num_cpus: int, page_size: int) -> None:
-        theme = self.theme
+    def draw(
+        self,
+        layers: Layers,
+        live: list[Row],
+        snow: list[Row],
+        sys: SysStat | None,
+        timing: SampleTiming,
+        *,
+        num_cpus: int,
+        ticks_per_s: int,
+        hertz: int,
+    ) -> None:
+        """Write the columns ``timing`` covers: bars of the ``live`` rows, exit markers of new ``snow`` rows."""
+        theme = self._theme
         patterns = self._patterns
         bar_px = theme.bar_px
         deltas = self._sys.update(sys)
         total = self._sys.total_ticks
         if total <= 0:
             # No system stat (or a zero delta at rates above USER_HZ): what the elapsed time allows.
-            total = max(1, round(self._ticks_per_s * max(num_cpus, 1) * max(timing.elapsed_s, 0.0)))
+            total = max(1, round(ticks_per_s * max(num_cpus, 1) * max(timing.elapsed_s, 0.0)))
         total2 = 2 * total
         cpu_scale = bar_px * max(num_cpus, 1)
-        elapsed_s = timing.elapsed_s if timing.elapsed_s > 0 else 1.0 / max(self._hertz_label, 1)
-        height_px = self._layers.height_px
+        elapsed_s = timing.elapsed_s if timing.elapsed_s > 0 else 1.0 / max(hertz, 1)
+        height_px = layers.height_px
         header = self._sys.runs(patterns, deltas, timing.adherence, bar_px)
         columns = max(timing.columns, 1)
         newest: list[bytes] = [header]
         older: list[bytes] | None = [header] if columns > 1 else None
         cpu, io, rss = patterns.cpu, patterns.io, patterns.rss
-        io_scale, rss_scale = self._io_scale, self._rss_scale
+        io_scale, rss_scale = self.io_scale, self.rss_scale
         row_px = theme.row_px
         task_deltas = self._deltas
-        for row in self._live:
+        for row in live:
             if row.y_px >= height_px:
                 continue  # below the allocation: nothing to draw
             task = row.task
@@ -88,7 +97,7 @@ class GraphPass:
                 row.start_pending = False
                 run = patterns.start(row.height_px)
             newest.append(run)
-        finished = [row for row in self._snow if row.finish_pending]
+        finished = [row for row in snow if row.finish_pending]
         if finished:
             filled_px = sum(len(part) for part in newest) // 4
             for row in finished:
@@ -100,8 +109,8 @@ class GraphPass:
                 filled_px = row.y_px + row.height_px
         for _ in range(columns - 1):
             assert older is not None
-            self._layers.put_column(self._layers.advance_phase(), _fit(older, height_px))
-        self._layers.put_column(self._layers.advance_phase(), _fit(newest, height_px))
+            layers.put_column(layers.advance_phase(), _fit(older, height_px))
+        layers.put_column(layers.advance_phase(), _fit(newest, height_px))
 
 
 def _px(delta: int, scale: int, total: int, total2: int, bar_px: int) -> int:
