@@ -75,33 +75,31 @@ def fit_rows(
     need = sum(height_px(row.task) for row in rows)
     if need <= room_px:
         return Fitted(rows, 0)
+    heights = [height_px(row.task) for row in rows]
     keep = [False] * len(rows)
     keep[0] = True  # the root: what the chart is of
+    ancestors: list[int] = []  # indices of the rows above the current one in the tree
     for i, row in enumerate(rows):
+        depth = row.depth
+        while ancestors and rows[ancestors[-1]].depth >= depth:
+            ancestors.pop()
         if not row.members and is_active(row.task):
             keep[i] = True
-            depth = row.depth
-            for j in range(i - 1, -1, -1):  # its ancestors, for the tree's sake
-                if rows[j].depth < depth:
-                    depth = rows[j].depth
-                    keep[j] = True
-                    if depth == 0:
-                        break
-    used = 0
-    for i, row in enumerate(rows):
-        if keep[i]:
-            used += height_px(row.task)
-    for i, row in enumerate(rows):
-        if not keep[i]:
-            h = height_px(row.task)
-            if used + h <= room_px:
-                keep[i] = True
-                used += h
+            for j in reversed(ancestors):  # kept for the tree's sake; above a kept one, all are kept already
+                if keep[j]:
+                    break
+                keep[j] = True
+        ancestors.append(i)
+    used = sum(h for h, kept in zip(heights, keep, strict=True) if kept)
+    for i, h in enumerate(heights):
+        if not keep[i] and used + h <= room_px:
+            keep[i] = True
+            used += h
     shown: list[Shown] = []
     used = 0
     for i, row in enumerate(rows):
         if keep[i]:
-            h = height_px(row.task)
+            h = heights[i]
             if used + h > room_px:
                 break  # more busy rows than room: the bottom ones are counted as hidden
             shown.append(row)

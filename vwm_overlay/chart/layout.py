@@ -57,6 +57,7 @@ class Layout:
         self._structure_version: int | None = None
         self._walked_root: Task | None = None
         self._monitor_start_ticks = -1  # boot-time ticks of the first sample; -1 before it
+        self._fit_key: tuple[list[bool], int] | None = None
 
     @property
     def process_px(self) -> int:
@@ -82,9 +83,16 @@ class Layout:
         activity = self._activity
         activity.now_s = sample_s
         deltas = self._deltas
+        note, is_active = activity.note, activity.is_active
+        busy: list[bool] = []
         for task, _, _ in self._placed:
-            activity.note(task, deltas.of(task).busy)
-        self._fit(stale, first, visible_px)
+            note(task, deltas.of(task).busy)
+            busy.append(is_active(task))
+        # The same tree with the same busy tasks in the same room: the same rows.
+        fit_key = (busy, visible_px)
+        if walked or fit_key != self._fit_key:
+            self._fit_key = fit_key
+            self._fit(stale, first, visible_px)
         if walked:
             self._seen.update(task for task, _, _ in self._placed)
 
