@@ -24,7 +24,8 @@ def premultiplied_pixel(rgba: RGBA) -> int:
 class Theme:
     """Look and geometry of a chart.
 
-    A thread's slot is one ``row_px`` row.  A process's slot is its row, then an IO lane (``io_lane_px``: bytes
+    Every task's slot is one ``row_px`` row, as in vwm.  On a chart that shows lanes, a process's slot is its row,
+    then an IO lane (``io_lane_px``: bytes
     written per second grow down from the top, bytes read up from the bottom) and an RSS lane (``rss_lane_px``:
     the resident set grows up from the bottom); both on logarithmic scales (see ``LogScale``) so that a trickle
     and a flood both show.  Threads get no lanes: IO and memory are accounted per process.  A lane with a height
@@ -35,7 +36,8 @@ class Theme:
     sample.  Once a row's numbers were drawn, newer ones are drawn only after this much sample time (the sum of
     the samples' ``elapsed_s``, not the wall clock); a number that changes after a longer quiet spell shows at
     once.  Everything else (names, PID, State, WChan, the Row index, new and moved rows, snowflakes, headings) is
-    drawn at the next composition.  0 draws every change.
+    drawn at the next composition.  0 draws every change.  A snapshot (``Chart.to_surface``) never holds: it shows
+    the numbers of its own sample.
     """
 
     # -- geometry: vwm's 15 px rows, the last line of each a divider; text columns 7 px apart.
