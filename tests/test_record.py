@@ -163,6 +163,36 @@ def test_scale_2_gives_a_twice_as_big_png_with_30_px_rows(record: Start, tmp_pat
     assert not any(cyan_px(x, 120, 150) for x in range(1600))
 
 
+SLEEPERS_AND_A_SPINNER = """
+    import os, subprocess, sys, time
+    sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(50)]
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # Ends (leaving its children to the test's cleanup) once the spinner has used a second of CPU.
+    while int(open(f"/proc/{spinner.pid}/stat").read().rsplit(")", 1)[1].split()[11]) < os.sysconf("SC_CLK_TCK"):
+        time.sleep(0.05)
+"""
+
+
+def test_a_busy_child_after_50_sleepers_is_on_the_chart(record: Start, tmp_path: Path) -> None:
+    status, stderr = finish(record("--output-dir", "out", "--hertz", "10", *py(SLEEPERS_AND_A_SPINNER)))
+    assert (status, stderr) == (0, "")
+    [png] = pngs(tmp_path / "out")
+    surface = cairocffi.ImageSurface.create_from_png(str(png))
+    pixels = memoryview(surface.get_data()).cast("I")
+    stride = surface.get_stride() // 4
+
+    def rgb(x: int, y: int) -> tuple[int, int, int]:
+        p = int(pixels[y * stride + x])
+        return ((p >> 16) & 255, (p >> 8) & 255, p & 255)
+
+    rows = range(HEADER_PX, 600 - 14, 15)
+    # vwm's density: a task in every row (its PID at the right).
+    assert sum(any(rgb(x, y + 7) == (255, 255, 255) for x in range(700, 796)) for y in rows) >= 34
+    # Below the command's own row, the spinner's cyan bars (any CPU at all shows at least their bottom pixel).
+    busy = [y for y in rows if y > HEADER_PX and any(is_cyan(rgb(x, y + 13)) for x in range(3))]
+    assert busy, "the busy child's graph is on the chart"
+
+
 def test_the_exit_status_is_the_commands(record: Start) -> None:
     assert finish(record("--", "sh", "-c", "exit 7"))[0] == 7
 
