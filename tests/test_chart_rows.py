@@ -108,3 +108,16 @@ def test_rows_that_do_not_fit_are_counted_and_busy_ones_kept(tmp_path: Path) -> 
     # The count is said in the header's second row, at the right.
     assert any(is_white(p) for p in png.region(600, ROW, 796, 2 * ROW - 1))
     assert chart.header_texts()[1].endswith(f"{42 - room} tasks not shown")
+
+
+def test_a_chart_too_short_for_any_row_and_a_tree_gone() -> None:
+    root, children = sleepers(5)
+    chart = Chart(800, 40, theme=THEME)  # not even the header fits
+    feed = Feed(chart, root)
+    feed.steps(2, {children[0]: (1, 0)})
+    assert chart.hidden_count == 6
+    root.is_stale = True
+    for child in children:
+        child.is_stale = True
+    feed.step()
+    assert chart.hidden_count == 0

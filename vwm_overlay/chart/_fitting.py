@@ -69,7 +69,7 @@ def fit_rows(
 ) -> Fitted:
     """The rows to show of the live tasks ``placed`` (in chart order) in ``room_px`` of height."""
     need = sum(height_px(task) for task, _, _ in placed)
-    if need <= room_px:
+    if need <= room_px or not placed:
         return Fitted([Shown(task, depth, tree) for task, depth, tree in placed], 0)
     rows = _collapsed(placed, is_active, need - room_px, height_px)
     need = sum(height_px(row.task) for row in rows)
