@@ -6,7 +6,8 @@ from pathlib import Path
 
 import cairocffi
 
-from vwm_overlay.chart import Chart, SampleTiming
+from vwm_overlay.chart import Chart
+from vwm_overlay.schedule import SampleTiming
 from vwm_overlay.vmon.records import SysStat, Task, TaskIO, TaskStat
 
 TICKS_PER_S = 100
@@ -127,8 +128,14 @@ def _walk(task: Task) -> list[Task]:
 class Png:
     """A chart written to a PNG file and read back, for pixel probes."""
 
-    def __init__(self, chart: Chart, path: Path) -> None:
-        chart.write_png(str(path))
+    def __init__(self, chart: Chart, path: Path, *, composed: bool = False) -> None:
+        """``chart`` as a snapshot (``write_png``), or with ``composed`` as a live view composes it (``compose``)."""
+        if composed:
+            surface = cairocffi.ImageSurface(cairocffi.FORMAT_ARGB32, chart.width, chart.height)
+            chart.compose(surface)
+            surface.write_to_png(str(path))
+        else:
+            chart.write_png(str(path))
         self.surface = cairocffi.ImageSurface.create_from_png(str(path))
         self.width = self.surface.get_width()
         self.height = self.surface.get_height()

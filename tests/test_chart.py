@@ -8,14 +8,16 @@ import cairocffi
 import pytest
 from chart_helpers import Feed, Png, is_cyan, is_dark, is_red, is_white, make_task
 
-from vwm_overlay.chart import Chart, SampleTiming, Theme
+from vwm_overlay.chart import Chart, Theme
+from vwm_overlay.schedule import SampleTiming
 from vwm_overlay.vmon.records import SysStat, Task
 
 # A wide lead keeps the newest 30-odd columns free of text and its shadow, for clean probes.
 THEME = Theme(text_lead_px=40)
 HEADER_PX = 45
 ROW = THEME.row_px
-SLOT = THEME.process_slot_px
+SLOT = ROW  # one row per task by default, as vwm
+LANES_SLOT = THEME.process_slot_px
 BAR = THEME.bar_px
 
 
@@ -232,7 +234,7 @@ def test_markers_every_n_columns_on_the_row_dividers(tmp_path: Path) -> None:
 
 def test_the_io_lane_shows_a_write_burst_and_a_read_trickle(tmp_path: Path) -> None:
     root = make_task(100, "writer")
-    chart, feed = chart_for(root)
+    chart, feed = chart_for(root, lanes=True)
     feed.step()
     feed.step(io={root: (100, 10_000_000)})  # 100 MB/s of writes for one sample, 1 kB/s of reads
     feed.step()
@@ -254,7 +256,7 @@ def test_the_io_lane_shows_a_write_burst_and_a_read_trickle(tmp_path: Path) -> N
 def test_the_rss_lane_shows_the_resident_set(tmp_path: Path) -> None:
     root = make_task(100, "hog")
     root.stat.rss_pages = (64 << 20) // 4096  # type: ignore[union-attr]
-    chart, feed = chart_for(root)
+    chart, feed = chart_for(root, lanes=True)
     feed.step()
     feed.step()
     png = Png(chart, tmp_path / "c.png")
@@ -408,7 +410,7 @@ class FakeEngine:
 
 
 def test_attach_updates_from_the_engine_callback() -> None:
-    from vwm_overlay.chart import Schedule
+    from vwm_overlay.schedule import Schedule
 
     root = make_task(100)
     engine = FakeEngine(root)
@@ -440,3 +442,25 @@ def test_an_unchanged_structure_version_skips_the_tree_walk() -> None:
     assert chart.row_y(child) is None
     step(2)
     assert chart.row_y(child) is not None
+
+
+def test_childrens_cpu_credited_to_a_parent_is_drawn_dimmer_beyond_its_own(tmp_path: Path) -> None:
+    root = make_task(100, "make")
+    chart, feed = chart_for(root)
+    feed.step()
+    # 20 ticks on 2 cores, a row is 14 px per core: 2 ticks of its own (3 px), with 4 of reaped children 8 px.
+    root.unseen_cutime_ticks = 4
+    feed.step({root: (2, 0)})
+    root.unseen_cutime_ticks = 0
+    png = Png(chart, tmp_path / "c.png")
+    y = y_of(chart, root)
+    column = bar_column(png, 0, y)
+
+    def dim_cyan(p: tuple[int, int, int]) -> bool:
+        return p[0] < 40 and 100 < p[1] < 160 and 100 < p[2] < 160
+
+    assert [is_cyan(p) for p in column] == [False] * 11 + [True] * 3
+    assert [dim_cyan(p) for p in column] == [False] * 6 + [True] * 5 + [False] * 3
+    # The bright part is what the User column counts: the process's own 0.02 s.
+    cells = chart.row_cells(root)
+    assert cells is not None and cells[1][3] == "0.02s"

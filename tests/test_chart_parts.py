@@ -8,10 +8,15 @@ import pytest
 from chart_helpers import make_task
 
 import vwm_overlay.chart as chart_pkg
+from vwm_overlay.chart import Chart, Theme
+from vwm_overlay.chart._deltas import Deltas
+from vwm_overlay.chart.graphpass import GraphWriter
 from vwm_overlay.chart.header import heading_text
-from vwm_overlay.chart.rows import MISSED_NAME, argv_text, live_texts, walk_tree
+from vwm_overlay.chart.layers import Layers
+from vwm_overlay.chart.rows import MISSED_NAME, Row, argv_text, live_texts, walk_tree
 from vwm_overlay.chart.scale import LogScale, fraction_px, ratio_px
 from vwm_overlay.chart.theme import premultiplied_pixel
+from vwm_overlay.schedule import SampleTiming
 
 
 def test_ratio_px_rounds_clamps_and_never_loses_a_tick() -> None:
@@ -101,6 +106,26 @@ def test_premultiplied_pixel() -> None:
 
 def test_exported_names() -> None:
     public = {name for name in dir(chart_pkg) if not name.startswith("_")}
-    modules = {"background", "cairo_types", "chart", "columns", "graphpass", "header", "layers", "patterns", "rows"}
-    modules |= {"scale", "schedule", "shape", "text", "textpass", "theme", "annotations"}
+    modules = {"background", "cairo_types", "chart", "columns", "graphpass", "header", "layers", "layout", "patterns"}
+    modules |= {"rows"}
+    modules |= {"scale", "shape", "text", "textpass", "theme", "annotations"}
     assert set(chart_pkg.__all__) == public - modules
+
+
+def test_the_chart_is_composed_and_its_graph_writer_works_alone() -> None:
+    assert Chart.__mro__ == (Chart, object), "parts are owned, not inherited"
+    theme = Theme()
+    layers = Layers(200, 60)
+    deltas = Deltas()
+    writer = GraphWriter(theme, deltas)
+    task = make_task(100, "busy")
+    row = Row(task, theme.row_px, preexisting=True)
+    row.y_px = 3 * theme.row_px
+    for generation in (1, 2):
+        deltas.begin(generation, 4096)
+        writer.draw(layers, [row], [], None, SampleTiming(1, 0.0, 0.1), num_cpus=1, ticks_per_s=100, hertz=10)
+        assert task.stat is not None
+        task.stat.utime_ticks += 5  # half of the sample's 10 ticks
+    cyan = premultiplied_pixel(theme.graph_bottom)
+    bar = [layers.graph_pixel(0, row.y_px + dy) == cyan for dy in range(theme.bar_px)]
+    assert bar == [False] * 7 + [True] * 7

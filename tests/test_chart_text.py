@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cairocffi
-from chart_helpers import Feed, Png, is_dark, is_white, make_task
+from chart_helpers import Feed, Png, is_cyan, is_dark, is_white, make_task
 
 from vwm_overlay.chart import Chart, Theme
 from vwm_overlay.vmon.records import Task
@@ -18,7 +18,7 @@ from vwm_overlay.vmon.records import Task
 EVERY_CHANGE = Theme(text_lead_px=40, numbers_refresh_s=0.0)
 LIMITED = Theme(text_lead_px=40)
 ROW = LIMITED.row_px
-SLOT = LIMITED.process_slot_px
+SLOT = LIMITED.row_px  # one row per task by default
 
 
 class Twins:
@@ -143,7 +143,7 @@ def test_snowflakes_falling_off_the_bottom_between_compositions(tmp_path: Path) 
     twins = Twins(root, tmp_path)
     twins.step()
     twins.lazy.to_surface()
-    for pid in range(200, 215):
+    for pid in range(200, 240):
         task = newcomer(pid, root, twins.feed, f"t{pid}")
         twins.step()
         task.is_stale = True
@@ -176,7 +176,8 @@ def test_numbers_are_drawn_at_most_every_numbers_refresh_s_of_sample_time(tmp_pa
 
     def both() -> tuple[Png, Png]:
         n = next(pngs)
-        return Png(limited, tmp_path / f"l{n}.png"), Png(every, tmp_path / f"e{n}.png")
+        # As a live view composes them: a snapshot always shows the latest numbers (see the test below).
+        return Png(limited, tmp_path / f"l{n}.png", composed=True), Png(every, tmp_path / f"e{n}.png", composed=True)
 
     feed.step()  # t = 0.1: the first drawing of the row, numbers and all
     lim, ev = both()
@@ -216,6 +217,20 @@ def test_numbers_are_drawn_at_most_every_numbers_refresh_s_of_sample_time(tmp_pa
     feed.step({root: (4, 1)}, columns=5)  # one late sample covering 0.5 s
     lim, ev = both()
     assert numbers(lim) == numbers(ev) != held
+
+
+def test_every_snapshot_shows_the_numbers_of_its_own_sample(tmp_path: Path) -> None:
+    root = make_task(100, "busy")
+    held = Chart(800, 400, name="twin", theme=LIMITED)
+    every = Chart(800, 400, name="twin", theme=EVERY_CHANGE)
+    feed = Feed(held, root, mirrors=(every,))
+    feed.step()
+    for n in range(6):  # 0.1 s apart: a live view holds its numbers, snapshots never do
+        feed.step({root: (4, 1)})
+        x0, x1 = held.column_extents()["User"][0], held.column_extents()["Wall"][1]
+        y = y_of(held, root)
+        shot, truth = Png(held, tmp_path / f"h{n}.png"), Png(every, tmp_path / f"e{n}.png")
+        assert shot.region(x0, y, x1, y + ROW) == truth.region(x0, y, x1, y + ROW), n
 
 
 def test_a_chart_composed_rarely_shows_the_latest_numbers(tmp_path: Path) -> None:
@@ -258,3 +273,44 @@ def test_to_surface_is_opaque_below_the_rows(tmp_path: Path) -> None:
     surface = chart.to_surface()
     px = memoryview(surface.get_data()).cast("I")
     assert all(p >> 24 == 0xFF for p in px), "opaque everywhere"
+
+
+def test_text_is_crisp_full_white_and_shadowed_over_a_busy_graph(tmp_path: Path) -> None:
+    root = make_task(100, "busy", argv=("busy", "--flag"))
+    chart = Chart(800, 200, name="crisp", theme=Theme())  # text from x = 4: over the newest columns of the graph
+    feed = Feed(chart, root)
+    feed.step()
+    feed.steps(60, {root: (feed.one_core() // 2, feed.one_core() // 4)})  # 7 px of cyan, 3 of red: no white
+    png = Png(chart, tmp_path / "c.png")
+    y = y_of(chart, root)
+    text = png.region(0, y, 800, y + ROW - 1)
+    white = [p for p in text if p == (255, 255, 255)]
+    assert len(white) > 100
+    # Hinted and not smeared: no grey between white text and the black of its shadow.
+    assert not [p for p in text if p[0] == p[1] == p[2] and 0x40 <= p[0] < 0xFF]
+    # Over the cyan graph, every glyph pixel's horizontal neighbours are text or opaque black shadow.
+    for x in range(1, 55):
+        for yy in range(y, y + ROW - 1):
+            if png.rgb(x, yy) == (255, 255, 255):
+                assert png.rgb(x - 1, yy) in ((255, 255, 255), (0, 0, 0)), (x, yy)
+                assert png.rgb(x + 1, yy) in ((255, 255, 255), (0, 0, 0)), (x, yy)
+
+
+def test_scale_multiplies_rows_and_text(tmp_path: Path) -> None:
+    root = make_task(100, "busy")
+    one, two = Chart(400, 200, theme=LIMITED), Chart(800, 400, theme=LIMITED, scale=2)
+    feed = Feed(one, root, mirrors=(two,))
+    feed.step()
+    feed.steps(3, {root: (feed.one_core(), 0)})
+    assert (y_of(one, root), y_of(two, root)) == (3 * ROW, 6 * ROW)
+    small, big = Png(one, tmp_path / "1.png"), Png(two, tmp_path / "2.png")
+
+    def ink_rows(png: Png, y0: int, height: int, x1: int) -> int:
+        return sum(any(p == (255, 255, 255) for p in png.region(0, y, x1, y + 1)) for y in range(y0, y0 + height))
+
+    # The heading of the State column, as tall again and as wide again.
+    x0, x1 = one.column_extents()["State"]
+    bx0, bx1 = two.column_extents()["State"]
+    assert abs((bx1 - bx0) - 2 * (x1 - x0)) <= 2
+    assert ink_rows(big, 4 * ROW, 2 * ROW, 800) >= 2 * ink_rows(small, 2 * ROW, ROW, 400) - 2
+    assert all(is_cyan(p) for p in big.column(1, 6 * ROW, 8 * ROW - 1)), "a full core fills the 29 px bar"

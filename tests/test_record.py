@@ -144,6 +144,55 @@ def test_a_busy_command_leaves_a_png_with_its_cyan_row(record: Start, tmp_path: 
     assert not list((tmp_path / "out").glob("*WIP*"))
 
 
+def test_scale_2_gives_a_twice_as_big_png_with_30_px_rows(record: Start, tmp_path: Path) -> None:
+    status, stderr = finish(record("--output-dir", "out", "--scale", "2", "--hertz", "40", *py(BUSY, "0.5")))
+    assert (status, stderr) == (0, "")
+    [png] = pngs(tmp_path / "out")
+    surface = cairocffi.ImageSurface.create_from_png(str(png))
+    assert (surface.get_width(), surface.get_height()) == (1600, 1200)
+    pixels = memoryview(surface.get_data()).cast("I")
+    stride = surface.get_stride() // 4
+
+    def cyan_px(x: int, y0: int, y1: int) -> int:
+        return sum(
+            is_cyan(((p >> 16) & 255, (p >> 8) & 255, p & 255)) for p in pixels[y0 * stride + x : y1 * stride : stride]
+        )
+
+    # The command's row starts under 3 header rows of 30 px and its full-core bars are up to 29 px tall.
+    assert max(cyan_px(x, 90, 120) for x in range(1600)) > 15
+    assert not any(cyan_px(x, 120, 150) for x in range(1600))
+
+
+SLEEPERS_AND_A_SPINNER = """
+    import os, subprocess, sys, time
+    sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(50)]
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # Ends (leaving its children to the test's cleanup) once the spinner has used a second of CPU.
+    while int(open(f"/proc/{spinner.pid}/stat").read().rsplit(")", 1)[1].split()[11]) < os.sysconf("SC_CLK_TCK"):
+        time.sleep(0.05)
+"""
+
+
+def test_a_busy_child_after_50_sleepers_is_on_the_chart(record: Start, tmp_path: Path) -> None:
+    status, stderr = finish(record("--output-dir", "out", "--hertz", "10", *py(SLEEPERS_AND_A_SPINNER)))
+    assert (status, stderr) == (0, "")
+    [png] = pngs(tmp_path / "out")
+    surface = cairocffi.ImageSurface.create_from_png(str(png))
+    pixels = memoryview(surface.get_data()).cast("I")
+    stride = surface.get_stride() // 4
+
+    def rgb(x: int, y: int) -> tuple[int, int, int]:
+        p = int(pixels[y * stride + x])
+        return ((p >> 16) & 255, (p >> 8) & 255, p & 255)
+
+    rows = range(HEADER_PX, 600 - 14, 15)
+    # vwm's density: a task in every row (its PID at the right).
+    assert sum(any(rgb(x, y + 7) == (255, 255, 255) for x in range(700, 796)) for y in rows) >= 34
+    # Below the command's own row, the spinner's cyan bars (any CPU at all shows at least their bottom pixel).
+    busy = [y for y in rows if y > HEADER_PX and any(is_cyan(rgb(x, y + 13)) for x in range(3))]
+    assert busy, "the busy child's graph is on the chart"
+
+
 def test_the_exit_status_is_the_commands(record: Start) -> None:
     assert finish(record("--", "sh", "-c", "exit 7"))[0] == 7
 
@@ -231,6 +280,8 @@ def test_a_pid_that_does_not_exist_is_a_usage_error(record: Start) -> None:
         (["--hertz", "0", "--", "true"], "--hertz"),
         (["--hertz", "1001", "--", "true"], "--hertz"),
         (["--snapshots", "0", "--", "true"], "--snapshots"),
+        (["--scale", "5", "--", "true"], "--scale"),
+        (["--scale", "x", "--", "true"], "--scale"),
         (["--wip-name", "a/b", "--", "true"], "--wip-name"),
         (["--bogus", "--", "true"], "--bogus"),
         (["--pid", "1", "--", "true"], "--pid"),

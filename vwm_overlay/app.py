@@ -30,7 +30,7 @@ from Xlib.protocol import rq
 from .app_config import AppConfig
 from .app_save import save_chart
 from .app_view import WindowView
-from .chart import Schedule
+from .schedule import Schedule
 from .vmon import ProcWants, SysWants, Vmon, VmonFlags
 from .x11 import (
     ClientAdded,

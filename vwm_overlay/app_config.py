@@ -214,7 +214,7 @@ def _check_binding(action: str, text: str, where: str) -> None:
 
 def _checked_hertz(value: float, where: str) -> float:
     # Imported here: the chart package loads cairo, which the command line's help does not need.
-    from .chart.schedule import MAX_HZ, MIN_HZ
+    from .schedule import MAX_HZ, MIN_HZ
 
     if not MIN_HZ <= value <= MAX_HZ:
         raise ConfigError(f"{where}: the rate must be {MIN_HZ:g} to {MAX_HZ:g} Hz, not {value:g}")

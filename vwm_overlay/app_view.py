@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from .chart import Chart, Schedule, Theme
+from .chart import Chart, Theme
 from .chart.cairo_types import OPERATOR_OVER, OPERATOR_SOURCE, Context, new_context
 from .chart.shape import ChartShape
 from .errors import TaskGone
+from .schedule import Schedule
 from .vmon import Vmon
 from .vmon.records import Task
 from .x11 import Connection, OverlayWindow, Rect

@@ -3,11 +3,10 @@
 A chart is driven once per sample with the root task of the tree (``update``), normally from the engine's
 per-process callback, which runs after the whole subtree was sampled.  Each sample:
 
-1. the tree is walked into rows; new tasks get a row, exited ones move below a blank row as snowflakes (newest
-   first), and every row that moved takes its pixels along (one block copy per layer), so history stays with its
-   task and what no row covers any more is blanked (padding is restored when the tree shrinks);
-2. one 1 px column per covered interval is written at the ring's phase (bars for every row, markers for rows
-   that started or exited).
+1. the layout brings its rows up to date (see ``layout``): the tasks to show get a row, exited ones become
+   snowflakes, and rows that moved take their pixels along;
+2. the graph writer writes one 1 px column per covered interval at the ring's phase (bars for every row, markers
+   for rows that started or exited).
 
 Text is not drawn per sample (vwm's deferred maintenance, made exact): composing first brings the text layer up
 to date, drawing only the cells whose content differs from what that layer holds.  Rows that moved took their
@@ -16,8 +15,8 @@ is never composed draws none.  A row's User, Sys and Wall are drawn at most ever
 of sample time.
 
 Composing paints background, graphs (read from the phase, wrapping) and the shadowed text onto any cairo
-context or image surface.  Layout of a slot: a thread is one 15 px row; a process is its row plus an IO lane and
-an RSS lane below it (heights from the theme; see ``Theme``).
+context or image surface.  Layout of a slot: by default every task is one 15 px row, as in vwm; with ``lanes`` on,
+a process is its row plus an IO lane and an RSS lane below it (heights from the theme; see ``Theme``).
 """
 
 from __future__ import annotations
@@ -26,6 +25,8 @@ from typing import Any, Protocol, cast
 
 from vwm_overlay.vmon.records import SysStat, Task
 
+from ..schedule import SampleTiming, Schedule
+from ._deltas import Deltas
 from .background import build_background
 from .cairo_types import (
     EXTEND_REPEAT,
@@ -39,17 +40,14 @@ from .cairo_types import (
     new_surface_pattern,
     set_pattern_offset,
 )
-from .columns import HEADINGS, LiveColumns, SnowColumns
-from .graphpass import GraphPass
-from .header import HEADER_ROWS, SysDeltas
-from .layers import Layers, Segment
-from .patterns import Patterns
-from .rows import Cell, Row, walk_tree
-from .scale import LogScale
-from .schedule import SampleTiming, Schedule
+from .columns import HEADINGS, Col
+from .graphpass import GraphWriter
+from .header import lanes_legend
+from .layers import Layers
+from .layout import Layout
+from .rows import Cell
 from .shape import ShapeBand
-from .text import TextPainter
-from .textpass import TextPass
+from .textpass import Frame, TextLayer
 from .theme import Theme
 
 __all__ = ["MIN_HEIGHT_PX", "MIN_WIDTH_PX", "Chart", "SampleSource"]
@@ -76,8 +74,13 @@ class SampleSource(Protocol):
     def unmonitor(self, task: Task, callback: Any = ..., arg: Any = ...) -> None: ...
 
 
-class Chart(GraphPass, TextPass):
-    """vwm's chart of a process tree, drawn incrementally into ring-buffer layers."""
+class Chart:
+    """vwm's chart of a process tree, drawn incrementally into ring-buffer layers.
+
+    Assembled from parts with one job each: a :class:`~.layout.Layout` (which rows, where), a
+    :class:`~.graphpass.GraphWriter` (the columns of each sample) and a :class:`~.textpass.TextLayer` (the text),
+    all drawing into one :class:`~.layers.Layers`, with the per-sample figures of one :class:`~._deltas.Deltas`.
+    """
 
     def __init__(
         self,
@@ -88,40 +91,26 @@ class Chart(GraphPass, TextPass):
         theme: Theme | None = None,
         markers_every: int = 0,
         hertz: float = 10.0,
+        lanes: bool = False,
+        scale: float = 1.0,
     ) -> None:
-        self.theme = theme if theme is not None else Theme()
+        """A chart ``width`` x ``height`` px; ``scale`` multiplies every size of the theme (rows, text, gaps)."""
+        self.theme = theme = (theme if theme is not None else Theme()).scaled(scale)
         self.name = name
         self.markers_every = max(markers_every, 0)
         self._width_px = width
         self._height_px = height
         self._layers = Layers(max(width, MIN_WIDTH_PX), max(height, MIN_HEIGHT_PX))
-        self._patterns = Patterns(self.theme)
-        self._text = TextPainter(self._layers, self.theme)
+        self._deltas = Deltas()
+        self._graph = GraphWriter(theme, self._deltas)
+        self._text = TextLayer(theme, self._layers)
+        self._layout = Layout(theme, self._layers, self._deltas, self._text.snow_texts, lanes=lanes)
         self._graph_source = new_surface_pattern(self._layers.graph)
         self._graph_source.set_extend(EXTEND_REPEAT)
-        self._live_columns = LiveColumns(self.theme, self._text.advance_px)
-        self._snow_columns = SnowColumns(self.theme, self._text.advance_px)
-        self._io_scale = LogScale(self.theme.io_base_bytes_per_s, self.theme.io_factor, self.theme.io_lane_px - 1)
-        self._rss_scale = LogScale(self.theme.rss_base_bytes, self.theme.rss_factor, self.theme.rss_lane_px - 1)
-        self._sys = SysDeltas()
-        self._rows: dict[Task, Row] = {}
-        self._live: list[Row] = []
-        self._snow: list[Row] = []
-        self._separator_y = -1
-        self._used_px = HEADER_ROWS * self.theme.row_px
-        self._header_cells: list[list[Cell] | None] = [None] * HEADER_ROWS
         self._hertz_label = int(hertz + 0.5)
         self._generation: int | None = None
-        self._structure_version: int | None = None
-        self._walked_root: Task | None = None
-        self._monitor_start_ticks = -1  # boot-time ticks of the first sample; -1 before it
-        self._ticks_per_s = 100
-        self._boottime_ticks = 0
-        self._background_stale = True
         self._background_paint = _PAINT_OVER
         self._text_stale = True  # something may show different text than the text layer holds
-        self._live_layout = 0  # bumped whenever the live columns move (see ``Row.text_key``)
-        self._snow_layout = 0
         self._sample_s = 0.0  # sample time: the sum of the samples' elapsed_s
         self._source: SampleSource | None = None
         self._root: Task | None = None
@@ -186,143 +175,75 @@ class Chart(GraphPass, TextPass):
             timing = SampleTiming(1, 0.0, 1.0 / max(self._hertz_label, 1))
         self._sample_s += timing.elapsed_s if timing.elapsed_s > 0 else 1.0 / max(self._hertz_label, 1)
         self._text_stale = True
-        theme = self.theme
-        self._ticks_per_s = max(ticks_per_s, 1)
-        self._boottime_ticks = sys.boottime_ticks if sys is not None else 0
-        first = self._monitor_start_ticks < 0
-        if first:
-            self._monitor_start_ticks = self._boottime_ticks
-
-        if structure_version is not None and structure_version == self._structure_version and root is self._walked_root:
-            self._draw_columns(sys, timing, num_cpus, page_size)
-            self.samples += 1
-            return
-        self._structure_version = structure_version
-        self._walked_root = root
-        placed, stale = walk_tree(root, theme.tree_indent_px, theme.row_px, theme.process_slot_px)
-        new_live: list[Row] = []
-        for task, depth, tree in placed:
-            row = self._rows.get(task)
-            if row is None:
-                row = self._rows[task] = self._new_row(task, preexisting=first)
-            row.depth = depth
-            row.tree = tree
-            new_live.append(row)
-        structure_changed = len(new_live) != len(self._live) or any(
-            a is not b for a, b in zip(new_live, self._live, strict=False)
+        ticks_per_s = max(ticks_per_s, 1)
+        boottime_ticks = sys.boottime_ticks if sys is not None else 0
+        self._text.set_clock(ticks_per_s, boottime_ticks)
+        self._deltas.begin(generation, page_size)
+        layout = self._layout
+        layout.update(root, structure_version, self._sample_s, boottime_ticks, self._height_px)
+        self._graph.draw(
+            self._layers,
+            layout.live,
+            layout.snow,
+            sys,
+            timing,
+            num_cpus=num_cpus,
+            ticks_per_s=ticks_per_s,
+            hertz=self._hertz_label,
         )
-        exited: list[Row] = []
-        if structure_changed or stale:
-            kept = {id(row) for row in new_live}
-            exited = [row for row in self._live if id(row) not in kept]
-            for task in stale:
-                row = self._rows.get(task)
-                if row is None:  # came and went between two samples: still worth a snowflake
-                    row = self._new_row(task, preexisting=False)
-                    exited.append(row)
-            exited.sort(key=lambda r: (r.y_px < 0, r.y_px))
-            for row in exited:
-                self._rows.pop(row.task, None)
-                row.finish_pending = True
-                row.snow_texts = self._snow_texts(row)
-            self._relayout(new_live, exited + self._snow)
-
-        self._draw_columns(sys, timing, num_cpus, page_size)
         self.samples += 1
-
-    # -- structure
-
-    def _new_row(self, task: Task, *, preexisting: bool) -> Row:
-        if not preexisting and task.stat is not None and 0 < task.stat.start_ticks < self._monitor_start_ticks:
-            preexisting = True  # found late, but it was running before monitoring began
-        height = self.theme.row_px if task.is_thread else self.theme.process_slot_px
-        return Row(task, height, preexisting=preexisting)
-
-    def _relayout(self, live: list[Row], snow: list[Row]) -> None:
-        """Place rows top to bottom; move the pixels of every row that moved."""
-        height_px = self._layers.height_px
-        row_px = self.theme.row_px
-        first = height_px
-        segments: list[Segment] = []
-        old_rows = {id(r): r for r in self._live}
-        old_rows.update((id(r), r) for r in self._snow)
-        y = HEADER_ROWS * row_px
-        for row in live:
-            first = self._place(row, y, segments, first)
-            old_rows.pop(id(row), None)
-            y += row.height_px
-        separator_y = -1
-        if snow:
-            separator_y = y
-            segments.append((y, row_px, None))
-            y += row_px
-        if separator_y != self._separator_y:
-            first = min(first, *(v for v in (separator_y, self._separator_y) if v >= 0))
-        kept_snow: list[Row] = []
-        for row in snow:
-            old_rows.pop(id(row), None)
-            if y >= height_px:
-                # Fell off the bottom: forgotten.
-                if row.y_px >= 0:
-                    first = min(first, row.y_px)
-                continue
-            first = self._place(row, y, segments, first)
-            kept_snow.append(row)
-            y += row.height_px
-        for gone in old_rows.values():  # discarded rows: their place becomes blank
-            if 0 <= gone.y_px < first:
-                first = gone.y_px
-        if y != self._used_px:
-            first = min(first, y, self._used_px)
-        self._live, self._snow = live, kept_snow
-        self._separator_y = separator_y
-        self._used_px = y
-        if first < height_px:
-            self._layers.relayout(first, segments)
-            self._background_stale = True
-
-    def _place(self, row: Row, y: int, segments: list[Segment], first: int) -> int:
-        old_y = row.y_px
-        src = old_y if old_y >= 0 else None
-        segments.append((y, row.height_px, src))
-        if old_y != y:
-            first = min(first, y, old_y) if old_y >= 0 else min(first, y)
-            if old_y < 0 or old_y + row.height_px > self._layers.height_px:
-                row.cells = None  # its text was not (wholly) drawn where it comes from
-            row.y_px = y
-        return first
 
     def discard_snowflakes(self) -> None:
         """Forget the exited tasks; their rows become blank padding."""
-        if self._snow:
-            self._relayout(self._live, [])
+        if self._layout.discard_snowflakes():
             self._text_stale = True
 
-    def sync_layers(self) -> None:
+    def sync_layers(self, *, exact: bool = False) -> None:
         """Bring the text layer (and the background) up to date with the latest sample.
 
         Composing does this first; call it before reading the text layer, row cells or column extents directly.
+        ``exact`` draws every number of the latest sample, even one held back (see ``Theme.numbers_refresh_s``):
+        a snapshot shows the numbers of its own sample.
         """
-        if self._text_stale:
-            self._paint_text()
-        if self._background_stale:
+        text = self._text
+        if self._text_stale or (exact and text.numbers_held):
+            self._text_stale = False
+            layout = self._layout
+            graph = self._graph
+            frame = Frame(
+                name=self.name,
+                hertz=self._hertz_label,
+                width_px=self._width_px,
+                height_px=min(self._height_px, self._layers.height_px),
+                sample_s=self._sample_s,
+                legend=lanes_legend(graph.io_scale, graph.rss_scale) if layout.lanes else "",
+                hidden=layout.hidden,
+            )
+            text.paint(layout.live, layout.snow, frame, exact=exact)
+        if self._layout.bands_changed:
             self._rebuild_background()
 
     def _rebuild_background(self) -> None:
-        row_px = self.theme.row_px
-        bands = [(i * row_px, row_px, i % 2 == 1) for i in range(HEADER_ROWS)]
-        bands += [(row.y_px, row.height_px, (HEADER_ROWS + i) % 2 == 1) for i, row in enumerate(self._live)]
-        if self._separator_y >= 0:
-            bands.append((self._separator_y, row_px, False))
-        bands += [(row.y_px, row.height_px, i % 2 == 0) for i, row in enumerate(self._snow)]
         layers = self._layers
         layers.set_background(
-            build_background(self.theme, layers.width_px, layers.height_px, bands, self.markers_every)
+            build_background(self.theme, layers.width_px, layers.height_px, self._layout.bands(), self.markers_every)
         )
-        self._background_stale = False
+        self._layout.bands_changed = False
         self._background_paint = _background_paint(self.theme, self.markers_every)
 
     # -- settings
+
+    @property
+    def lanes(self) -> bool:
+        """Whether every process has an IO lane and an RSS lane under its row (off: one row per task, as vwm)."""
+        return self._layout.lanes
+
+    def set_lanes(self, on: bool) -> None:
+        """Show or hide the IO and RSS lanes; rows keep their CPU history, lanes start blank."""
+        if on != self._layout.lanes:
+            self._layout.set_lanes(on)
+            self._text.forget()
+            self._text_stale = True
 
     def set_hertz(self, hertz: float) -> None:
         """The rate shown in the heading (0: paused)."""
@@ -334,7 +255,7 @@ class Chart(GraphPass, TextPass):
     def set_markers(self, every: int) -> None:
         """Yellow marks on the dividers every ``every`` columns (0: none)."""
         self.markers_every = max(every, 0)
-        self._background_stale = True
+        self._layout.bands_changed = True
 
     def resize(self, width: int, height: int) -> None:
         """Change the visible size; layers grow (keeping history) but never shrink.
@@ -343,20 +264,18 @@ class Chart(GraphPass, TextPass):
         """
         self._width_px, self._height_px = width, height
         layers = self._layers
+        layout = self._layout
         if width > layers.width_px or height > layers.height_px:
-            self._layers = layers = layers.grown(width, height)
-            self._text = TextPainter(layers, self.theme)
+            self._layers = layers = layout.layers = layers.grown(width, height)
+            self._text.set_layers(layers)
             self._graph_source = new_surface_pattern(layers.graph)
             self._graph_source.set_extend(EXTEND_REPEAT)
-            for row in self._live + self._snow:
-                if row.y_px + row.height_px > layers.height_px or row.cells is None:
-                    row.cells = None
-        for row in self._live + self._snow:
+        for row in layout.live + layout.snow:
             row.cells = None
-        self._header_cells = [None] * HEADER_ROWS
-        self._used_px = min(self._used_px, layers.height_px)
-        self._relayout(self._live, self._snow)
-        self._background_stale = True
+        self._text.forget()
+        layout.used_px = min(layout.used_px, layers.height_px)
+        layout.relayout(layout.live, layout.snow)
+        layout.bands_changed = True
         layers.clear_text_rows(0, layers.height_px)
         self._text_stale = True
 
@@ -373,16 +292,16 @@ class Chart(GraphPass, TextPass):
     @property
     def composed_height(self) -> int:
         """Pixels from the top that hold rows (header, tasks, snowflakes), at most the visible height."""
-        return min(self._used_px, self._height_px, self._layers.height_px)
+        return min(self._layout.used_px, self._height_px, self._layers.height_px)
 
     @property
     def snowflake_count(self) -> int:
-        return len(self._snow)
+        return len(self._layout.snow)
 
     def column_extents(self) -> dict[str, tuple[int, int]]:
         """``[x0, x1)`` in px of each live-row column by heading (the tree column as ``""``)."""
         self.sync_layers()
-        columns = self._live_columns
+        columns = self._text.live_columns
         return {HEADINGS[col]: (x0, x1) for col, (x0, x1, _) in enumerate(columns.extents)}
 
     @property
@@ -392,13 +311,35 @@ class Chart(GraphPass, TextPass):
 
     def row_y(self, task: Task) -> int | None:
         """Top of ``task``'s live row or snowflake, in px; None if it has none."""
-        for row in self._live:
+        row = self._layout.row_of(task)
+        return row.y_px if row is not None else None
+
+    @property
+    def hidden_count(self) -> int:
+        """Live tasks with no row: the tree is taller than the chart (collapsed runs count as shown)."""
+        return self._layout.hidden
+
+    def row_label(self, task: Task) -> str | None:
+        """The ArgV text of ``task``'s live row as drawn (``sleep 6 x14`` for a collapsed run); None if it has none."""
+        cells = self.row_cells(task)
+        text = cells[Col.ARGV][3] if cells is not None else None
+        return text if isinstance(text, str) else None
+
+    def row_cells(self, task: Task) -> list[Cell] | None:
+        """The text cells of ``task``'s live row as drawn (Row, User, Sys, Wall, tree, ArgV, WChan, PID, State)."""
+        self.sync_layers()
+        for row in self._layout.live:
             if row.task is task:
-                return row.y_px
-        for row in self._snow:
-            if row.task is task:
-                return row.y_px
+                return row.cells
         return None
+
+    def header_texts(self) -> list[str]:
+        """The texts of the three header rows as drawn, the cells of a row joined by spaces."""
+        self.sync_layers()
+        return [
+            " ".join(c[3] for c in cells if isinstance(c[3], str) and c[3]) if cells else ""
+            for cells in self._text.header_cells
+        ]
 
     def compose(self, target: Context | ImageSurface, x: int = 0, y: int = 0) -> None:
         """Paint the composed rows (background, graphs from the phase, shadowed text) at (``x``, ``y``)."""
@@ -429,7 +370,7 @@ class Chart(GraphPass, TextPass):
         width, height = max(self._width_px, 1), max(self._height_px, 1)
         surface = new_image(FORMAT_ARGB32, width, height)
         ctx = new_context(surface)
-        self.sync_layers()
+        self.sync_layers(exact=True)
         ctx.set_source_rgba(*self.theme.background[:3], 1.0)
         if self._background_paint == _PAINT_SOURCE:
             # The composed rows cover their part opaquely: only what is below them needs the plain colour.
@@ -450,9 +391,10 @@ class Chart(GraphPass, TextPass):
     def shape_bands(self) -> list[ShapeBand]:
         """Every row that can hold drawn pixels with its text cells as last drawn, top to bottom."""
         row_px = self.theme.row_px
-        bands = [ShapeBand(("header", i), i * row_px, row_px, cells) for i, cells in enumerate(self._header_cells)]
-        bands += [ShapeBand(row, row.y_px, row.height_px, row.cells) for row in self._live]
-        bands += [ShapeBand(row, row.y_px, row.height_px, row.cells) for row in self._snow]
+        header = self._text.header_cells
+        bands = [ShapeBand(("header", i), i * row_px, row_px, cells) for i, cells in enumerate(header)]
+        bands += [ShapeBand(row, row.y_px, row.height_px, row.cells) for row in self._layout.live]
+        bands += [ShapeBand(row, row.y_px, row.height_px, row.cells) for row in self._layout.snow]
         return bands
 
     @property

@@ -1,7 +1,8 @@
 """The three fixed header rows: system CPU graphs, the heading and the column headings.
 
 - Row 0: IOWait (from the top) and Idle (from the bottom); the heading ``\\/\\/\\ # name @ NHz`` at the top right.
-- Row 1: IRQ (top) and SoftIRQ (bottom); the scales of the IO and RSS lanes.
+- Row 1: IRQ (top) and SoftIRQ (bottom); the scales of the IO and RSS lanes when shown; at the right, how many
+  live tasks have no row.
 - Row 2: Adherence, how late (top) or early (bottom) the sample was; the column headings.
 """
 
@@ -12,7 +13,7 @@ from vwm_overlay.vmon.records import SysStat
 from .patterns import Patterns
 from .scale import LogScale, fraction_px, ratio_px
 
-__all__ = ["HEADER_ROWS", "SysDeltas", "heading_text", "lanes_legend"]
+__all__ = ["HEADER_ROWS", "SysDeltas", "heading_text", "hidden_text", "lanes_legend"]
 
 HEADER_ROWS = 3
 
@@ -23,6 +24,13 @@ _TOTAL_FIELDS = 8  # user..steal: guest time is already counted in user
 
 def heading_text(name: str | None, hertz: int) -> str:
     return f"\\/\\/\\ # {name} @ {hertz}Hz" if name else f"\\/\\/\\ @ {hertz}Hz"
+
+
+def hidden_text(count: int) -> str:
+    """What row 1 says when live tasks have no row (the tree is taller than the chart); empty when none."""
+    if count <= 0:
+        return ""
+    return f"{count} task{'s' if count > 1 else ''} not shown"
 
 
 def lanes_legend(io: LogScale, rss: LogScale) -> str:

@@ -31,16 +31,12 @@ class Row:
         "cells",
         "depth",
         "finish_pending",
-        "has_io",
         "height_px",
         "is_thread",
-        "last_read_bytes",
-        "last_stime_ticks",
-        "last_utime_ticks",
-        "last_write_bytes",
+        "members",
         "numbers_s",
+        "placed_px",
         "preexisting",
-        "primed",
         "run",
         "snow_texts",
         "start_pending",
@@ -57,18 +53,16 @@ class Row:
         self.argv_label = ""
         self.is_thread = task.is_thread
         self.height_px = height_px
+        #: The height its pixels in the layers have (``height_px`` until the lanes are switched).
+        self.placed_px = height_px
         self.y_px = -1  # not placed yet
         self.depth = 0
+        #: A collapsed run of idle siblings that this row stands for (``task`` first); empty for one task.
+        self.members: tuple[Task, ...] = ()
         self.tree: tuple[TreeRect, ...] = ()
         self.preexisting = preexisting
         self.start_pending = not preexisting
         self.finish_pending = False
-        self.primed = False  # counters below hold a previous sample
-        self.last_utime_ticks = 0
-        self.last_stime_ticks = 0
-        self.has_io = False
-        self.last_read_bytes = 0
-        self.last_write_bytes = 0
         #: The pixels of the latest column, repeated when a sample covers several columns.
         self.run = b""
         #: The texts of its snowflake row, frozen when the task exited.
@@ -158,7 +152,7 @@ def walk_tree(root: Task, indent_px: int, row_px: int, slot_px: int) -> tuple[li
             rects = shapes[key] = _tree_rects(bars, depth, tee, has_later, indent_px, row_px, height, joined=joined)
         live.append((task, depth, rects))
         if threads or children:
-            child_bars = (*bars, (depth - 1) * indent_px + 4) if depth >= 1 and has_later else bars
+            child_bars = (*bars, (depth - 1) * indent_px + _tree_inset(indent_px)) if depth >= 1 and has_later else bars
             below = depth + 1
             # Pushed in reverse: threads come out first, then children, each in list order.
             for i in range(len(children) - 1, -1, -1):
@@ -179,14 +173,20 @@ def _tree_rects(
     *,
     joined: bool,
 ) -> tuple[TreeRect, ...]:
-    rects = [(x, 0, 1, height) for x in bars]
+    # vwm's geometry at 7 px of indent (lines 4 px in, 1 px wide, tees 2 px long), scaled with the indent.
+    inset, width = _tree_inset(indent_px), max(indent_px // 7, 1)
+    rects = [(x, 0, width, height) for x in bars]
     if tee:
-        x = (depth - 1) * indent_px + 4
-        rects.append((x, 0, 1, height if has_later else row_px - 4))
-        rects.append((x + 1, row_px - 5, 2, 1))
+        x = (depth - 1) * indent_px + inset
+        rects.append((x, 0, width, height if has_later else row_px - inset))
+        rects.append((x + width, row_px - inset - width, 2 * width, width))
     if joined:
-        rects.append((depth * indent_px + 4, row_px, 1, height - row_px))
+        rects.append((depth * indent_px + inset, row_px, width, height - row_px))
     return tuple(rects)
+
+
+def _tree_inset(indent_px: int) -> int:
+    return indent_px * 4 // 7
 
 
 def _any_parent(siblings: list[Task], last_live: int) -> bool:

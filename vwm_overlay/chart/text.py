@@ -13,7 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .cairo_types import OPERATOR_CLEAR, OPERATOR_OVER, Context, glyph_index, new_context, show_glyphs
+from .cairo_types import (
+    ANTIALIAS_GRAY,
+    ANTIALIAS_NONE,
+    OPERATOR_CLEAR,
+    OPERATOR_OVER,
+    Context,
+    glyph_index,
+    new_context,
+    set_hinted_font,
+    show_glyphs,
+)
 from .columns import Align
 from .layers import Layers
 from .rows import Cell
@@ -38,8 +48,9 @@ class TextPainter:
         self._theme = theme
         self._layers = layers
         self._ctx: Context = new_context(layers.text)
-        self._ctx.select_font_face(theme.font_family)
-        self._ctx.set_font_size(theme.font_size_px)
+        set_hinted_font(
+            self._ctx, theme.font_family, theme.font_size_px, ANTIALIAS_GRAY if theme.font_antialias else ANTIALIAS_NONE
+        )
         self._overlay: Context = new_context(layers.overlay)
         self.advance_px = _advance(self._ctx)
         # Characters sit in whole-pixel boxes, so a changed one can be cleared without touching its neighbours.

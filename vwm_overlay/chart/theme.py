@@ -6,7 +6,7 @@ snapshot look in full colour: black background, cyan user CPU, red system CPU, w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = ["RGBA", "Theme", "premultiplied_pixel"]
 
@@ -24,7 +24,8 @@ def premultiplied_pixel(rgba: RGBA) -> int:
 class Theme:
     """Look and geometry of a chart.
 
-    A thread's slot is one ``row_px`` row.  A process's slot is its row, then an IO lane (``io_lane_px``: bytes
+    Every task's slot is one ``row_px`` row, as in vwm.  On a chart that shows lanes, a process's slot is its row,
+    then an IO lane (``io_lane_px``: bytes
     written per second grow down from the top, bytes read up from the bottom) and an RSS lane (``rss_lane_px``:
     the resident set grows up from the bottom); both on logarithmic scales (see ``LogScale``) so that a trickle
     and a flood both show.  Threads get no lanes: IO and memory are accounted per process.  A lane with a height
@@ -35,7 +36,8 @@ class Theme:
     sample.  Once a row's numbers were drawn, newer ones are drawn only after this much sample time (the sum of
     the samples' ``elapsed_s``, not the wall clock); a number that changes after a longer quiet spell shows at
     once.  Everything else (names, PID, State, WChan, the Row index, new and moved rows, snowflakes, headings) is
-    drawn at the next composition.  0 draws every change.
+    drawn at the next composition.  0 draws every change.  A snapshot (``Chart.to_surface``) never holds: it shows
+    the numbers of its own sample.
     """
 
     # -- geometry: vwm's 15 px rows, the last line of each a divider; text columns 7 px apart.
@@ -48,8 +50,10 @@ class Theme:
     rss_lane_px: int = 5
 
     # -- text: cairo's toy font API; the baseline is counted from the top of the row.
-    font_family: str = "monospace"
+    font_family: str = "DejaVu Sans Mono"
     font_size_px: float = 10.0
+    #: Grey edges on the hinted glyphs; off (the default), text is bitmap-crisp like vwm's: pure white or nothing.
+    font_antialias: bool = False
     text_baseline_px: int = 11
     #: Shortest sample time between two drawings of a row's User, Sys and Wall (see above).
     numbers_refresh_s: float = 0.5
@@ -69,6 +73,9 @@ class Theme:
     graph_top: RGBA = (1.0, 0.0, 0.0, 1.0)
     #: Grows up from the bottom of a row: user CPU, Idle, SoftIRQ, early samples.
     graph_bottom: RGBA = (0.0, 1.0, 1.0, 1.0)
+    #: The same for CPU of children credited to a process (reaped between two samples): dimmer, beyond its own.
+    graph_top_children: RGBA = (0.55, 0.0, 0.0, 1.0)
+    graph_bottom_children: RGBA = (0.0, 0.5, 0.5, 1.0)
     #: Where the two overlap, and the start and exit markers.
     graph_both: RGBA = (1.0, 1.0, 1.0, 1.0)
     io_write: RGBA = (1.0, 0.55, 0.0, 1.0)
@@ -77,7 +84,28 @@ class Theme:
     rss: RGBA = (0.65, 0.45, 1.0, 1.0)
     text: RGBA = (1.0, 1.0, 1.0, 1.0)
     snowflake_text: RGBA = (0xD0 / 255, 0xD0 / 255, 0xD0 / 255, 1.0)
-    shadow: RGBA = (0.0, 0.0, 0.0, 0.75)
+    #: Around every glyph, one pixel wide: opaque, so text reads over the brightest graph.
+    shadow: RGBA = (0.0, 0.0, 0.0, 1.0)
+
+    def scaled(self, factor: float) -> Theme:
+        """This theme with every size multiplied by ``factor`` (a HiDPI screen, a bigger PNG); dividers stay 1 px."""
+        if factor == 1.0:
+            return self
+
+        def px(value: int) -> int:
+            return max(round(value * factor), 1) if value > 0 else 0
+
+        return replace(
+            self,
+            row_px=px(self.row_px),
+            column_gap_px=px(self.column_gap_px),
+            tree_indent_px=px(self.tree_indent_px),
+            text_lead_px=px(self.text_lead_px),
+            io_lane_px=px(self.io_lane_px),
+            rss_lane_px=px(self.rss_lane_px),
+            font_size_px=self.font_size_px * factor,
+            text_baseline_px=px(self.text_baseline_px),
+        )
 
     @property
     def bar_px(self) -> int:

@@ -23,10 +23,13 @@ MIN_WIDTH_PX = 200
 MIN_HEIGHT_PX = 28
 MIN_HERTZ = 1
 MAX_HERTZ = 1000
+MIN_SCALE = 0.5
+MAX_SCALE = 4.0
 
 DESCRIPTION = """\
 Chart a command (everything after --, or the first argument that is not an option) or a running process to PNG
-snapshots, with no X server: vwm's per-task CPU rows, IO and RSS lanes, the process tree and the tasks that exited.
+snapshots, with no X server: vwm's per-task CPU rows (with --lanes an IO and an RSS lane under each process), the
+process tree and the tasks that exited.
 
 A PNG is always written when the run ends (the command exits, or on SIGINT or SIGTERM), so `record -- make` leaves a
 chart even without --snapshot or --snapshots.  SIGUSR1 writes a PNG at any time.  The first SIGINT is passed on to
@@ -71,6 +74,8 @@ class RecordOptions:
     now_names: bool = False
     wip_name: str | None = None
     jsonl_path: str | None = None
+    lanes: bool = False
+    scale: float = 1.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,6 +98,16 @@ def _int_in(low: int, high: int | None) -> type[int]:
 
     check.__name__ = "number"  # argparse names the type in some messages
     return check  # type: ignore[return-value]
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not MIN_SCALE <= value <= MAX_SCALE:
+        raise argparse.ArgumentTypeError(f"must be {MIN_SCALE:g} to {MAX_SCALE:g}: {text!r}")
+    return value
 
 
 def _wip_name(text: str) -> str:
@@ -130,6 +145,14 @@ def _parser() -> _Parser:
     add("--now-names", action="store_true", help="name PNGs by the time of the snapshot, not of the start")
     add("--wip-name", type=_wip_name, metavar="NAME", help="fixed name of the PNG being written")
     add("--jsonl", metavar="FILE", help="write one JSON object per sample to FILE")
+    add(
+        "--scale",
+        type=_scale,
+        default=1.0,
+        metavar="F",
+        help="multiply the PNG's size, its rows and its text by F, 0.5 to 4 (default 1; 2: 1600x1200, 30 px rows)",
+    )
+    add("--lanes", action="store_true", help="an IO lane and an RSS lane under each process row (fewer rows fit)")
     add("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
@@ -163,6 +186,8 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
         now_names=args.now_names,
         wip_name=args.wip_name,
         jsonl_path=args.jsonl,
+        lanes=args.lanes,
+        scale=args.scale,
     )
 
 

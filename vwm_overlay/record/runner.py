@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from ..chart import Chart, Schedule
+from ..chart import Chart
 from ..errors import TaskGone, UsageError
+from ..schedule import Schedule
 from ..vmon import ProcWants, SysWants, Task, Vmon, VmonFlags
 from .child import Command, set_child_subreaper
 from .jsonlog import JsonLog
@@ -59,11 +60,13 @@ class Recorder:
         # as the overlay does to spare the X server.
         self.schedule = Schedule(options.hertz, clock, auto_backoff=False)
         self.chart = Chart(
-            options.width_px,
-            options.height_px,
+            round(options.width_px * options.scale),
+            round(options.height_px * options.scale),
             name=options.name,
             markers_every=options.markers_every,
             hertz=options.hertz,
+            lanes=options.lanes,
+            scale=options.scale,
         )
         self.snapshots = SnapshotWriter(
             options.output_dir,

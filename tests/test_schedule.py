@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vwm_overlay.chart import EPSILON_S, PRESETS_HZ, Schedule
+from vwm_overlay.schedule import EPSILON_S, PRESETS_HZ, Schedule
 
 
 class FakeClock:

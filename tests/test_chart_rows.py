@@ -1,0 +1,123 @@
+"""How many tasks a chart shows, and which: vwm's density, and nothing hidden silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chart_helpers import Feed, Png, is_cyan, is_white, make_task
+
+from vwm_overlay.chart import Chart, Theme
+from vwm_overlay.vmon.records import Task
+
+THEME = Theme(text_lead_px=40)
+ROW = THEME.row_px
+HEADER_PX = 3 * ROW
+
+
+def sleepers(count: int, *, argv: tuple[str, ...] = ("sleep", "6")) -> tuple[Task, list[Task]]:
+    root = make_task(100, "sh", argv=("sh", "-c", "workload"))
+    children = [make_task(200 + i, argv[0], argv=argv, parent=root, wchan="hrtimer_nanosleep") for i in range(count)]
+    return root, children
+
+
+def rows_with_text(png: Png, x0: int, x1: int) -> int:
+    """Rows below the header with white text between ``x0`` and ``x1``."""
+    tops = range(HEADER_PX, png.height - ROW + 1, ROW)
+    return sum(any(is_white(p) for p in png.region(x0, y, x1, y + ROW - 1)) for y in tops)
+
+
+def test_every_task_is_one_row_as_in_vwm(tmp_path: Path) -> None:
+    root, _ = sleepers(50)
+    chart = Chart(800, 600, theme=THEME)
+    feed = Feed(chart, root)
+    feed.steps(3)
+    png = Png(chart, tmp_path / "c.png")
+    pid_x0, pid_x1 = chart.column_extents()["PID"]
+    assert rows_with_text(png, pid_x0, pid_x1) >= 36  # (600 - 45) // 15 = 37 rows of 15 px: every one holds a task
+
+
+def test_lanes_are_a_mode(tmp_path: Path) -> None:
+    root, children = sleepers(3)
+    chart = Chart(800, 300, theme=THEME, lanes=True)
+    feed = Feed(chart, root)
+    feed.steps(2)
+    assert chart.row_y(children[0]) == HEADER_PX + THEME.process_slot_px
+    feed.step(io={root: (0, 10_000_000)})
+    chart.set_lanes(False)
+    feed.step()
+    assert chart.row_y(children[0]) == HEADER_PX + ROW
+    chart.set_lanes(True)
+    feed.step()
+    png = Png(chart, tmp_path / "c.png")
+    lane = HEADER_PX + ROW
+    # The lanes are back, blank where they were hidden: no colour of an older burst copied from another row.
+    assert chart.row_y(children[0]) == HEADER_PX + THEME.process_slot_px
+    assert all(max(p) < 0x40 for p in png.column(3, lane, lane + THEME.io_lane_px - 1))
+
+
+def test_idle_siblings_collapse_so_a_busy_child_stays_on_the_chart(tmp_path: Path) -> None:
+    root, children = sleepers(50)
+    busy = make_task(300, "python", argv=("python", "-c", "spin"), parent=root, state="R")
+    chart = Chart(800, 600, theme=THEME)
+    feed = Feed(chart, root)
+    feed.step()
+    feed.steps(3, {busy: (feed.one_core(), 0)})
+    png = Png(chart, tmp_path / "c.png")
+    y = chart.row_y(busy)
+    assert y is not None and y + ROW <= 600
+    assert all(is_cyan(p) for p in png.column(0, y, y + ROW - 1)), "the busy child's graph is on the chart"
+    pid_x0, pid_x1 = chart.column_extents()["PID"]
+    assert rows_with_text(png, pid_x0, pid_x1) >= 34
+    shown = [c for c in children if chart.row_y(c) is not None]
+    assert len(shown) < 50
+    last = shown[-1]
+    assert chart.row_label(last) == f"sleep 6 x{50 - len(shown) + 1}", "the rest share the last sleeper's row"
+    assert chart.hidden_count == 0
+
+
+def test_a_collapsed_sleeper_that_wakes_gets_its_own_row(tmp_path: Path) -> None:
+    root, children = sleepers(60)
+    chart = Chart(800, 600, theme=THEME)
+    feed = Feed(chart, root)
+    feed.steps(2)
+    waking = children[-1]
+    assert chart.row_y(waking) is None
+    feed.step({waking: (1, 1)})
+    y = chart.row_y(waking)
+    assert y is not None and y + ROW <= 600
+    png = Png(chart, tmp_path / "c.png")
+    assert any(is_cyan(p) for p in png.column(0, y, y + ROW - 1))
+    assert chart.row_label(waking) == "sleep 6"
+
+
+def test_rows_that_do_not_fit_are_counted_and_busy_ones_kept(tmp_path: Path) -> None:
+    root = make_task(100, "sh")
+    idle = [make_task(200 + i, f"idle{i}", parent=root) for i in range(40)]  # all different: nothing collapses
+    busy = make_task(300, "busy", parent=root)
+    chart = Chart(800, 300, theme=THEME)
+    feed = Feed(chart, root)
+    feed.step()
+    feed.steps(2, {busy: (feed.one_core(), 0)})
+    room = (300 - HEADER_PX) // ROW  # 17 rows: the root, the busy child, 15 idle ones
+    assert chart.hidden_count == 42 - room
+    y = chart.row_y(busy)
+    assert y is not None and y + ROW <= 300
+    png = Png(chart, tmp_path / "c.png")
+    assert all(is_cyan(p) for p in png.column(0, y, y + ROW - 1))
+    assert sum(chart.row_y(t) is not None for t in idle) == room - 2
+    # The count is said in the header's second row, at the right.
+    assert any(is_white(p) for p in png.region(600, ROW, 796, 2 * ROW - 1))
+    assert chart.header_texts()[1].endswith(f"{42 - room} tasks not shown")
+
+
+def test_a_chart_too_short_for_any_row_and_a_tree_gone() -> None:
+    root, children = sleepers(5)
+    chart = Chart(800, 40, theme=THEME)  # not even the header fits
+    feed = Feed(chart, root)
+    feed.steps(2, {children[0]: (1, 0)})
+    assert chart.hidden_count == 6
+    root.is_stale = True
+    for child in children:
+        child.is_stale = True
+    feed.step()
+    assert chart.hidden_count == 0

@@ -1,0 +1,274 @@
+"""Where every row of a chart is: the live tasks chosen to show, the snowflakes, and the pixels that move with them.
+
+Each sample the tree is walked into rows (only when its structure changed), the rows to show are chosen (see
+``_fitting``), new tasks get a row, exited ones move below a blank row as snowflakes (newest first), and every row
+that moved takes its pixels along (one block copy per layer), so history stays with its task and what no row covers
+any more is blanked (padding is restored when the tree shrinks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vwm_overlay.vmon.records import Task
+
+from ._deltas import Deltas
+from ._fitting import Activity, fit_rows
+from .header import HEADER_ROWS
+from .layers import Layers, Segment
+from .rows import Placed, Row, walk_tree
+from .theme import Theme
+
+__all__ = ["Layout"]
+
+
+class Layout:
+    """The rows of one chart and their places in its layers."""
+
+    def __init__(
+        self,
+        theme: Theme,
+        layers: Layers,
+        deltas: Deltas,
+        freeze_text: Callable[[Row], tuple[str, ...]],
+        *,
+        lanes: bool,
+    ) -> None:
+        self._theme = theme
+        #: The pixel stores rows are moved in; replaced by the chart when they grow.
+        self.layers = layers
+        self._deltas = deltas
+        #: The texts of a snowflake, taken when its task exits.
+        self._freeze_text = freeze_text
+        self.lanes = lanes
+        self.live: list[Row] = []
+        self.snow: list[Row] = []
+        self.separator_y = -1
+        self.used_px = HEADER_ROWS * theme.row_px
+        #: Live tasks with no row (the tree is taller than the chart; collapsed runs count as shown).
+        self.hidden = 0
+        #: The background's bands moved since it was last drawn.
+        self.bands_changed = True
+        self._rows: dict[Task, Row] = {}
+        self._activity = Activity()
+        #: The live tree as last walked, in chart order; every task in it was seen.
+        self._placed: list[Placed] = []
+        self._seen: set[Task] = set()
+        self._structure_version: int | None = None
+        self._walked_root: Task | None = None
+        self._monitor_start_ticks = -1  # boot-time ticks of the first sample; -1 before it
+        self._fit_key: tuple[list[bool], int] | None = None
+
+    @property
+    def process_px(self) -> int:
+        """Height of a process's slot: its row, and its lanes when they are shown."""
+        return self._theme.process_slot_px if self.lanes else self._theme.row_px
+
+    def update(
+        self, root: Task, structure_version: int | None, sample_s: float, boottime_ticks: int, visible_px: int
+    ) -> None:
+        """Bring the rows up to date with the sample (the deltas are of it) for a chart ``visible_px`` tall."""
+        first = self._monitor_start_ticks < 0
+        if first:
+            self._monitor_start_ticks = boottime_ticks
+        stale: list[Task] = []
+        walked = not (
+            structure_version is not None and structure_version == self._structure_version and root is self._walked_root
+        )
+        theme = self._theme
+        if walked:
+            self._structure_version = structure_version
+            self._walked_root = root
+            self._placed, stale = walk_tree(root, theme.tree_indent_px, theme.row_px, self.process_px)
+        activity = self._activity
+        activity.now_s = sample_s
+        deltas = self._deltas
+        note, is_active = activity.note, activity.is_active
+        busy: list[bool] = []
+        for task, _, _ in self._placed:
+            note(task, deltas.of(task).busy)
+            busy.append(is_active(task))
+        # The same tree with the same busy tasks in the same room: the same rows.
+        fit_key = (busy, visible_px)
+        if walked or fit_key != self._fit_key:
+            self._fit_key = fit_key
+            self._fit(stale, first, visible_px)
+        if walked:
+            self._seen.update(task for task, _, _ in self._placed)
+
+    def _fit(self, stale: list[Task], first: bool, visible_px: int) -> None:
+        """Choose the rows to show, give new ones a row, and move exited ones to the snowflakes."""
+        process_px, row_px = self.process_px, self._theme.row_px
+        fitted = fit_rows(
+            self._placed,
+            self._activity.is_active,
+            visible_px - HEADER_ROWS * row_px,
+            lambda task: row_px if task.is_thread else process_px,
+        )
+        self.hidden = fitted.hidden
+        new_live: list[Row] = []
+        for shown in fitted.rows:
+            task = shown.task
+            row = self._rows.get(task)
+            if row is None:
+                row = self._rows[task] = self._new_row(task, preexisting=first or task in self._seen)
+            row.depth = shown.depth
+            row.tree = shown.tree
+            row.members = shown.members
+            new_live.append(row)
+        structure_changed = len(new_live) != len(self.live) or any(
+            a is not b for a, b in zip(new_live, self.live, strict=False)
+        )
+        if not structure_changed and not stale:
+            return
+        in_tree = {task for task, _, _ in self._placed}
+        exited: list[Row] = []
+        kept = {id(row) for row in new_live}
+        for row in self.live:
+            if id(row) in kept:
+                continue
+            if row.task in in_tree:  # still running, but without a row now (hidden, or in a collapsed run)
+                self._rows.pop(row.task, None)
+                row.y_px = -1
+            else:
+                exited.append(row)
+        for task in stale:
+            row = self._rows.get(task)
+            if row is None or id(row) in kept:
+                # Came and went between two samples, or had no row: still worth a snowflake.
+                row = self._new_row(task, preexisting=task in self._seen)
+                exited.append(row)
+            self._deltas.forget(task)
+            self._activity.forget(task)
+            self._seen.discard(task)
+        exited.sort(key=lambda r: (r.y_px < 0, r.y_px))
+        for row in exited:
+            self._rows.pop(row.task, None)
+            row.finish_pending = True
+            row.members = ()
+            row.snow_texts = self._freeze_text(row)
+        self.relayout(new_live, exited + self.snow)
+
+    def _new_row(self, task: Task, *, preexisting: bool) -> Row:
+        if not preexisting and task.stat is not None and 0 < task.stat.start_ticks < self._monitor_start_ticks:
+            preexisting = True  # found late, but it was running before monitoring began
+        height = self._theme.row_px if task.is_thread else self.process_px
+        return Row(task, height, preexisting=preexisting)
+
+    def set_lanes(self, on: bool) -> None:
+        """Show or hide the IO and RSS lanes; rows keep their CPU history, lanes start blank."""
+        if on == self.lanes:
+            return
+        self.lanes = on
+        height = self.process_px
+        for row in self.live:
+            if not row.is_thread:
+                row.height_px = height
+                row.cells = None
+        self._walked_root = None  # tree lines depend on slot heights
+        self._structure_version = None
+        self.relayout(self.live, self.snow)
+
+    def discard_snowflakes(self) -> bool:
+        """Forget the exited tasks; their rows become blank padding.  False if there were none."""
+        if not self.snow:
+            return False
+        self.relayout(self.live, [])
+        return True
+
+    def row_of(self, task: Task) -> Row | None:
+        """``task``'s live row or snowflake."""
+        for row in self.live:
+            if row.task is task:
+                return row
+        for row in self.snow:
+            if row.task is task:
+                return row
+        return None
+
+    def relayout(self, live: list[Row], snow: list[Row]) -> None:
+        """Place rows top to bottom; move the pixels of every row that moved."""
+        height_px = self.layers.height_px
+        row_px = self._theme.row_px
+        first = height_px
+        segments: list[Segment] = []
+        old_rows = {id(r): r for r in self.live}
+        old_rows.update((id(r), r) for r in self.snow)
+        y = HEADER_ROWS * row_px
+        for row in live:
+            first = self._place(row, y, segments, first)
+            old_rows.pop(id(row), None)
+            y += row.height_px
+        separator_y = -1
+        if snow:
+            separator_y = y
+            segments.append((y, row_px, None))
+            y += row_px
+        if separator_y != self.separator_y:
+            first = min(first, *(v for v in (separator_y, self.separator_y) if v >= 0))
+        kept_snow: list[Row] = []
+        for row in snow:
+            old_rows.pop(id(row), None)
+            if y >= height_px:
+                # Fell off the bottom: forgotten.
+                if row.y_px >= 0:
+                    first = min(first, row.y_px)
+                continue
+            first = self._place(row, y, segments, first)
+            kept_snow.append(row)
+            y += row.height_px
+        for gone in old_rows.values():  # discarded rows: their place becomes blank
+            if 0 <= gone.y_px < first:
+                first = gone.y_px
+        if y != self.used_px:
+            first = min(first, y, self.used_px)
+        _count_shown(self.live, live)
+        self.live, self.snow = live, kept_snow
+        self.separator_y = separator_y
+        self.used_px = y
+        if first < height_px:
+            self.layers.relayout(first, segments)
+            self.bands_changed = True
+
+    def _place(self, row: Row, y: int, segments: list[Segment], first: int) -> int:
+        old_y = row.y_px
+        src = old_y if old_y >= 0 else None
+        kept_px = min(row.height_px, row.placed_px) if src is not None else row.height_px
+        segments.append((y, kept_px, src))
+        if kept_px < row.height_px:  # grown in place (lanes shown): the new part starts blank
+            segments.append((y + kept_px, row.height_px - kept_px, None))
+            first = min(first, y + kept_px)
+        elif row.height_px < row.placed_px:
+            first = min(first, y + row.height_px)
+        row.placed_px = row.height_px
+        if old_y != y:
+            first = min(first, y, old_y) if old_y >= 0 else min(first, y)
+            bottom_px = self.layers.height_px
+            if old_y < 0 or old_y + row.height_px > bottom_px or y + row.height_px > bottom_px:
+                # Its text was not (wholly) drawn where it comes from, or the bottom edge now cuts it (the shadow
+                # of its last line depends on the text below it, which the edge cuts off): drawn again.
+                row.cells = None
+            row.y_px = y
+        return first
+
+    def bands(self) -> list[tuple[int, int, bool]]:
+        """``(y, height, odd)`` of every row for the background, header rows included."""
+        row_px = self._theme.row_px
+        bands = [(i * row_px, row_px, i % 2 == 1) for i in range(HEADER_ROWS)]
+        bands += [(row.y_px, row.height_px, (HEADER_ROWS + i) % 2 == 1) for i, row in enumerate(self.live)]
+        if self.separator_y >= 0:
+            bands.append((self.separator_y, row_px, False))
+        bands += [(row.y_px, row.height_px, i % 2 == 0) for i, row in enumerate(self.snow)]
+        return bands
+
+
+def _count_shown(before: list[Row], after: list[Row]) -> None:
+    """Keep the engine's ``shown`` count of each task: a task with a row is re-read every sample (state, wchan)."""
+    old = {id(row.task): row.task for row in before}
+    new = {id(row.task): row.task for row in after}
+    for key, task in old.items():
+        if key not in new and hasattr(task, "shown"):
+            task.shown -= 1
+    for key, task in new.items():
+        if key not in old and hasattr(task, "shown"):
+            task.shown += 1
