@@ -79,14 +79,18 @@ class Feed:
     ) -> None:
         """One sample: ``load`` adds (user, system) ticks per task, ``io`` (read, write) bytes."""
         ticks = TICKS_PER_S * columns // self.hertz
+        for task in _walk(self.root):
+            task.delta.clear()  # as the engine does: this sample's use, and only it
         for task, (user, system) in (load or {}).items():
             assert task.stat is not None
             task.stat.utime_ticks += user
             task.stat.stime_ticks += system
+            task.delta.utime_ticks, task.delta.stime_ticks = user, system
         for task, (read, write) in (io or {}).items():
             assert task.io is not None
             task.io.read_bytes += read
             task.io.write_bytes += write
+            task.delta.read_bytes, task.delta.write_bytes = read, write
         if sys_cpu is None:
             # All CPUs' ticks of the interval: the tasks' load, the rest idle.
             busy_user = sum(u for u, _ in (load or {}).values())

@@ -105,6 +105,8 @@ def test_no_nan_when_the_total_delta_is_zero(tmp_path: Path, hertz: int) -> None
     assert is_cyan(column[-1]) or is_white(column[-1])
     # And without any system stat at all.
     root.stat.utime_ticks += 1  # type: ignore[union-attr]
+    root.delta.clear()
+    root.delta.utime_ticks = 1
     chart.update(root, None, 99, SampleTiming(1, 0.0, 1 / hertz))
     assert is_cyan(bar_column(Png(chart, tmp_path / "d.png"), 0, y_of(chart, root))[-1])
 

@@ -66,22 +66,19 @@ class GraphPass:
             else:
                 # Integer rounding of delta / total * mult * bar_px, at least 1 px for any non-zero delta.
                 scale = bar_px if (task.is_threaded or task.threads) and not task.is_thread else cpu_scale
-                delta = stat.utime_ticks - row.last_utime_ticks
-                if not task.is_thread:
-                    # Children that ran and exited between samples: the engine
-                    # credits their CPU to the parent, so it is not invisible.
-                    delta += task.unseen_cutime_ticks
+                # The engine's deltas; children that ran and exited between
+                # samples are credited to the parent, so they are not invisible.
+                used = task.delta
+                delta = used.utime_ticks + used.children_utime_ticks
                 user_px = 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
-                delta = stat.stime_ticks - row.last_stime_ticks
-                if not task.is_thread:
-                    delta += task.unseen_cstime_ticks
+                delta = used.stime_ticks + used.children_stime_ticks
                 sys_px = 0 if delta <= 0 else min(max((2 * delta * scale + total) // total2, 1), bar_px)
                 run = cpu.run(sys_px, user_px)
                 if lanes and not row.is_thread:
                     taskio = task.io
                     if taskio is not None and row.has_io:
-                        write = io_scale.px((taskio.write_bytes - row.last_write_bytes) / elapsed_s)
-                        read = io_scale.px((taskio.read_bytes - row.last_read_bytes) / elapsed_s)
+                        write = io_scale.px((used.write_bytes + used.children_write_bytes) / elapsed_s)
+                        read = io_scale.px((used.read_bytes + used.children_read_bytes) / elapsed_s)
                         run += io.run(write, read)
                     else:
                         run += io.run(0, 0)

@@ -15,7 +15,7 @@ import errno
 import os
 import resource
 
-__all__ = ["DENIED", "GONE", "NOT_OPEN", "TRANSIENT", "ProcFS", "raise_nofile_limit"]
+__all__ = ["DENIED", "GONE", "NOT_OPEN", "READ_SLACK", "TRANSIENT", "ProcFS", "raise_nofile_limit"]
 
 #: Not opened yet.
 NOT_OPEN = -1
@@ -25,6 +25,9 @@ DENIED = -2
 GONE = -3
 #: No fd could be kept (the process ran out of fds): open, read, close each time.
 TRANSIENT = -4
+
+#: Longer than any record of a seq_file the engine reads (a pid and a space, a key and value of io).
+READ_SLACK = 64
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
@@ -117,23 +120,24 @@ class ProcFS:
 
 
 def read_all(fd: int, size: int) -> bytes:
-    """One pread of ``size`` bytes; only a file that fills it gets more reads.
+    """The whole file: one pread of ``size`` bytes, more only when that came near full.
 
     /proc files are generated at read time, so reading in several calls could
     see two different versions; ``size`` is chosen so one call nearly always
-    suffices and the EOF read is never made.
+    suffices.  A seq_file (``children``) returns at most one page per read,
+    filled with whole records: a read short of ``size`` by more than the
+    longest record (``READ_SLACK``) reached the end; a longer one may not
+    have, and the rest is read until a read returns nothing.
     """
     data = os.pread(fd, size, 0)
-    if len(data) < size:
+    if len(data) < size - READ_SLACK:
         return data
     chunks = [data]
-    offset = size
-    while True:
-        chunk = os.pread(fd, size, offset)
-        if not chunk:
-            return b"".join(chunks)
+    offset = len(data)
+    while chunk := os.pread(fd, size, offset):
         chunks.append(chunk)
         offset += len(chunk)
+    return b"".join(chunks)
 
 
 def is_gone(err: OSError) -> bool:
