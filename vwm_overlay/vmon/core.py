@@ -17,7 +17,7 @@ from typing import Any
 
 from ._ledger import Ledger, settle
 from .files import FileTable
-from .procfs import DENIED, GONE, NOT_OPEN, TRANSIENT, ProcFS, close_fd, is_gone, read_all
+from .procfs import DENIED, GONE, NOT_OPEN, TRANSIENT, ProcFS, is_gone, read_all
 from .records import ProcWants, SysStat, SysWants, Task, VmonFlags
 
 __all__ = ["TaskLifeCallback", "TaskState", "VmonCore", "log", "state_of"]
@@ -84,11 +84,9 @@ class TaskState:
         self.relist_threads = True
         self.reported: set[str] | None = None
 
-    def close(self) -> None:
+    def close(self, procfs: ProcFS) -> None:
         for name in ("stat_fd", "cmdline_fd", "wchan_fd", "children_fd", "io_fd", "statm_fd", "thread_io_fd"):
-            fd = getattr(self, name)
-            if fd >= 0:
-                close_fd(fd)
+            procfs.release(getattr(self, name))
             setattr(self, name, GONE)
 
 
@@ -157,7 +155,8 @@ class VmonCore:
         else:
             base = f"{pid}/"
         state = TaskState(base, born)
-        state.stat_fd = self.procfs.open(base + "stat")
+        # Process stat files get the fds first: one read of them tells what changed.
+        state.stat_fd = self.procfs.open(base + "stat", priority=not is_thread)
         if state.stat_fd == GONE:
             return None
         task = Task(pid, is_thread=is_thread, parent=parent)
@@ -216,7 +215,7 @@ class VmonCore:
         """Release one task's own resources (not its subtree's)."""
         self.structure_changes += 1
         state = state_of(task)
-        state.close()
+        state.close(self.procfs)
         if task.is_thread:
             if self._threads_by_tid.get(task.pid) is task:
                 del self._threads_by_tid[task.pid]
@@ -251,7 +250,7 @@ class VmonCore:
 
     def _drop_top_level(self, task: Task) -> None:
         # A top-level task stays valid for its holder; only its data goes.
-        state_of(task).close()
+        state_of(task).close(self.procfs)
         self._release_subtree(task)
 
     def _release_subtree(self, task: Task) -> None:
@@ -278,7 +277,7 @@ class VmonCore:
         if not task.is_thread:
             self._settle_gone(task)
         state.gone = True
-        state.close()
+        state.close(self.procfs)
         self._mark_stale(task)
         if parent is not None and not task.is_thread:
             state_of(parent).force_children = True
@@ -363,10 +362,10 @@ class VmonCore:
 
     def _read_failed(self, task: Task, state: TaskState, attr: str, name: str, fd: int, err: OSError) -> None:
         if is_gone(err):
-            close_fd(fd)
+            self.procfs.release(fd)
             setattr(state, attr, GONE)
         elif err.errno in (errno.EACCES, errno.EPERM):  # e.g. after a setuid exec
-            close_fd(fd)
+            self.procfs.release(fd)
             setattr(state, attr, DENIED)
         else:
             self._report(task, name, err)

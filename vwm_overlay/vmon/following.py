@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import parse
 from .core import TaskState, VmonCore, state_of
-from .procfs import NOT_OPEN, read_all
+from .procfs import read_all
 from .records import Task
 from .sampling import STAT_READ
 
@@ -76,24 +76,22 @@ class TreeFollowing(VmonCore):
         """The pids of the process's children: through every thread's
         ``children`` file, since a child is listed under the thread that forked it."""
         if not task.threads:
-            if state.children_fd == NOT_OPEN:
-                state.children_fd = self.procfs.open(f"{task.pid}/task/{task.pid}/children")
-            return self._read_children(task, state)
+            return self._read_children(task, state, f"task/{task.pid}/children")
         parts = []
         for thread in task.threads:
             if thread.is_stale:
                 continue
-            data = self._read_children(thread, thread._engine)
+            data = self._read_children(thread, thread._engine, "children")
             if data:
                 parts.append(data)
         return b" ".join(parts) if parts else b""
 
-    def _read_children(self, task: Task, state: TaskState) -> bytes | None:
+    def _read_children(self, task: Task, state: TaskState, name: str) -> bytes | None:
         """A ``children`` file to its end: one read returns at most one page
         (about 800 pids), whatever the buffer size."""
         fd = state.children_fd
         if fd < 0:
-            return self._read(task, state, "children_fd", "children", _CHILDREN_READ)
+            return self._read(task, state, "children_fd", name, _CHILDREN_READ)
         try:
             return read_all(fd, _CHILDREN_READ)
         except OSError as err:

@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import TaskGone
-from .core import FILES, FOLLOW_CHILDREN, FOLLOW_THREADS, IO, VM, TaskLifeCallback, TaskState, state_of
+from .core import FILES, FOLLOW_CHILDREN, FOLLOW_THREADS, IO, VM, TaskLifeCallback, TaskState, log, state_of
 from .files import FileObjectCallback, FileTable
 from .following import TreeFollowing
-from .procfs import NOT_OPEN, ProcFS, close_fd
+from .procfs import NOT_OPEN, ProcFS
 from .records import ProcWants, SysStat, SysWants, Task, TaskCallback, VmonFlags
 from .sampling import TaskSampling
 from .system import SystemSampling
@@ -70,6 +70,7 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         fobject_dtor_cb: FileObjectCallback | None = None,
         children_files: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        fd_budget: int | None = None,
     ) -> None:
         if flags & VmonFlags.PROC_ALL and proc_wants & ProcWants.FOLLOW_CHILDREN:
             raise ValueError("PROC_ALL already monitors every process: it cannot be combined with FOLLOW_CHILDREN")
@@ -81,7 +82,7 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         self.sample_cb_arg = sample_cb_arg
         self.proc_ctor_cb = proc_ctor_cb
         self.proc_dtor_cb = proc_dtor_cb
-        self.procfs = ProcFS(proc_root)
+        self.procfs = ProcFS(proc_root, budget=fd_budget, report=lambda line: log.warning("vmon: %s", line))
         self.files = FileTable(fobject_ctor_cb, fobject_dtor_cb)
         self.ticks_per_s = os.sysconf("SC_CLK_TCK")
         self.num_cpus = os.cpu_count() or 1
@@ -161,6 +162,7 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
     def sample(self) -> None:
         """One sampling cycle (see the module docstring)."""
         self.generation += 1
+        self.procfs.refresh_budget()
         now_s = self._clock()
         self.elapsed_s = 0.0 if self._last_sample_s is None else max(0.0, now_s - self._last_sample_s)
         self._last_sample_s = now_s
@@ -209,8 +211,8 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         for task in self.orphans:
             self._free(task)
         self.orphans.clear()
-        close_fd(self._sys_stat_fd)
-        close_fd(self._meminfo_fd)
+        self.procfs.release(self._sys_stat_fd)
+        self.procfs.release(self._meminfo_fd)
         self.procfs.close()
 
     def __enter__(self) -> Vmon:
