@@ -128,6 +128,8 @@ class Chart(GraphPass, TextPass):
         self._schedule: Schedule | None = None
         #: Samples drawn so far.
         self.samples = 0
+        #: The tasks whose rows are within the visible height: counted in their ``shown``.
+        self._shown: set[Task] = set()
 
     # -- driving
 
@@ -142,6 +144,7 @@ class Chart(GraphPass, TextPass):
         return task
 
     def detach(self) -> None:
+        self._set_shown(set())
         if self._source is not None and self._root is not None:
             self._source.unmonitor(self._root, callback=self._on_sample, arg=None)
         self._source = self._root = None
@@ -275,11 +278,20 @@ class Chart(GraphPass, TextPass):
         if y != self._used_px:
             first = min(first, y, self._used_px)
         self._live, self._snow = live, kept_snow
+        self._set_shown({row.task for row in live if row.y_px < height_px})
         self._separator_y = separator_y
         self._used_px = y
         if first < height_px:
             self._layers.relayout(first, segments)
             self._background_stale = True
+
+    def _set_shown(self, tasks: set[Task]) -> None:
+        """Tell the engine which tasks this chart shows: it reads their wait channel every sample, no other's."""
+        for task in tasks - self._shown:
+            task.shown += 1
+        for task in self._shown - tasks:
+            task.shown -= 1
+        self._shown = tasks
 
     def _place(self, row: Row, y: int, segments: list[Segment], first: int) -> int:
         old_y = row.y_px
