@@ -77,17 +77,27 @@ class Feed:
         adherence: float = 0.0,
         sys_cpu: tuple[int, ...] | None = None,
         io: dict[Task, tuple[int, int]] | None = None,
+        children: dict[Task, tuple[int, int]] | None = None,
     ) -> None:
-        """One sample: ``load`` adds (user, system) ticks per task, ``io`` (read, write) bytes."""
+        """One sample: ``load`` adds (user, system) ticks per task, ``io`` (read, write) bytes, ``children``
+        (user, system) ticks of reaped children credited to a process."""
         ticks = TICKS_PER_S * columns // self.hertz
+        for task in _walk(self.root):
+            task.delta.clear()  # as the engine does: this sample's use, and only it
+            if task.stat is not None:
+                task.delta.rss_bytes = task.stat.rss_pages * 4096
         for task, (user, system) in (load or {}).items():
             assert task.stat is not None
             task.stat.utime_ticks += user
             task.stat.stime_ticks += system
+            task.delta.utime_ticks, task.delta.stime_ticks = user, system
         for task, (read, write) in (io or {}).items():
             assert task.io is not None
             task.io.read_bytes += read
             task.io.write_bytes += write
+            task.delta.read_bytes, task.delta.write_bytes = read, write
+        for task, (user, system) in (children or {}).items():
+            task.delta.children_utime_ticks, task.delta.children_stime_ticks = user, system
         if sys_cpu is None:
             # All CPUs' ticks of the interval: the tasks' load, the rest idle.
             busy_user = sum(u for u, _ in (load or {}).values())

@@ -71,10 +71,10 @@ def tasks_by_pid(root: Task) -> dict[int, Task]:
     return {task.pid: task for task, _ in iter_tree(root) if not task.is_thread}
 
 
-def current(task: Task) -> Task:
-    """``task`` itself.  Read fields through it after a sample: a type checker
+def current(record: T) -> T:
+    """``record`` (a task, a stat) itself.  Read fields through it after a sample: a type checker
     would otherwise carry what an assert before the sample narrowed them to."""
-    return task
+    return record
 
 
 def pid_exists(pid: int) -> bool:

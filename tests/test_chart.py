@@ -107,6 +107,8 @@ def test_no_nan_when_the_total_delta_is_zero(tmp_path: Path, hertz: int) -> None
     assert is_cyan(column[-1]) or is_white(column[-1])
     # And without any system stat at all.
     root.stat.utime_ticks += 1  # type: ignore[union-attr]
+    root.delta.clear()
+    root.delta.utime_ticks = 1
     chart.update(root, None, 99, SampleTiming(1, 0.0, 1 / hertz))
     assert is_cyan(bar_column(Png(chart, tmp_path / "d.png"), 0, y_of(chart, root))[-1])
 
@@ -449,9 +451,7 @@ def test_childrens_cpu_credited_to_a_parent_is_drawn_dimmer_beyond_its_own(tmp_p
     chart, feed = chart_for(root)
     feed.step()
     # 20 ticks on 2 cores, a row is 14 px per core: 2 ticks of its own (3 px), with 4 of reaped children 8 px.
-    root.unseen_cutime_ticks = 4
-    feed.step({root: (2, 0)})
-    root.unseen_cutime_ticks = 0
+    feed.step({root: (2, 0)}, children={root: (4, 0)})
     png = Png(chart, tmp_path / "c.png")
     y = y_of(chart, root)
     column = bar_column(png, 0, y)

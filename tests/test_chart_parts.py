@@ -9,7 +9,6 @@ from chart_helpers import make_task
 
 import vwm_overlay.chart as chart_pkg
 from vwm_overlay.chart import Chart, Theme
-from vwm_overlay.chart._deltas import Deltas
 from vwm_overlay.chart.graphpass import GraphWriter
 from vwm_overlay.chart.header import heading_text
 from vwm_overlay.chart.layers import Layers
@@ -116,16 +115,13 @@ def test_the_chart_is_composed_and_its_graph_writer_works_alone() -> None:
     assert Chart.__mro__ == (Chart, object), "parts are owned, not inherited"
     theme = Theme()
     layers = Layers(200, 60)
-    deltas = Deltas()
-    writer = GraphWriter(theme, deltas)
+    writer = GraphWriter(theme)
     task = make_task(100, "busy")
     row = Row(task, theme.row_px, preexisting=True)
     row.y_px = 3 * theme.row_px
-    for generation in (1, 2):
-        deltas.begin(generation, 4096)
+    for utime_ticks in (0, 5):  # then half of the sample's 10 ticks
+        task.delta.utime_ticks = utime_ticks
         writer.draw(layers, [row], [], None, SampleTiming(1, 0.0, 0.1), num_cpus=1, ticks_per_s=100, hertz=10)
-        assert task.stat is not None
-        task.stat.utime_ticks += 5  # half of the sample's 10 ticks
     cyan = premultiplied_pixel(theme.graph_bottom)
     bar = [layers.graph_pixel(0, row.y_px + dy) == cyan for dy in range(theme.bar_px)]
     assert bar == [False] * 7 + [True] * 7

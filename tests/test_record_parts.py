@@ -168,15 +168,16 @@ def test_the_log_has_deltas_rates_and_lifecycle() -> None:
     root = _task(10, comm="make")
     child = _task(11, parent=root, comm="cc")
     out = io.StringIO()
-    log = JsonLog(out, ticks_per_s=100, page_size=4096, start_boottime_ticks=1000)
+    log = JsonLog(out, ticks_per_s=100, page_size=4096)
+    root.delta.baseline = child.delta.baseline = True  # running before the recording began
     log.write_sample(root, t_s=0.0, time_s=1.0, elapsed_s=0.1, hertz=10)
     # One sample later: the root used 8 user + 2 system ticks, its unseen children 5 more; it wrote 4 KiB.
     for task in (root, child):
         task.is_new = False
-    assert root.stat is not None and root.io is not None and child.stat is not None
-    root.stat.utime_ticks, root.stat.stime_ticks = 8, 2
-    root.unseen_cutime_ticks = 5
-    root.io.write_bytes = 4096
+        task.delta.clear()
+    root.delta.utime_ticks, root.delta.stime_ticks = 8, 2
+    root.delta.children_utime_ticks = 5
+    root.delta.write_bytes = 4096
     child.is_stale = True
     log.write_sample(root, t_s=0.1, time_s=1.1, elapsed_s=0.1, hertz=10)
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
@@ -190,19 +191,18 @@ def test_the_log_has_deltas_rates_and_lifecycle() -> None:
     assert second["started"] == []
 
 
-def test_a_task_born_during_the_recording_counts_from_zero() -> None:
+def test_the_log_writes_the_engines_deltas() -> None:
     root = _task(10)
-    assert root.stat is not None
-    root.stat.start_ticks = 2000
-    root.stat.utime_ticks = 3
+    root.delta.utime_ticks = 3  # born during the recording: the engine's first delta is its whole life
+    root.delta.children_write_bytes = 512
     thread = _task(12, parent=root, thread=True)
+    thread.delta.utime_ticks = 2
     out = io.StringIO()
-    JsonLog(out, ticks_per_s=100, page_size=4096, start_boottime_ticks=1000).write_sample(
-        root, t_s=0.0, time_s=1.0, elapsed_s=0.1, hertz=10
-    )
+    JsonLog(out, ticks_per_s=100, page_size=4096).write_sample(root, t_s=0.0, time_s=1.0, elapsed_s=0.1, hertz=10)
     tasks = json.loads(out.getvalue())["tasks"]
-    assert tasks[0]["user_ticks"] == 3
+    assert (tasks[0]["user_ticks"], tasks[0]["write_bytes"]) == (3, 512)
     assert (tasks[1]["pid"], tasks[1]["tid"], tasks[1]["thread"], tasks[1]["rss_bytes"]) == (10, 12, True, None)
+    assert tasks[1]["user_ticks"] == 2
     assert thread.io is None and tasks[1]["read_bytes"] is None
 
 

@@ -335,14 +335,14 @@ def test_short_lived_childrens_cpu_is_credited_through_the_parent(nodes: Control
         while True:
             time.sleep(interval_s)  # the sampling interval
             vmon.sample()
-            unseen_ticks += task.unseen_cutime_ticks + task.unseen_cstime_ticks
+            unseen_ticks += task.delta.children_utime_ticks + task.delta.children_stime_ticks
             if node.answered():
                 break
             assert time.monotonic() < deadline, "the busy children never finished"
         node.reply()
         for _ in range(2):  # the last child's time reaches cutime when it is reaped
             vmon.sample()
-            unseen_ticks += task.unseen_cutime_ticks + task.unseen_cstime_ticks
+            unseen_ticks += task.delta.children_utime_ticks + task.delta.children_stime_ticks
         fields = proc_stat_fields(node.pid)
         kernel_ticks = int(fields[13]) + int(fields[14]) - before  # cutime (16) + cstime (17)
         seen_ticks = sum(

@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from . import __version__
 from .errors import OverlayError, UsageError
+from .limits import raise_open_files_limit
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "EXIT_X_LOST", "main"]
 
@@ -162,6 +163,8 @@ Run 'vwm-overlay COMMAND --help' for a command's options.
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    # The engine keeps a few files open per task: room for large trees (commands run with the user's limits).
+    raise_open_files_limit()
     # Default SIGPIPE: `vwm-overlay tree ... | head` ends quietly.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if args[:1] in (["-h"], ["--help"]):

@@ -26,7 +26,6 @@ from typing import Any, Protocol, cast
 from vwm_overlay.vmon.records import SysStat, Task
 
 from ..schedule import SampleTiming, Schedule
-from ._deltas import Deltas
 from .background import build_background
 from .cairo_types import (
     EXTEND_REPEAT,
@@ -79,7 +78,7 @@ class Chart:
 
     Assembled from parts with one job each: a :class:`~.layout.Layout` (which rows, where), a
     :class:`~.graphpass.GraphWriter` (the columns of each sample) and a :class:`~.textpass.TextLayer` (the text),
-    all drawing into one :class:`~.layers.Layers`, with the per-sample figures of one :class:`~._deltas.Deltas`.
+    all drawing into one :class:`~.layers.Layers`; per-sample figures are the engine's ``task.delta``.
     """
 
     def __init__(
@@ -101,10 +100,9 @@ class Chart:
         self._width_px = width
         self._height_px = height
         self._layers = Layers(max(width, MIN_WIDTH_PX), max(height, MIN_HEIGHT_PX))
-        self._deltas = Deltas()
-        self._graph = GraphWriter(theme, self._deltas)
+        self._graph = GraphWriter(theme)
         self._text = TextLayer(theme, self._layers)
-        self._layout = Layout(theme, self._layers, self._deltas, self._text.snow_texts, lanes=lanes)
+        self._layout = Layout(theme, self._layers, self._text.snow_texts, lanes=lanes)
         self._graph_source = new_surface_pattern(self._layers.graph)
         self._graph_source.set_extend(EXTEND_REPEAT)
         self._hertz_label = int(hertz + 0.5)
@@ -131,6 +129,7 @@ class Chart:
         return task
 
     def detach(self) -> None:
+        self._layout.release_shown()
         if self._source is not None and self._root is not None:
             self._source.unmonitor(self._root, callback=self._on_sample, arg=None)
         self._source = self._root = None
@@ -178,7 +177,6 @@ class Chart:
         ticks_per_s = max(ticks_per_s, 1)
         boottime_ticks = sys.boottime_ticks if sys is not None else 0
         self._text.set_clock(ticks_per_s, boottime_ticks)
-        self._deltas.begin(generation, page_size)
         layout = self._layout
         layout.update(root, structure_version, self._sample_s, boottime_ticks, self._height_px)
         self._graph.draw(

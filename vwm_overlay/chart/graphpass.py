@@ -9,7 +9,6 @@ from __future__ import annotations
 from vwm_overlay.vmon.records import SysStat
 
 from ..schedule import SampleTiming
-from ._deltas import Deltas
 from .header import SysDeltas
 from .layers import Layers
 from .patterns import Patterns
@@ -23,9 +22,8 @@ __all__ = ["GraphWriter"]
 class GraphWriter:
     """Writes each sample's columns into a chart's graph layer, from the per-sample deltas of its tasks."""
 
-    def __init__(self, theme: Theme, deltas: Deltas) -> None:
+    def __init__(self, theme: Theme) -> None:
         self._theme = theme
-        self._deltas = deltas
         self._patterns = Patterns(theme)
         self._sys = SysDeltas()
         #: The scales of the IO and RSS lanes (the heading describes them).
@@ -64,12 +62,11 @@ class GraphWriter:
         cpu, io, rss = patterns.cpu, patterns.io, patterns.rss
         io_scale, rss_scale = self.io_scale, self.rss_scale
         row_px = theme.row_px
-        task_deltas = self._deltas
         for row in live:
             if row.y_px >= height_px:
                 continue  # below the allocation: nothing to draw
             task = row.task
-            delta = task_deltas.of(task)
+            delta = task.delta  # the engine's figures for this sample
             if task.stat is None or delta.baseline:
                 run = patterns.blank(row.height_px)
             else:

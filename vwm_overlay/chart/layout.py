@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from vwm_overlay.vmon.records import Task
 
-from ._deltas import Deltas
 from ._fitting import Activity, fit_rows
 from .header import HEADER_ROWS
 from .layers import Layers, Segment
@@ -29,7 +28,6 @@ class Layout:
         self,
         theme: Theme,
         layers: Layers,
-        deltas: Deltas,
         freeze_text: Callable[[Row], tuple[str, ...]],
         *,
         lanes: bool,
@@ -37,7 +35,6 @@ class Layout:
         self._theme = theme
         #: The pixel stores rows are moved in; replaced by the chart when they grow.
         self.layers = layers
-        self._deltas = deltas
         #: The texts of a snowflake, taken when its task exits.
         self._freeze_text = freeze_text
         self.lanes = lanes
@@ -58,6 +55,9 @@ class Layout:
         self._walked_root: Task | None = None
         self._monitor_start_ticks = -1  # boot-time ticks of the first sample; -1 before it
         self._fit_key: tuple[list[bool], int] | None = None
+        #: The tasks with a row, each counted once in its ``shown`` (the engine then keeps its state and wait
+        #: channel fresh every sample).
+        self._shown: set[Task] = set()
 
     @property
     def process_px(self) -> int:
@@ -82,11 +82,10 @@ class Layout:
             self._placed, stale = walk_tree(root, theme.tree_indent_px, theme.row_px, self.process_px)
         activity = self._activity
         activity.now_s = sample_s
-        deltas = self._deltas
         note, is_active = activity.note, activity.is_active
         busy: list[bool] = []
         for task, _, _ in self._placed:
-            note(task, deltas.of(task).busy)
+            note(task)
             busy.append(is_active(task))
         # The same tree with the same busy tasks in the same room: the same rows.
         fit_key = (busy, visible_px)
@@ -138,7 +137,6 @@ class Layout:
                 # Came and went between two samples, or had no row: still worth a snowflake.
                 row = self._new_row(task, preexisting=task in self._seen)
                 exited.append(row)
-            self._deltas.forget(task)
             self._activity.forget(task)
             self._seen.discard(task)
         exited.sort(key=lambda r: (r.y_px < 0, r.y_px))
@@ -222,13 +220,24 @@ class Layout:
                 first = gone.y_px
         if y != self.used_px:
             first = min(first, y, self.used_px)
-        _count_shown(self.live, live)
+        self._set_shown({row.task for row in live})
         self.live, self.snow = live, kept_snow
         self.separator_y = separator_y
         self.used_px = y
         if first < height_px:
             self.layers.relayout(first, segments)
             self.bands_changed = True
+
+    def _set_shown(self, tasks: set[Task]) -> None:
+        for task in tasks - self._shown:
+            task.shown += 1
+        for task in self._shown - tasks:
+            task.shown -= 1
+        self._shown = tasks
+
+    def release_shown(self) -> None:
+        """The chart stops showing its rows (it is detached from the engine)."""
+        self._set_shown(set())
 
     def _place(self, row: Row, y: int, segments: list[Segment], first: int) -> int:
         old_y = row.y_px
@@ -260,15 +269,3 @@ class Layout:
             bands.append((self.separator_y, row_px, False))
         bands += [(row.y_px, row.height_px, i % 2 == 0) for i, row in enumerate(self.snow)]
         return bands
-
-
-def _count_shown(before: list[Row], after: list[Row]) -> None:
-    """Keep the engine's ``shown`` count of each task: a task with a row is re-read every sample (state, wchan)."""
-    old = {id(row.task): row.task for row in before}
-    new = {id(row.task): row.task for row in after}
-    for key, task in old.items():
-        if key not in new and hasattr(task, "shown"):
-            task.shown -= 1
-    for key, task in new.items():
-        if key not in old and hasattr(task, "shown"):
-            task.shown += 1

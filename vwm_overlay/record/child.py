@@ -1,5 +1,7 @@
 """Starting the recorded command: fork, hold it until the monitor is ready, then exec.
 
+The command starts with the signal mask and open files limit the user gave, not the recorder's.
+
 The child sets ``PR_SET_PDEATHSIG`` (it is killed if the recorder dies, so a recording never leaves a stray
 command behind) and then waits on a pipe.  The recorder starts monitoring the child's pid and only then lets it
 exec, so the very first sample already sees the command (vwm's vmon forks and execs at once, and can miss what the
@@ -15,6 +17,7 @@ import signal
 from collections.abc import Sequence
 
 from ..errors import OverlayError
+from ..limits import restore_open_files_limit
 
 __all__ = ["Command", "ExecFailed", "set_child_subreaper"]
 
@@ -99,6 +102,7 @@ def _child(argv: tuple[str, ...], gate_r: int, error_w: int, recorder_pid: int, 
         for signum in (signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(signum, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        restore_open_files_limit()  # the recorder's raised limit is not the command's
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != recorder_pid:
             os._exit(STATUS_NOT_FOUND)  # the recorder died before the death signal was armed

@@ -92,7 +92,7 @@ class Recorder:
 
     def run(self) -> int:
         """Record until the command exits (or the process, or a signal says so); returns the exit status."""
-        with Vmon(VmonFlags.TWO_PASS, SysWants.STAT, RECORD_PROC_WANTS) as vmon:
+        with Vmon(VmonFlags.TWO_PASS, SysWants.STAT, RECORD_PROC_WANTS, clock=self._clock) as vmon:
             self._vmon = vmon
             if self.options.pid is not None:
                 try:
@@ -120,12 +120,8 @@ class Recorder:
             out = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed at the end of run()
         except OSError as err:
             raise UsageError(f"cannot write --jsonl {path!r}: {err.strerror}") from None
-        # Counters of tasks born after this point belong wholly to the recording.
-        boot_ticks = int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
         assert self._vmon is not None
-        self._log = JsonLog(
-            out, ticks_per_s=self._vmon.ticks_per_s, page_size=self._vmon.page_size, start_boottime_ticks=boot_ticks
-        )
+        self._log = JsonLog(out, ticks_per_s=self._vmon.ticks_per_s, page_size=self._vmon.page_size)
         return out
 
     def _start_command(self, vmon: Vmon, child_mask: set[int]) -> None:

@@ -17,6 +17,7 @@ kept-open files and one ``pread`` per file per sample::
 This package knows nothing of cairo or X.
 """
 
+from ..errors import TaskGone
 from .files import FileTable, classify_link
 from .monitor import DEFAULT_PROC_WANTS, Vmon
 from .records import (
@@ -28,6 +29,7 @@ from .records import (
     SysWants,
     Task,
     TaskCallback,
+    TaskDelta,
     TaskIO,
     TaskStat,
     TaskVM,
@@ -46,6 +48,8 @@ __all__ = [
     "SysWants",
     "Task",
     "TaskCallback",
+    "TaskDelta",
+    "TaskGone",
     "TaskIO",
     "TaskStat",
     "TaskVM",

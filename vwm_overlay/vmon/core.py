@@ -15,8 +15,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from ._ledger import Ledger, settle
 from .files import FileTable
-from .procfs import DENIED, GONE, NOT_OPEN, TRANSIENT, ProcFS, close_fd, is_gone, read_all
+from .procfs import DENIED, GONE, NOT_OPEN, TRANSIENT, ProcFS, is_gone, read_all
 from .records import ProcWants, SysStat, SysWants, Task, VmonFlags
 
 __all__ = ["TaskLifeCallback", "TaskState", "VmonCore", "log", "state_of"]
@@ -44,12 +45,11 @@ class TaskState:
         "children_fd",
         "children_raw",
         "cmdline_fd",
-        "cstime_delta",
-        "cutime_delta",
         "force_children",
         "gone",
         "io_fd",
         "io_raw",
+        "ledger",
         "live_threads",
         "relist_threads",
         "reported",
@@ -58,6 +58,7 @@ class TaskState:
         "stat_raw",
         "statm_fd",
         "statm_raw",
+        "thread_io_fd",
         "wchan_fd",
     )
 
@@ -77,18 +78,30 @@ class TaskState:
         self.io_raw = b""
         self.statm_fd = NOT_OPEN
         self.statm_raw = b""
+        self.thread_io_fd = NOT_OPEN  # a single-threaded process's own IO (task/PID/io)
+        self.ledger = Ledger()
         self.live_threads = 0
         self.relist_threads = True
-        self.cutime_delta = 0
-        self.cstime_delta = 0
         self.reported: set[str] | None = None
 
-    def close(self) -> None:
-        for name in ("stat_fd", "cmdline_fd", "wchan_fd", "children_fd", "io_fd", "statm_fd"):
-            fd = getattr(self, name)
-            if fd >= 0:
-                close_fd(fd)
+    def close(self, procfs: ProcFS) -> None:
+        for name in ("stat_fd", "cmdline_fd", "wchan_fd", "children_fd", "io_fd", "statm_fd", "thread_io_fd"):
+            procfs.release(getattr(self, name))
             setattr(self, name, GONE)
+
+
+def _probe_gone(task: Task) -> bool:
+    """Whether a process was reaped: its kept stat fd says ESRCH (a zombie still reads)."""
+    state: TaskState = task._engine
+    if state.gone:
+        return True
+    if state.stat_fd < 0:
+        return False
+    try:
+        os.pread(state.stat_fd, 1, 0)
+    except OSError as err:
+        return is_gone(err)
+    return False
 
 
 def state_of(task: Task) -> TaskState:
@@ -117,6 +130,11 @@ class VmonCore:
     activity: SysWants
     ticks_per_s: int
     num_cpus: int
+    page_size: int
+    #: CLOCK_BOOTTIME in ticks when monitoring began: tasks started before are baselines.
+    start_boottime_ticks: int
+    #: This sample's wall time on every core, in ticks: the most children can be credited.
+    cap_ticks: float
     children_files: bool
     proc_ctor_cb: TaskLifeCallback | None
     proc_dtor_cb: TaskLifeCallback | None
@@ -124,6 +142,8 @@ class VmonCore:
     _processes_by_pid: dict[int, Task]
     _threads_by_tid: dict[int, Task]
     _migrations: list[tuple[Task, Task]]
+    _array_slots: dict[Task, int]
+    _array_free: list[int]
 
     # ------------------------------------------------------------ lifecycle
 
@@ -135,7 +155,8 @@ class VmonCore:
         else:
             base = f"{pid}/"
         state = TaskState(base, born)
-        state.stat_fd = self.procfs.open(base + "stat")
+        # Process stat files get the fds first: one read of them tells what changed.
+        state.stat_fd = self.procfs.open(base + "stat", priority=not is_thread)
         if state.stat_fd == GONE:
             return None
         task = Task(pid, is_thread=is_thread, parent=parent)
@@ -153,10 +174,20 @@ class VmonCore:
         return task
 
     def _array_add(self, task: Task) -> None:
-        try:
-            self.array[self.array.index(None)] = task
-        except ValueError:
+        # A freed slot is reused (the last one freed first): no scan of the array.
+        if self._array_free:
+            index = self._array_free.pop()
+            self.array[index] = task
+        else:
+            index = len(self.array)
             self.array.append(task)
+        self._array_slots[task] = index
+
+    def _array_remove(self, task: Task) -> None:
+        index = self._array_slots.pop(task, None)
+        if index is not None:
+            self.array[index] = None
+            self._array_free.append(index)
 
     def _unref(self, task: Task) -> None:
         task.refcount -= 1
@@ -176,10 +207,15 @@ class VmonCore:
         self._free(task)
 
     def _free(self, task: Task) -> None:
-        """Release everything of a task that nobody references any more."""
+        """Release everything of a task that nobody references any more, and its subtree."""
+        self._free_one(task)
+        self._release_subtree(task)
+
+    def _free_one(self, task: Task) -> None:
+        """Release one task's own resources (not its subtree's)."""
         self.structure_changes += 1
         state = state_of(task)
-        state.close()
+        state.close(self.procfs)
         if task.is_thread:
             if self._threads_by_tid.get(task.pid) is task:
                 del self._threads_by_tid[task.pid]
@@ -187,19 +223,20 @@ class VmonCore:
             del self._processes_by_pid[task.pid]
         if task.files is not None:
             self.files.release(task.files)
-        self._release_subtree(task)
         task.callbacks.clear()
         if self.flags & VmonFlags.PROC_ARRAY:
-            try:
-                self.array[self.array.index(task)] = None
-            except ValueError:
-                pass
+            self._array_remove(task)
         if self.proc_dtor_cb is not None:
             self.proc_dtor_cb(self, task)
 
     def _release_child(self, child: Task) -> None:
         """A parent lets go of a followed child: free it, or orphan it when
         somebody else still holds it (an explicit monitor of that pid)."""
+        if self._let_go(child):
+            self._release_subtree(child)
+
+    def _let_go(self, child: Task) -> bool:
+        """Drop a parent's reference; True when the child is to be freed (with its subtree)."""
         self.structure_changes += 1
         child.refcount -= 1
         if child.refcount > 0:
@@ -207,54 +244,87 @@ class VmonCore:
             if not state_of(child).gone:
                 child.is_stale = False
                 self.orphans.append(child)
-            return
-        self._free(child)
+            return False
+        self._free_one(child)
+        return True
 
     def _drop_top_level(self, task: Task) -> None:
         # A top-level task stays valid for its holder; only its data goes.
-        state_of(task).close()
+        state_of(task).close(self.procfs)
         self._release_subtree(task)
 
     def _release_subtree(self, task: Task) -> None:
-        """Free the task's threads (they die with it) and let go of its children."""
-        for thread in task.threads:
-            thread.refcount = 0
-            self._free(thread)
-        task.threads.clear()
-        for child in task.children:
-            self._release_child(child)
-        task.children.clear()
+        """Free the task's threads (they die with it) and let go of its children.
+
+        Iterative: a chain of any depth is a valid tree.
+        """
+        stack = [task]
+        while stack:
+            node = stack.pop()
+            for thread in node.threads:
+                thread.refcount = 0
+                self._free_one(thread)
+            node.threads.clear()
+            for child in node.children:
+                if self._let_go(child):
+                    stack.append(child)
+            node.children.clear()
 
     def _mark_gone(self, task: Task) -> None:
         """The task exited (ESRCH): stale now, and all its fds closed at once."""
         state = state_of(task)
-        state.gone = True
-        state.close()
-        self._mark_stale(task)
         parent = task.parent
+        if not task.is_thread:
+            self._settle_gone(task)
+        state.gone = True
+        state.close(self.procfs)
+        self._mark_stale(task)
         if parent is not None and not task.is_thread:
             state_of(parent).force_children = True
         elif parent is not None:
             state_of(parent).relist_threads = True
 
+    def _settle_gone(self, task: Task) -> None:
+        """A process is gone: what it reaped, and itself, are deducted from the folds that follow.
+
+        Its children that are gone too were reaped by it (or by their own
+        parents, gone too) before it exited; those alive were reparented and
+        leave the tree without a fold.
+        """
+        order: list[Task] = []
+        stack = [task]
+        while stack:
+            node = stack.pop()
+            order.append(node)
+            for child in node.children:
+                if not child.is_stale and _probe_gone(child):
+                    stack.append(child)
+        for node in reversed(order):
+            parent = node.parent
+            if parent is not None and not state_of(parent).gone:
+                settle(state_of(node).ledger, state_of(parent).ledger)
+
     def _mark_stale(self, task: Task) -> None:
-        if task.is_stale:
-            return
-        task.is_stale = True
-        self.structure_changes += 1
-        parent = task.parent
-        if parent is None:
-            self.processes_changed = True
-        elif task.is_thread:
-            parent.threads_changed = True
-        else:
-            parent.children_changed = True
-        # Threads die with their process; children leave this tree with it
-        # (they are reparented elsewhere), unless a subreaper below keeps them.
-        for thread in task.threads:
-            self._mark_stale(thread)
-        for child in task.children:
-            self._mark_stale(child)
+        """Stale, with its whole subtree (iteratively)."""
+        stack = [task]
+        while stack:
+            node = stack.pop()
+            if node.is_stale:
+                continue
+            node.is_stale = True
+            node.delta.clear()
+            self.structure_changes += 1
+            parent = node.parent
+            if parent is None:
+                self.processes_changed = True
+            elif node.is_thread:
+                parent.threads_changed = True
+            else:
+                parent.children_changed = True
+            # Threads die with their process; children leave this tree with it
+            # (they are reparented elsewhere), unless a subreaper below keeps them.
+            stack.extend(node.threads)
+            stack.extend(node.children)
 
     def _report(self, task: Task, what: str, err: Exception) -> None:
         state = state_of(task)
@@ -278,8 +348,7 @@ class VmonCore:
             setattr(state, attr, fd)
         try:
             if fd >= 0:
-                data = os.pread(fd, size, 0)
-                return data if len(data) < size else read_all(fd, size)
+                return read_all(fd, size)
         except OSError as err:
             self._read_failed(task, state, attr, name, fd, err)
             return None
@@ -293,10 +362,10 @@ class VmonCore:
 
     def _read_failed(self, task: Task, state: TaskState, attr: str, name: str, fd: int, err: OSError) -> None:
         if is_gone(err):
-            close_fd(fd)
+            self.procfs.release(fd)
             setattr(state, attr, GONE)
         elif err.errno in (errno.EACCES, errno.EPERM):  # e.g. after a setuid exec
-            close_fd(fd)
+            self.procfs.release(fd)
             setattr(state, attr, DENIED)
         else:
             self._report(task, name, err)

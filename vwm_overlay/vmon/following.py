@@ -9,11 +9,9 @@ stale; those stale since the previous cycle are dropped first.
 
 from __future__ import annotations
 
-import os
-
 from . import parse
 from .core import TaskState, VmonCore, state_of
-from .procfs import NOT_OPEN
+from .procfs import read_all
 from .records import Task
 from .sampling import STAT_READ
 
@@ -32,10 +30,11 @@ class TreeFollowing(VmonCore):
         threads = task.threads
         if threads and any(t.is_stale for t in threads):
             # Second phase: threads stale since the last cycle are dropped now.
-            for thread in [t for t in threads if t.is_stale]:
-                threads.remove(thread)
-                thread.refcount = 0
-                self._free(thread)
+            for thread in threads:
+                if thread.is_stale:
+                    thread.refcount = 0
+                    self._free(thread)
+            threads[:] = [t for t in threads if not t.is_stale]
             task.threads_changed = True
         stat = task.stat
         num_threads = stat.num_threads if stat is not None else 0
@@ -77,50 +76,44 @@ class TreeFollowing(VmonCore):
         """The pids of the process's children: through every thread's
         ``children`` file, since a child is listed under the thread that forked it."""
         if not task.threads:
-            if state.children_fd == NOT_OPEN:
-                state.children_fd = self.procfs.open(f"{task.pid}/task/{task.pid}/children")
-            return self._read(task, state, "children_fd", "children", _CHILDREN_READ)
+            return self._read_children(task, state, f"task/{task.pid}/children")
         parts = []
-        pread = os.pread
         for thread in task.threads:
             if thread.is_stale:
                 continue
-            thread_state: TaskState = thread._engine
-            fd = thread_state.children_fd
-            if fd >= 0:
-                try:
-                    data: bytes | None = pread(fd, _CHILDREN_READ, 0)
-                except OSError as err:
-                    self._read_failed(thread, thread_state, "children_fd", "children", fd, err)
-                    continue
-                if data and len(data) == _CHILDREN_READ:
-                    data = self._read(thread, thread_state, "children_fd", "children", _CHILDREN_READ)
-            else:
-                data = self._read(thread, thread_state, "children_fd", "children", _CHILDREN_READ)
+            data = self._read_children(thread, thread._engine, "children")
             if data:
                 parts.append(data)
         return b" ".join(parts) if parts else b""
 
+    def _read_children(self, task: Task, state: TaskState, name: str) -> bytes | None:
+        """A ``children`` file to its end: one read returns at most one page
+        (about 800 pids), whatever the buffer size."""
+        fd = state.children_fd
+        if fd < 0:
+            return self._read(task, state, "children_fd", name, _CHILDREN_READ)
+        try:
+            return read_all(fd, _CHILDREN_READ)
+        except OSError as err:
+            self._read_failed(task, state, "children_fd", "children", fd, err)
+            return None
+
     def _follow_children(self, task: Task, state: TaskState) -> None:
         children = task.children
-        vanished_utime = vanished_stime = 0
         if children and any(c.is_stale for c in children):
             # Second phase of removal for children stale since the last cycle.
-            for child in [c for c in children if c.is_stale]:
-                children.remove(child)
+            gone = [c for c in children if c.is_stale]
+            children[:] = [c for c in children if not c.is_stale]
+            for child in gone:
                 self._release_child(child)
             task.children_changed = True
         if not self.children_files:
             self._follow_children_by_ppid(task)
-            task.unseen_cutime_ticks = state.cutime_delta
-            task.unseen_cstime_ticks = state.cstime_delta
             return
         data = self._children_bytes(task, state)
         if data is None:
             return
         if data == state.children_raw and not state.force_children:
-            task.unseen_cutime_ticks = state.cutime_delta
-            task.unseen_cstime_ticks = state.cstime_delta
             return
         state.children_raw = data
         state.force_children = False
@@ -130,15 +123,6 @@ class TreeFollowing(VmonCore):
             self._report(task, "children", err)
             return
         self._reconcile_children(task, pids)
-        # Children that left since the last cycle were reaped (their time moved
-        # into our cutime) or reparented; what cutime grew by beyond the time
-        # we saw them use belongs to children we never saw.
-        for child in children:
-            if child.is_stale and state_of(child).seen_generation != self.generation and child.stat is not None:
-                vanished_utime += child.stat.utime_ticks + child.stat.cutime_ticks
-                vanished_stime += child.stat.stime_ticks + child.stat.cstime_ticks
-        task.unseen_cutime_ticks = max(0, state.cutime_delta - vanished_utime)
-        task.unseen_cstime_ticks = max(0, state.cstime_delta - vanished_stime)
 
     def _reconcile_children(self, task: Task, pids: list[int]) -> None:
         generation = self.generation
@@ -163,6 +147,8 @@ class TreeFollowing(VmonCore):
             task.children_changed = True
         for child in children:
             if not child.is_stale and state_of(child).seen_generation != generation:
+                # Gone from a live parent's list: reaped, its use folded into ours.
+                self._settle_gone(child)
                 self._mark_stale(child)
 
     def _follow_children_by_ppid(self, task: Task) -> None:

@@ -20,14 +20,15 @@ once and skipped.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import TaskGone
-from .core import FILES, FOLLOW_CHILDREN, FOLLOW_THREADS, IO, VM, TaskLifeCallback, TaskState, state_of
+from .core import FILES, FOLLOW_CHILDREN, FOLLOW_THREADS, IO, VM, TaskLifeCallback, TaskState, log, state_of
 from .files import FileObjectCallback, FileTable
 from .following import TreeFollowing
-from .procfs import NOT_OPEN, ProcFS, close_fd, raise_nofile_limit
+from .procfs import NOT_OPEN, ProcFS
 from .records import ProcWants, SysStat, SysWants, Task, TaskCallback, VmonFlags
 from .sampling import TaskSampling
 from .system import SystemSampling
@@ -68,6 +69,8 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         fobject_ctor_cb: FileObjectCallback | None = None,
         fobject_dtor_cb: FileObjectCallback | None = None,
         children_files: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        fd_budget: int | None = None,
     ) -> None:
         if flags & VmonFlags.PROC_ALL and proc_wants & ProcWants.FOLLOW_CHILDREN:
             raise ValueError("PROC_ALL already monitors every process: it cannot be combined with FOLLOW_CHILDREN")
@@ -79,12 +82,17 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         self.sample_cb_arg = sample_cb_arg
         self.proc_ctor_cb = proc_ctor_cb
         self.proc_dtor_cb = proc_dtor_cb
-        self.fd_limit = raise_nofile_limit()
-        self.procfs = ProcFS(proc_root)
+        self.procfs = ProcFS(proc_root, budget=fd_budget, report=lambda line: log.warning("vmon: %s", line))
         self.files = FileTable(fobject_ctor_cb, fobject_dtor_cb)
         self.ticks_per_s = os.sysconf("SC_CLK_TCK")
         self.num_cpus = os.cpu_count() or 1
         self.page_size = os.sysconf("SC_PAGE_SIZE")
+        self.start_boottime_ticks = int(time.clock_gettime(time.CLOCK_BOOTTIME) * self.ticks_per_s)
+        self._clock = clock
+        self._last_sample_s: float | None = None
+        #: Seconds between this sample and the previous one (0.0 in the first).
+        self.elapsed_s = 0.0
+        self.cap_ticks = 0.0
         self.generation = 0
         #: Top-level tasks (monitored explicitly, or orphaned).
         self.processes: list[Task] = []
@@ -104,6 +112,8 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         self._processes_by_pid: dict[int, Task] = {}
         self._threads_by_tid: dict[int, Task] = {}
         self._migrations: list[tuple[Task, Task]] = []
+        self._array_slots: dict[Task, int] = {}
+        self._array_free: list[int] = []
         self._sys_stat_fd = NOT_OPEN
         self._meminfo_fd = NOT_OPEN
         self._sys_stat_read = 64 + 256 * (self.num_cpus + 1)
@@ -152,6 +162,11 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
     def sample(self) -> None:
         """One sampling cycle (see the module docstring)."""
         self.generation += 1
+        self.procfs.refresh_budget()
+        now_s = self._clock()
+        self.elapsed_s = 0.0 if self._last_sample_s is None else max(0.0, now_s - self._last_sample_s)
+        self._last_sample_s = now_s
+        self.cap_ticks = self.elapsed_s * self.ticks_per_s * self.num_cpus
         if self.flags & VmonFlags.PROC_ALL:
             self._sync_all_processes()
         self._sample_sys()
@@ -159,8 +174,9 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
             self.sample_cb(self, self.sample_cb_arg)
         # Second phase of removal for top-level tasks: stale for one cycle, then gone.
         if any(task.is_stale for task in self.processes):
-            for task in [t for t in self.processes if t.is_stale]:
-                self.processes.remove(task)
+            stale = [t for t in self.processes if t.is_stale]
+            self.processes[:] = [t for t in self.processes if not t.is_stale]
+            for task in stale:
                 self._drop_top_level(task)
             self.processes_changed = True
         # Orphaned between two cycles (their parent was unmonitored): join the
@@ -176,6 +192,9 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         if self.flags & VmonFlags.TWO_PASS:
             for task in top_level:
                 self._pass1(task)
+            for root in top_level:
+                for task in _post_order(root):
+                    self._account(task)
             self._finish_pass1()
             for task in self.processes:
                 self._pass2(task)
@@ -189,8 +208,11 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         for task in list(self.processes):
             self._free(task)
         self.processes.clear()
-        close_fd(self._sys_stat_fd)
-        close_fd(self._meminfo_fd)
+        for task in self.orphans:
+            self._free(task)
+        self.orphans.clear()
+        self.procfs.release(self._sys_stat_fd)
+        self.procfs.release(self._meminfo_fd)
         self.procfs.close()
 
     def __enter__(self) -> Vmon:
@@ -205,33 +227,45 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
 
     # ------------------------------------------------------------ traversal
 
-    def _pass1(self, task: Task) -> None:
-        if task.is_stale:
-            return
-        self._sample_process(task)
-        for thread in task.threads:
-            if not thread.is_stale:
-                self._sample_thread(thread)
-        if task.children:
-            for child in tuple(task.children):
-                self._pass1(child)
-
-    def _pass2(self, task: Task) -> None:
-        for child in task.children:
-            self._pass2(child)
-        for callback, arg in tuple(task.callbacks):
-            callback(self, task, arg)
-
-    def _unipass(self, task: Task) -> None:
-        if not task.is_stale:
+    def _pass1(self, root: Task) -> None:
+        # Depth first, a process before its threads before its children;
+        # an explicit stack, since a chain of any depth is a valid tree.
+        stack = [root]
+        while stack:
+            task = stack.pop()
+            if task.is_stale:
+                continue
             self._sample_process(task)
             for thread in task.threads:
                 if not thread.is_stale:
                     self._sample_thread(thread)
-        for child in tuple(task.children):
-            self._unipass(child)
-        for callback, arg in tuple(task.callbacks):
-            callback(self, task, arg)
+            if task.children:
+                stack.extend(reversed(task.children))
+
+    def _pass2(self, root: Task) -> None:
+        # Callbacks leaves first: each after its whole subtree.
+        for task in _post_order(root):
+            for callback, arg in tuple(task.callbacks):
+                callback(self, task, arg)
+
+    def _unipass(self, root: Task) -> None:
+        # Each task's callbacks right after its subtree was sampled: sample on
+        # the way down, call back on the way up.
+        stack: list[tuple[Task, bool]] = [(root, False)]
+        while stack:
+            task, done = stack.pop()
+            if done:
+                self._account(task)
+                for callback, arg in tuple(task.callbacks):
+                    callback(self, task, arg)
+                continue
+            if not task.is_stale:
+                self._sample_process(task)
+                for thread in task.threads:
+                    if not thread.is_stale:
+                        self._sample_thread(thread)
+            stack.append((task, True))
+            stack.extend((child, False) for child in reversed(task.children))
 
     def _finish_pass1(self) -> None:
         # Tasks found in another process's children file (explicitly monitored
@@ -273,6 +307,7 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
                 self._sample_thread(task)
             else:
                 self._sample_process(task)
+                self._account(task)
             for callback, arg in tuple(task.callbacks):
                 callback(self, task, arg)
         self._finish_pass1()
@@ -292,10 +327,12 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
                 self.processes_changed = True
             state_of(task).seen_generation = self.generation
         if len(self.processes) != len(pids):
-            for task in [t for t in self.processes if state_of(t).seen_generation != self.generation]:
-                self.processes.remove(task)
+            generation = self.generation
+            gone = [t for t in self.processes if state_of(t).seen_generation != generation]
+            self.processes[:] = [t for t in self.processes if state_of(t).seen_generation == generation]
+            for task in gone:
                 self._free(task)
-                self.processes_changed = True
+            self.processes_changed = True
 
     def _sample_process(self, task: Task) -> None:
         state: TaskState = task._engine
@@ -306,17 +343,33 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         wants = task.wants or self._proc_wants
         task.activity = 0
         if not self._sample_stat(task, state, False):
+            task.delta.clear()
             return
         if wants & FOLLOW_THREADS:
             self._follow_threads(task, state)
         if wants & FOLLOW_CHILDREN:
             self._follow_children(task, state)
-        else:
-            task.unseen_cutime_ticks = state.cutime_delta
-            task.unseen_cstime_ticks = state.cstime_delta
         if wants & IO:
             self._sample_io(task, state)
         if wants & VM:
             self._sample_statm(task, state)
         if wants & FILES:
             self._sample_files(task, state)
+
+    def _account(self, task: Task) -> None:
+        """A process's deltas, once its subtree was sampled: a child found gone
+        there (reaped, its use folded into ours) is deducted in this sample."""
+        if not task.is_stale:
+            self._account_process(task, task._engine, bool((task.wants or self._proc_wants) & IO))
+
+
+def _post_order(root: Task) -> Iterator[Task]:
+    """The tree under ``root``, every task after its children (threads are not visited)."""
+    stack: list[tuple[Task, bool]] = [(root, False)]
+    while stack:
+        task, done = stack.pop()
+        if done:
+            yield task
+            continue
+        stack.append((task, True))
+        stack.extend((child, False) for child in reversed(task.children))

@@ -14,8 +14,9 @@ from __future__ import annotations
 import errno
 import os
 import resource
+from collections.abc import Callable
 
-__all__ = ["DENIED", "GONE", "NOT_OPEN", "TRANSIENT", "ProcFS", "raise_nofile_limit"]
+__all__ = ["DENIED", "GONE", "NOT_OPEN", "READ_SLACK", "TRANSIENT", "ProcFS", "fd_budget"]
 
 #: Not opened yet.
 NOT_OPEN = -1
@@ -26,54 +27,89 @@ GONE = -3
 #: No fd could be kept (the process ran out of fds): open, read, close each time.
 TRANSIENT = -4
 
+#: Longer than any record of a seq_file the engine reads (a pid and a space, a key and value of io).
+READ_SLACK = 64
+
+_RESERVED_FDS = 64
+
 _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
 _GONE_ERRNOS = (errno.ENOENT, errno.ESRCH)
 
 
-def raise_nofile_limit() -> int:
-    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit; return the new soft
-    limit.  Each monitored task keeps a few fds, and 1024 is soon reached."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = max(soft, 1 << 20)
-    if soft != resource.RLIM_INFINITY and soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass  # a container may refuse; we degrade when fds run out
-    return int(soft)
+def fd_budget(soft_limit: int) -> int:
+    """How many fds the engine may keep under a soft ``RLIMIT_NOFILE``: it
+    leaves a quarter of the limit, and never fewer than 64, to the rest of the
+    program (its output files, an X connection)."""
+    return max(0, soft_limit - max(soft_limit // 4, _RESERVED_FDS))
 
 
 class ProcFS:
-    """A procfs root: opens task files once and reads them with one pread."""
+    """A procfs root: opens task files once and reads them with one pread.
 
-    def __init__(self, root: str = "/proc") -> None:
+    Kept fds stay within a budget (see :func:`fd_budget`; the soft limit is
+    looked up again by :meth:`refresh_budget`, so a program that raises it
+    later gets the room).  Stat files of processes may use the whole budget,
+    every other file three quarters of it: past that, files are read
+    open-read-close (``TRANSIENT``), and ``report`` is called once, with one
+    line, to say so.
+    """
+
+    def __init__(
+        self, root: str = "/proc", *, budget: int | None = None, report: Callable[[str], None] | None = None
+    ) -> None:
         self.root = root
         self.dir_fd = os.open(root, _OPEN_FLAGS | os.O_DIRECTORY)
-        #: Set once an open failed for lack of fds; new files are then read
-        #: transiently instead of kept.
+        self._fixed_budget = budget
+        self._report = report
+        #: How many fds are kept open now, and how many may be.
+        self.kept = 0
+        self.budget = 0
+        self.refresh_budget()
+        #: Set once a file had to be read open-read-close for lack of fds.
         self.out_of_fds = False
+
+    def refresh_budget(self) -> None:
+        if self._fixed_budget is not None:
+            self.budget = self._fixed_budget
+            return
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.budget = fd_budget(1 << 20 if soft == resource.RLIM_INFINITY else int(soft))
 
     def close(self) -> None:
         if self.dir_fd >= 0:
             os.close(self.dir_fd)
             self.dir_fd = -1
 
-    def open(self, path: str, *, directory: bool = False) -> int:
-        """Open ``path`` (relative to the root) and return the fd, or a state:
-        GONE, DENIED, or TRANSIENT when the process is out of fds."""
-        if self.out_of_fds and not directory:
+    def open(self, path: str, *, priority: bool = False) -> int:
+        """Open ``path`` (relative to the root) and keep it: returns the fd, or
+        a state: GONE, DENIED, or TRANSIENT when no fd may be kept for it."""
+        limit = self.budget if priority else self.budget * 3 // 4
+        if self.kept >= limit:
+            self._degrade(f"keeping at most {limit} of {self.budget} /proc files open")
             return TRANSIENT
         try:
-            return os.open(path, _OPEN_FLAGS | (os.O_DIRECTORY if directory else 0), dir_fd=self.dir_fd)
+            fd = os.open(path, _OPEN_FLAGS, dir_fd=self.dir_fd)
         except OSError as err:
             return self._state_for(err)
+        self.kept += 1
+        return fd
+
+    def release(self, fd: int) -> None:
+        """Close a kept fd (states are ignored)."""
+        if fd >= 0:
+            self.kept -= 1
+            close_fd(fd)
+
+    def _degrade(self, why: str) -> None:
+        if not self.out_of_fds:
+            self.out_of_fds = True
+            if self._report is not None:
+                self._report(f"{why}; reading the others open-read-close from now on, which costs more")
 
     def _state_for(self, err: OSError) -> int:
         if err.errno in _OUT_OF_FDS:
-            self.out_of_fds = True
+            self._degrade(f"out of file descriptors ({os.strerror(err.errno)}) with {self.kept} /proc files open")
             return TRANSIENT
         if err.errno in (errno.EACCES, errno.EPERM):
             return DENIED
@@ -117,23 +153,24 @@ class ProcFS:
 
 
 def read_all(fd: int, size: int) -> bytes:
-    """One pread of ``size`` bytes; only a file that fills it gets more reads.
+    """The whole file: one pread of ``size`` bytes, more only when that came near full.
 
     /proc files are generated at read time, so reading in several calls could
     see two different versions; ``size`` is chosen so one call nearly always
-    suffices and the EOF read is never made.
+    suffices.  A seq_file (``children``) returns at most one page per read,
+    filled with whole records: a read short of ``size`` by more than the
+    longest record (``READ_SLACK``) reached the end; a longer one may not
+    have, and the rest is read until a read returns nothing.
     """
     data = os.pread(fd, size, 0)
-    if len(data) < size:
+    if len(data) < size - READ_SLACK:
         return data
     chunks = [data]
-    offset = size
-    while True:
-        chunk = os.pread(fd, size, offset)
-        if not chunk:
-            return b"".join(chunks)
+    offset = len(data)
+    while chunk := os.pread(fd, size, offset):
         chunks.append(chunk)
         offset += len(chunk)
+    return b"".join(chunks)
 
 
 def is_gone(err: OSError) -> bool:

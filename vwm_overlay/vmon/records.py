@@ -28,6 +28,7 @@ __all__ = [
     "SysWants",
     "Task",
     "TaskCallback",
+    "TaskDelta",
     "TaskIO",
     "TaskStat",
     "TaskVM",
@@ -298,6 +299,65 @@ class SysStat:
         return sum(self.cpu[:8])
 
 
+class TaskDelta:
+    """What a task used in the latest sample, computed once by the engine for every consumer.
+
+    ``utime_ticks``/``stime_ticks`` and ``read_bytes``/``write_bytes`` are the
+    task's own use (a process: its whole thread group, without what the kernel
+    folded in from reaped children; a thread: that thread alone).
+    ``children_*`` is what the process's children used that no task's own
+    figures showed: their use after their last sample, or in their whole life
+    when they were never seen (always 0 for a thread).  The sum of the own and
+    children figures of every process of a tree is what the tree used, each
+    tick and byte counted once.  ``rss_bytes`` is the resident size now (a
+    level; a thread reports its process's).  ``baseline`` holds in the sample
+    that first saw a task that was running before monitoring began: nothing
+    is known of its past then, and its deltas are 0.  A task that started
+    after monitoring began gets its whole life so far as its first delta.
+    """
+
+    __slots__ = (
+        "baseline",
+        "children_read_bytes",
+        "children_stime_ticks",
+        "children_utime_ticks",
+        "children_write_bytes",
+        "read_bytes",
+        "rss_bytes",
+        "stime_ticks",
+        "utime_ticks",
+        "write_bytes",
+    )
+
+    def __init__(self) -> None:
+        self.utime_ticks = 0
+        self.stime_ticks = 0
+        self.children_utime_ticks = 0
+        self.children_stime_ticks = 0
+        self.read_bytes = 0
+        self.write_bytes = 0
+        self.children_read_bytes = 0
+        self.children_write_bytes = 0
+        self.rss_bytes = 0
+        self.baseline = False
+
+    def clear(self) -> None:
+        """All figures 0 (a task that did not run, or is gone); ``rss_bytes`` is kept."""
+        self.utime_ticks = self.stime_ticks = 0
+        self.children_utime_ticks = self.children_stime_ticks = 0
+        self.read_bytes = self.write_bytes = 0
+        self.children_read_bytes = self.children_write_bytes = 0
+        self.baseline = False
+
+    def __repr__(self) -> str:
+        return (
+            f"TaskDelta(user={self.utime_ticks}+{self.children_utime_ticks}, "
+            f"sys={self.stime_ticks}+{self.children_stime_ticks}, read={self.read_bytes}+{self.children_read_bytes}, "
+            f"write={self.write_bytes}+{self.children_write_bytes}, rss={self.rss_bytes}"
+            f"{', baseline' if self.baseline else ''})"
+        )
+
+
 class Task:
     """A monitored process or thread, identified by ``(pid, start_ticks)``.
 
@@ -314,6 +374,7 @@ class Task:
         "callbacks",
         "children",
         "children_changed",
+        "delta",
         "files",
         "generation",
         "io",
@@ -324,12 +385,11 @@ class Task:
         "parent",
         "pid",
         "refcount",
+        "shown",
         "stat",
         "threads",
         "threads_changed",
         "unavailable",
-        "unseen_cstime_ticks",
-        "unseen_cutime_ticks",
         "user",
         "vm",
         "wants",
@@ -358,11 +418,12 @@ class Task:
         self.files: dict[int, OpenFile] | None = None
         #: Wants whose files could not be read (EACCES): the data is unavailable.
         self.unavailable: int = ProcWants.INHERIT
-        #: CPU of children that exited without ever being seen (or after their
-        #: last sample), from this sample's growth of ``cutime``/``cstime`` less
-        #: what the children we saw had used: short-lived children are not lost.
-        self.unseen_cutime_ticks = 0
-        self.unseen_cstime_ticks = 0
+        #: This sample's use, computed once by the engine (see :class:`TaskDelta`).
+        self.delta = TaskDelta()
+        #: How many consumers display this task: the engine re-reads the state
+        #: and wait channel of a shown task every sample, and reads the wait
+        #: channel of no other task.  Consumers increment and decrement it.
+        self.shown = 0
         self.callbacks: list[tuple[TaskCallback, Any]] = []
         self.user: Any = None  # free for the caller (libvmon's ``foo``)
         self._engine: Any = None  # the engine's private per-task state

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from . import parse
+from ._ledger import account_cpu, account_io, reap_mark
 from .core import FILES, IO, STAT, VM, TaskState, VmonCore
 from .procfs import DENIED, GONE
 from .records import (
@@ -37,9 +38,9 @@ __all__ = ["STAT_READ", "TaskSampling"]
 STAT_READ = 1024
 _CMDLINE_READ = 4096
 
-_CUTIME = STAT_FIELDS.index("cutime_ticks")
-_CSTIME = STAT_FIELDS.index("cstime_ticks")
 _START = STAT_FIELDS.index("start_ticks")
+_READ_BYTES = IO_FIELDS.index("read_bytes")
+_WRITE_BYTES = IO_FIELDS.index("write_bytes")
 
 
 class _Fields:
@@ -94,6 +95,7 @@ class TaskSampling(VmonCore):
         wants = task.wants or self._proc_wants
         task.activity = 0
         if not self._sample_stat(task, state, True):
+            task.delta.clear()
             return
         # A thread's io and statm can only have moved if it ran, and running
         # for a tick changes its stat: idle threads cost one pread, not three.
@@ -108,6 +110,7 @@ class TaskSampling(VmonCore):
                 task.io.changed = 0
             if task.vm is not None:
                 task.vm.changed = 0
+        self._account_thread(task, state)
 
     def _sample_stat(self, task: Task, state: TaskState, is_thread: bool) -> bool:
         """Returns False when the task is gone."""
@@ -129,7 +132,8 @@ class TaskSampling(VmonCore):
         if data == state.stat_raw:
             if stat is not None:
                 stat.changed = 0
-            state.cutime_delta = state.cstime_delta = 0
+                if task.shown:
+                    self._sample_wchan(task, state, stat)
             return True
         if len(data) == STAT_READ:
             data = self._read(task, state, "stat_fd", "stat", STAT_READ)
@@ -144,15 +148,12 @@ class TaskSampling(VmonCore):
             stat = task.stat = TaskStat()
             _STAT_FIELDS.store(stat, values)
             changed = STAT_ALL_BITS
-            state.cutime_delta = state.cstime_delta = 0
         else:
             if values[_START] != stat.start_ticks:
                 # Read by path (no fd could be kept), the pid now leads to
                 # another process: a task is (pid, start_ticks), ours is gone.
                 self._mark_gone(task)
                 return False
-            state.cutime_delta = max(0, values[_CUTIME] - stat.cutime_ticks)
-            state.cstime_delta = max(0, values[_CSTIME] - stat.cstime_ticks)
             # Only the fields that moved are stored, and flagged for consumers.
             changed = _STAT_FIELDS.store(stat, values)
             if state_char != stat.state:
@@ -182,15 +183,104 @@ class TaskSampling(VmonCore):
                 if exe != stat.exe:
                     stat.exe = exe
                     changed |= STAT_EXE_BIT
+        stat.changed = changed
+        # A wait channel can change while stat's bytes do not: it is read every
+        # sample for the tasks a consumer shows, and for no other.
+        if task.shown:
+            self._sample_wchan(task, state, stat)
+        task.activity |= STAT
+        return True
+
+    def _sample_wchan(self, task: Task, state: TaskState, stat: TaskStat) -> None:
         wchan = self._read(task, state, "wchan_fd", "wchan", 64)
         if wchan is not None:
             text = parse.parse_wchan(wchan)
             if text != stat.wchan:
                 stat.wchan = text
-                changed |= STAT_WCHAN_BIT
-        stat.changed = changed
-        task.activity |= STAT
-        return True
+                stat.changed |= STAT_WCHAN_BIT
+
+    # ------------------------------------------------------------ accounting
+
+    def _account_thread(self, task: Task, state: TaskState) -> None:
+        stat = task.stat
+        delta = task.delta
+        delta.clear()
+        if stat is None:
+            return
+        ledger = state.ledger
+        baseline = stat.start_ticks < self.start_boottime_ticks
+        account_cpu(ledger, delta, stat, baseline=baseline, cap_ticks=0.0, process=False)
+        delta.rss_bytes = stat.rss_pages * self.page_size
+        io = task.io
+        if io is not None:
+            account_io(ledger, delta, io.read_bytes, io.write_bytes, None, reap=False)
+
+    def _account_process(self, task: Task, state: TaskState, with_io: bool) -> None:
+        """This sample's :class:`TaskDelta` of a process, once its children were reconciled."""
+        stat = task.stat
+        delta = task.delta
+        delta.clear()
+        if stat is None:
+            return
+        ledger = state.ledger
+        baseline = stat.start_ticks < self.start_boottime_ticks
+        account_cpu(ledger, delta, stat, baseline=baseline, cap_ticks=self.cap_ticks, process=True)
+        delta.rss_bytes = stat.rss_pages * self.page_size
+        io = task.io
+        if io is None or not with_io:
+            return
+        mark = reap_mark(stat)
+        reap = mark != ledger.reap_mark or ledger.reaped
+        split = None
+        if reap or not ledger.io_started or stat.num_threads < ledger.num_threads:
+            # A reap, or a thread gone (its IO moved out of the live threads'):
+            # split the process's IO from its children's by its threads' own.
+            split = self._io_split(task, state, io)
+        ledger.reap_mark = mark
+        ledger.reaped = False
+        ledger.num_threads = stat.num_threads
+        account_io(ledger, delta, io.read_bytes, io.write_bytes, split, reap=reap)
+
+    def _io_split(self, task: Task, state: TaskState, io: TaskIO) -> tuple[int, int] | None:
+        """The process's IO less its live threads' own: its dead threads' and reaped children's."""
+        own_r = own_w = 0
+        threads = task.threads
+        if threads:
+            for thread in threads:
+                if thread.is_stale:
+                    continue
+                values = self._own_io(thread, thread._engine, "io_fd", "io")
+                if values is not None:  # else it just exited: its IO is in the rest now
+                    own_r += values[0]
+                    own_w += values[1]
+        elif task.stat is not None and task.stat.num_threads > 1:
+            # Threads not followed: read them by path.
+            for name in self.procfs.listdir(state.base + "task") or ():
+                data = self.procfs.read_transient(f"{state.base}task/{name}/io", _IO.read_size)
+                if isinstance(data, bytes):
+                    try:
+                        counters = parse.parse_io(data)
+                    except parse.ParseError:
+                        continue
+                    own_r += counters[_READ_BYTES]
+                    own_w += counters[_WRITE_BYTES]
+        else:
+            own = self._own_io(task, state, "thread_io_fd", f"task/{task.pid}/io")
+            if own is None:
+                return None
+            own_r, own_w = own
+        return io.read_bytes - own_r, io.write_bytes - own_w
+
+    def _own_io(self, task: Task, state: TaskState, attr: str, name: str) -> tuple[int, int] | None:
+        data = self._read(task, state, attr, name, _IO.read_size)
+        if data is None:
+            return None
+        try:
+            values = parse.parse_io(data)
+        except parse.ParseError as err:
+            self._report(task, name, err)
+            return None
+        return values[_READ_BYTES], values[_WRITE_BYTES]
 
     def _sample_io(self, task: Task, state: TaskState) -> None:
         self._sample_counters(task, state, _IO)
