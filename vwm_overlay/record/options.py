@@ -12,10 +12,11 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from ..errors import UsageError
+from .report_options import REPORTS_HELP, ReportOptions, add_report_arguments, report_options
 
 __all__ = ["RecordOptions", "filename_safe", "interpolate", "parse_options", "prepare_output_dir"]
 
@@ -43,7 +44,9 @@ recorder's own pid (e.g. `kill -USR1 %P` from a script to take a snapshot) and %
 --jsonl FILE writes one JSON object per sample: t_s, time, elapsed_s, hertz, the live tasks (pid, tid, comm,
 user_ticks and sys_ticks used in the sample, cpu_percent of one core, read_bytes and write_bytes in the sample,
 rss_bytes) and the tasks started and exited in it.
+
 """
+DESCRIPTION += REPORTS_HELP
 
 EPILOG_STATUS = """\
 exit status: the command's own status (128+N when signal N killed it; 127 when it could not be run, 126 when it is
@@ -71,6 +74,7 @@ class RecordOptions:
     now_names: bool = False
     wip_name: str | None = None
     jsonl_path: str | None = None
+    reports: ReportOptions = field(default_factory=ReportOptions)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -130,6 +134,7 @@ def _parser() -> _Parser:
     add("--now-names", action="store_true", help="name PNGs by the time of the snapshot, not of the start")
     add("--wip-name", type=_wip_name, metavar="NAME", help="fixed name of the PNG being written")
     add("--jsonl", metavar="FILE", help="write one JSON object per sample to FILE")
+    add_report_arguments(parser)
     add("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
@@ -142,7 +147,8 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
         command = command[1:]
     if args.pid is not None and command:
         raise UsageError("--pid cannot be combined with a command")
-    if args.pid is None and not command:
+    reports = report_options(args)
+    if args.pid is None and not command and not reports.follows_group:
         raise UsageError("nothing to record: give a command after -- or --pid PID (see --help)")
     if args.reaper and not command:
         raise UsageError("--reaper needs a command")
@@ -163,6 +169,7 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
         now_names=args.now_names,
         wip_name=args.wip_name,
         jsonl_path=args.jsonl,
+        reports=reports,
     )
 
 

@@ -1,0 +1,92 @@
+"""The recorder's reports (``--summary``, ``--trace``, ``--openmetrics``) and ``--cgroup``/``--unit``, fed from
+the monitored trees once per sample.
+
+The runner calls :meth:`Reports.before_sample` (the group's new processes join the monitor), then
+:meth:`Reports.after_sample` once the engine sampled, and :meth:`Reports.finish` with the exit status.  Each
+sample's per-task figures are computed once (:class:`~._deltas.SampleDeltas`) for every report.  A report whose
+file fails is reported once and stops; the recording and the other reports go on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from ..vmon import Task, Vmon
+from ._deltas import SampleDeltas
+from .groups import GroupTotals
+from .report_options import ReportOptions
+from .summary import SummaryWriter, summary_dict
+
+__all__ = ["Reports"]
+
+
+class Reports:
+    """Every report of one recording; does nothing per sample when none was asked for."""
+
+    def __init__(
+        self,
+        options: ReportOptions,
+        vmon: Vmon,
+        stderr: TextIO,
+        *,
+        command: Sequence[str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = options
+        self._vmon = vmon
+        self._stderr = stderr
+        self._command = tuple(command)
+        self._clock = clock
+        self._start_s = clock()
+        self.samples = 0
+        boot_ticks = int(time.clock_gettime(time.CLOCK_BOOTTIME) * vmon.ticks_per_s)
+        self.deltas = SampleDeltas(page_size=vmon.page_size, start_boottime_ticks=boot_ticks)
+        self.totals = GroupTotals(ticks_per_s=vmon.ticks_per_s)
+        self._summary: SummaryWriter | None = None
+        self._root: Task | None = None
+        try:
+            if options.summary_path is not None:
+                self._summary = SummaryWriter(options.summary_path, stderr)
+        except BaseException:
+            self.close()
+            raise
+        self.active = self._summary is not None
+
+    def adopt(self, root: Task | None) -> Task | None:
+        """The root the recording charts and logs: ``root`` itself."""
+        self._root = root
+        return root
+
+    def before_sample(self) -> None:
+        """Before the engine samples."""
+
+    def after_sample(self, *, t_s: float, elapsed_s: float) -> None:
+        """After the engine sampled: this sample's figures to every report."""
+        if not self.active or self._root is None:
+            return
+        roots = (self._root,)
+        self.deltas.update(roots)
+        sys_stat = self._vmon.sys_stat
+        boottime_ticks = sys_stat.boottime_ticks if sys_stat is not None else 0
+        self.totals.add_sample(roots, self.deltas, boottime_ticks)
+        self.samples += 1
+
+    def finish(self, status: int) -> None:
+        """The run ended with ``status``: write what is written at the end."""
+        if self._summary is not None:
+            self.totals.finish()
+            self._summary.write(
+                summary_dict(
+                    self.totals,
+                    command=self._command,
+                    exit_status=status,
+                    duration_s=self._clock() - self._start_s,
+                    samples=self.samples,
+                )
+            )
+
+    def close(self) -> None:
+        if self._summary is not None:
+            self._summary.close()
