@@ -18,6 +18,7 @@ from ._deltas import SampleDeltas
 from .groups import GroupTotals
 from .report_options import ReportOptions
 from .summary import SummaryWriter, summary_dict
+from .trace import TraceWriter
 
 __all__ = ["Reports"]
 
@@ -33,6 +34,7 @@ class Reports:
         *,
         command: Sequence[str],
         clock: Callable[[], float] = time.monotonic,
+        boottime_clock: Callable[[], float] = lambda: time.clock_gettime(time.CLOCK_BOOTTIME),
     ) -> None:
         self.options = options
         self._vmon = vmon
@@ -40,19 +42,26 @@ class Reports:
         self._command = tuple(command)
         self._clock = clock
         self._start_s = clock()
+        self._boottime_clock = boottime_clock
         self.samples = 0
-        boot_ticks = int(time.clock_gettime(time.CLOCK_BOOTTIME) * vmon.ticks_per_s)
+        start_boottime_s = boottime_clock()
+        boot_ticks = int(start_boottime_s * vmon.ticks_per_s)
         self.deltas = SampleDeltas(page_size=vmon.page_size, start_boottime_ticks=boot_ticks)
         self.totals = GroupTotals(ticks_per_s=vmon.ticks_per_s)
         self._summary: SummaryWriter | None = None
+        self._trace: TraceWriter | None = None
         self._root: Task | None = None
         try:
             if options.summary_path is not None:
                 self._summary = SummaryWriter(options.summary_path, stderr)
+            if options.trace_path is not None:
+                self._trace = TraceWriter(
+                    options.trace_path, stderr, ticks_per_s=vmon.ticks_per_s, start_boottime_s=start_boottime_s
+                )
         except BaseException:
             self.close()
             raise
-        self.active = self._summary is not None
+        self.active = self._summary is not None or self._trace is not None
 
     def adopt(self, root: Task | None) -> Task | None:
         """The root the recording charts and logs: ``root`` itself."""
@@ -71,10 +80,14 @@ class Reports:
         sys_stat = self._vmon.sys_stat
         boottime_ticks = sys_stat.boottime_ticks if sys_stat is not None else 0
         self.totals.add_sample(roots, self.deltas, boottime_ticks)
+        if self._trace is not None:
+            self._trace.add_sample(roots, self.deltas, boottime_s=self._boottime_clock(), elapsed_s=elapsed_s)
         self.samples += 1
 
     def finish(self, status: int) -> None:
         """The run ended with ``status``: write what is written at the end."""
+        if self._trace is not None:
+            self._trace.finish()
         if self._summary is not None:
             self.totals.finish()
             self._summary.write(
@@ -88,5 +101,6 @@ class Reports:
             )
 
     def close(self) -> None:
-        if self._summary is not None:
-            self._summary.close()
+        for writer in (self._summary, self._trace):
+            if writer is not None:
+                writer.close()
