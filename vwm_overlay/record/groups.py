@@ -33,6 +33,7 @@ class Group:
         "rss_bytes",
         "stime_ticks",
         "utime_ticks",
+        "vsize_bytes",
         "write_bytes",
     )
 
@@ -52,6 +53,7 @@ class Group:
         self.num_procs = 0
         self.num_threads = 0
         self.rss_bytes = 0
+        self.vsize_bytes = 0
 
 
 class _Instance:
@@ -93,7 +95,7 @@ class GroupTotals:
     def add_sample(self, roots: Iterable[Task], deltas: SampleDeltas, boottime_ticks: int) -> None:
         """Add the latest sample (call once per sample, after ``deltas.update``)."""
         for group in self.groups.values():
-            group.num_procs = group.num_threads = group.rss_bytes = 0
+            group.num_procs = group.num_threads = group.rss_bytes = group.vsize_bytes = 0
         tree = self.tree
         rss_sum = processes = 0
         seen: set[Task] = set()
@@ -129,6 +131,7 @@ class GroupTotals:
                 group.num_procs += 1
                 group.num_threads += max(stat.num_threads, 1)
                 group.rss_bytes += delta.rss_bytes
+                group.vsize_bytes += stat.vsize_bytes
                 rss_sum += delta.rss_bytes
                 processes += 1
         for task in [t for t in self._instances if t not in seen]:
@@ -140,6 +143,11 @@ class GroupTotals:
         """Count the processes still alive at the end."""
         for task in list(self._instances):
             self._end(task)
+
+    def drop_empty(self) -> None:
+        """Forget the groups with no process left (per process: the pid is gone for good)."""
+        for key in [k for k, g in self.groups.items() if g.num_procs == 0]:
+            del self.groups[key]
 
     def _group(self, name: str, pid: int) -> Group:
         key: object = (name, pid) if self.per_pid else name

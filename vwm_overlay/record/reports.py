@@ -16,6 +16,7 @@ from typing import TextIO
 from ..vmon import Task, Vmon
 from ._deltas import SampleDeltas
 from .groups import GroupTotals
+from .openmetrics import OpenMetricsWriter
 from .report_options import ReportOptions
 from .summary import SummaryWriter, summary_dict
 from .trace import TraceWriter
@@ -41,7 +42,7 @@ class Reports:
         self._stderr = stderr
         self._command = tuple(command)
         self._clock = clock
-        self._start_s = clock()
+        self._start_s = self._last_sample_s = clock()
         self._boottime_clock = boottime_clock
         self.samples = 0
         start_boottime_s = boottime_clock()
@@ -50,6 +51,7 @@ class Reports:
         self.totals = GroupTotals(ticks_per_s=vmon.ticks_per_s)
         self._summary: SummaryWriter | None = None
         self._trace: TraceWriter | None = None
+        self._metrics: OpenMetricsWriter | None = None
         self._root: Task | None = None
         try:
             if options.summary_path is not None:
@@ -58,10 +60,16 @@ class Reports:
                 self._trace = TraceWriter(
                     options.trace_path, stderr, ticks_per_s=vmon.ticks_per_s, start_boottime_s=start_boottime_s
                 )
+            if options.openmetrics_path is not None:
+                # Its own groups: per process with --per-pid, while the summary stays per command name.
+                metric_totals = (
+                    GroupTotals(ticks_per_s=vmon.ticks_per_s, per_pid=True) if options.per_pid else self.totals
+                )
+                self._metrics = OpenMetricsWriter(options.openmetrics_path, stderr, metric_totals)
         except BaseException:
             self.close()
             raise
-        self.active = self._summary is not None or self._trace is not None
+        self.active = self._summary is not None or self._trace is not None or self._metrics is not None
 
     def adopt(self, root: Task | None) -> Task | None:
         """The root the recording charts and logs: ``root`` itself."""
@@ -75,17 +83,26 @@ class Reports:
         """After the engine sampled: this sample's figures to every report."""
         if not self.active or self._root is None:
             return
+        self._last_sample_s = self._clock()
         roots = (self._root,)
         self.deltas.update(roots)
         sys_stat = self._vmon.sys_stat
         boottime_ticks = sys_stat.boottime_ticks if sys_stat is not None else 0
         self.totals.add_sample(roots, self.deltas, boottime_ticks)
+        if self._metrics is not None:
+            if self._metrics.totals is not self.totals:
+                self._metrics.totals.add_sample(roots, self.deltas, boottime_ticks)
+            self._metrics.write()
         if self._trace is not None:
             self._trace.add_sample(roots, self.deltas, boottime_s=self._boottime_clock(), elapsed_s=elapsed_s)
         self.samples += 1
 
     def finish(self, status: int) -> None:
         """The run ended with ``status``: write what is written at the end."""
+        if self.active and self._root is not None and not self._root.is_stale:
+            # One more sample, so the reports see the end (the command's exit) and not the sample before it.
+            self._vmon.sample()
+            self.after_sample(t_s=self._clock() - self._start_s, elapsed_s=self._clock() - self._last_sample_s)
         if self._trace is not None:
             self._trace.finish()
         if self._summary is not None:
