@@ -47,10 +47,12 @@ class TaskDelta:
 class _Last:
     """A task's cumulative counters at its previous sample."""
 
-    __slots__ = ("delta", "read_bytes", "stime_ticks", "utime_ticks", "write_bytes")
+    __slots__ = ("delta", "folded", "read_bytes", "stime_ticks", "utime_ticks", "write_bytes")
 
     def __init__(self) -> None:
         self.delta = TaskDelta()
+        #: Its IO was taken out of its parent's once it left (a stale child can stay listed for several samples).
+        self.folded = False
         self.utime_ticks = 0
         self.stime_ticks = 0
         self.read_bytes = 0
@@ -126,9 +128,13 @@ class SampleDeltas:
             # left in this sample) is not counted twice; the rest was done by children never seen.
             seen_read = seen_write = 0
             for child in task.children:
-                if child.is_stale and child.io is not None:
-                    seen_read += child.io.read_bytes
-                    seen_write += child.io.write_bytes
+                if not child.is_stale or child.io is None:
+                    continue
+                child_last = self._last.get(child)
+                if child_last is not None and not child_last.folded:
+                    child_last.folded = True
+                    seen_read += child_last.read_bytes
+                    seen_write += child_last.write_bytes
             delta.children_read_bytes = max(0, read - seen_read) if seen_read else 0
             delta.children_write_bytes = max(0, write - seen_write) if seen_write else 0
             if seen_read:

@@ -105,6 +105,8 @@ class GroupTotals:
                 if task.is_thread or stat is None or task in seen:
                     continue
                 seen.add(task)
+                if task.is_stale and task not in self._instances:
+                    continue  # ended already (a stale task can stay listed while its parent is idle)
                 group = self._group(stat.comm or UNKNOWN_NAME, task.pid)
                 delta = deltas.of(task)
                 utime = delta.utime_ticks + delta.children_utime_ticks
