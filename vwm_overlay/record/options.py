@@ -50,8 +50,9 @@ DESCRIPTION += REPORTS_HELP
 
 EPILOG_STATUS = """\
 exit status: the command's own status (128+N when signal N killed it; 127 when it could not be run, 126 when it is
-not executable); 0 with --pid; 130 after a second SIGINT and 143 on SIGTERM while the command still runs; 1 for a
-failure at run time; 2 for bad arguments, no such process or an unwritable output directory.
+not executable); 0 with --pid or a group alone; 130 after a second SIGINT and 143 on SIGTERM while the command still
+runs; 1 for a failure at run time (a report file that fails is said on stderr and leaves the status as it is); 2 for
+bad arguments, no such process or group, an unwritable output directory or report file.
 """
 
 
@@ -108,7 +109,8 @@ def _wip_name(text: str) -> str:
 def _parser() -> _Parser:
     parser = _Parser(
         prog="vwm-overlay record",
-        usage="%(prog)s [options] -- CMD [ARGS...]\n       %(prog)s [options] --pid PID",
+        usage="%(prog)s [options] -- CMD [ARGS...]\n       %(prog)s [options] --pid PID\n"
+        "       %(prog)s [options] --cgroup PATH | --unit NAME",
         description=DESCRIPTION,
         epilog=EPILOG_STATUS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -143,11 +145,13 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
     """Parse and cross-check ``argv``; raises :class:`UsageError` (``--help`` exits 0 through argparse)."""
     args = _parser().parse_args(list(argv))
     command: list[str] = args.command
+    reports = report_options(args)
     if command and command[0] == "--":
         command = command[1:]
     if args.pid is not None and command:
         raise UsageError("--pid cannot be combined with a command")
-    reports = report_options(args)
+    if args.pid is not None and reports.follows_group:
+        raise UsageError("--pid cannot be combined with --cgroup or --unit")
     if args.pid is None and not command and not reports.follows_group:
         raise UsageError("nothing to record: give a command after -- or --pid PID (see --help)")
     if args.reaper and not command:

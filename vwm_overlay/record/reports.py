@@ -15,6 +15,7 @@ from typing import TextIO
 
 from ..vmon import Task, Vmon
 from ._deltas import SampleDeltas
+from .cgroup import CgroupFollower, resolve_group
 from .groups import GroupTotals
 from .openmetrics import OpenMetricsWriter
 from .report_options import ReportOptions
@@ -53,7 +54,10 @@ class Reports:
         self._trace: TraceWriter | None = None
         self._metrics: OpenMetricsWriter | None = None
         self._root: Task | None = None
+        self._group: CgroupFollower | None = None
         try:
+            if options.follows_group:
+                self._group = CgroupFollower(resolve_group(options.cgroup, options.unit), vmon)
             if options.summary_path is not None:
                 self._summary = SummaryWriter(options.summary_path, stderr)
             if options.trace_path is not None:
@@ -72,19 +76,37 @@ class Reports:
         self.active = self._summary is not None or self._trace is not None or self._metrics is not None
 
     def adopt(self, root: Task | None) -> Task | None:
-        """The root the recording charts and logs: ``root`` itself."""
+        """The root the recording charts and logs: ``root`` itself, or with ``--cgroup``/``--unit`` the group's row
+        (``root`` under it, with every other process of the group)."""
+        if self._group is not None:
+            if root is not None:
+                self._group.adopt(root)
+            root = self._group.root
         self._root = root
         return root
 
+    @property
+    def group_root(self) -> Task | None:
+        """The group's row, which no engine callback reports (the caller charts it after each sample)."""
+        return self._group.root if self._group is not None else None
+
+    @property
+    def group_gone(self) -> bool:
+        """The followed group was removed: nothing more can join it."""
+        return self._group is not None and self._group.gone
+
     def before_sample(self) -> None:
-        """Before the engine samples."""
+        """Before the engine samples: the group's new processes join the monitor."""
+        if self._group is not None:
+            self._group.sync()
 
     def after_sample(self, *, t_s: float, elapsed_s: float) -> None:
         """After the engine sampled: this sample's figures to every report."""
         if not self.active or self._root is None:
             return
         self._last_sample_s = self._clock()
-        roots = (self._root,)
+        # The group's row is no process: its children are the roots.
+        roots = tuple(self._root.children) if self._group is not None else (self._root,)
         self.deltas.update(roots)
         sys_stat = self._vmon.sys_stat
         boottime_ticks = sys_stat.boottime_ticks if sys_stat is not None else 0
@@ -114,10 +136,11 @@ class Reports:
                     exit_status=status,
                     duration_s=self._clock() - self._start_s,
                     samples=self.samples,
+                    cgroup=self._group.totals() if self._group is not None else None,
                 )
             )
 
     def close(self) -> None:
-        for writer in (self._summary, self._trace):
+        for writer in (self._summary, self._trace, self._group):
             if writer is not None:
                 writer.close()

@@ -138,7 +138,9 @@ class Recorder:
         try:
             # With --reaper the chart's root is the recorder itself: orphans re-parented to it stay in the tree.
             root_pid = os.getpid() if self.options.reaper else child.pid
-            self._root = vmon.monitor(root_pid, callback=self._on_tree_sampled)
+            # With --cgroup/--unit the chart's root is the group's row, charted after each sample instead.
+            callback = None if self.options.reports.follows_group else self._on_tree_sampled
+            self._root = vmon.monitor(root_pid, callback=callback)
         except BaseException:
             child.abandon()
             raise
@@ -204,7 +206,11 @@ class Recorder:
         assert self._reports is not None
         self._reports.before_sample()
         self._vmon.sample()
+        if self._reports.group_root is not None:
+            self._on_tree_sampled(self._vmon, self._reports.group_root, None)
         self._reports.after_sample(t_s=now - self._start_s, elapsed_s=timing.elapsed_s)
+        if self._reports.group_gone and self._child is None:
+            self._finished = 0  # the group was removed (its unit stopped)
         root = self._root
         if self._log is not None and not self._root_logged_gone:
             self._log.write_sample(
