@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..vmon import Task, iter_tree
-from ._deltas import SampleDeltas
+from ..vmon import Task
+from ._deltas import SampleDeltas, iter_processes
 
 __all__ = ["Group", "GroupTotals", "TreeTotals"]
 
@@ -99,43 +99,42 @@ class GroupTotals:
         tree = self.tree
         rss_sum = processes = 0
         seen: set[Task] = set()
-        for root in roots:
-            for task, _depth in iter_tree(root):
-                stat = task.stat
-                if task.is_thread or stat is None or task in seen:
-                    continue
-                seen.add(task)
-                if task.is_stale and task not in self._instances:
-                    continue  # ended already (a stale task can stay listed while its parent is idle)
-                group = self._group(stat.comm or UNKNOWN_NAME, task.pid)
-                delta = deltas.of(task)
-                utime = delta.utime_ticks + delta.children_utime_ticks
-                stime = delta.stime_ticks + delta.children_stime_ticks
-                read = delta.read_bytes + delta.children_read_bytes
-                write = delta.write_bytes + delta.children_write_bytes
-                group.utime_ticks += utime
-                group.stime_ticks += stime
-                group.read_bytes += read
-                group.write_bytes += write
-                tree.utime_ticks += utime
-                tree.stime_ticks += stime
-                tree.read_bytes += read
-                tree.write_bytes += write
-                instance = self._instances.get(task)
-                if instance is None:
-                    instance = self._instances[task] = _Instance(group, stat.start_ticks)
-                instance.group = group  # a process that exec'd counts under its new name
-                if task.is_stale:
-                    self._end(task)
-                    continue
-                instance.last_boottime_ticks = max(boottime_ticks, instance.start_ticks)
-                instance.peak_rss_bytes = max(instance.peak_rss_bytes, delta.rss_bytes)
-                group.num_procs += 1
-                group.num_threads += max(stat.num_threads, 1)
-                group.rss_bytes += delta.rss_bytes
-                group.vsize_bytes += stat.vsize_bytes
-                rss_sum += delta.rss_bytes
-                processes += 1
+        for task in iter_processes(roots):
+            stat = task.stat
+            if stat is None or task in seen:
+                continue
+            seen.add(task)
+            if task.is_stale and task not in self._instances:
+                continue  # ended already (a stale task can stay listed while its parent is idle)
+            group = self._group(stat.comm or UNKNOWN_NAME, task.pid)
+            delta = deltas.of(task)
+            utime = delta.utime_ticks + delta.children_utime_ticks
+            stime = delta.stime_ticks + delta.children_stime_ticks
+            read = delta.read_bytes + delta.children_read_bytes
+            write = delta.write_bytes + delta.children_write_bytes
+            group.utime_ticks += utime
+            group.stime_ticks += stime
+            group.read_bytes += read
+            group.write_bytes += write
+            tree.utime_ticks += utime
+            tree.stime_ticks += stime
+            tree.read_bytes += read
+            tree.write_bytes += write
+            instance = self._instances.get(task)
+            if instance is None:
+                instance = self._instances[task] = _Instance(group, stat.start_ticks)
+            instance.group = group  # a process that exec'd counts under its new name
+            if task.is_stale:
+                self._end(task)
+                continue
+            instance.last_boottime_ticks = max(boottime_ticks, instance.start_ticks)
+            instance.peak_rss_bytes = max(instance.peak_rss_bytes, delta.rss_bytes)
+            group.num_procs += 1
+            group.num_threads += max(stat.num_threads, 1)
+            group.rss_bytes += delta.rss_bytes
+            group.vsize_bytes += stat.vsize_bytes
+            rss_sum += delta.rss_bytes
+            processes += 1
         for task in [t for t in self._instances if t not in seen]:
             self._end(task)  # left the trees without a stale sample (unmonitored)
         tree.peak_rss_bytes = max(tree.peak_rss_bytes, rss_sum)

@@ -25,8 +25,8 @@ import os
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from ..vmon import Task, iter_tree
-from ._deltas import SampleDeltas
+from ..vmon import Task, TaskStat
+from ._deltas import SampleDeltas, iter_processes
 from ._outfile import create_new, report_failure, write_all
 
 __all__ = ["TraceWriter"]
@@ -76,31 +76,39 @@ class TraceWriter:
         now_us = self._last_us = max(self._last_us, round((boottime_s - self._start_boottime_s) * _US_PER_S))
         events: list[dict[str, Any]] = []
         seen: set[Task] = set()
-        for root in roots:
-            for task, _depth in iter_tree(root):
-                stat = task.stat
-                if (
-                    task in seen
-                    or stat is None
-                    or (task.is_thread and task.parent is not None and task.pid == task.parent.pid)
-                ):
-                    continue  # (a main thread is its process's track)
-                seen.add(task)
-                track = self._tracks.get(task)
-                if track is None:
-                    if task.is_stale:
-                        continue  # found gone in its first sample: nothing known to draw
-                    track = self._tracks[task] = self._new_track(task, now_us, events)
-                elif stat.comm is not None and stat.comm != track.name and not task.is_stale:
-                    track.name = stat.comm  # exec'd, or renamed itself
-                    self._name_events(task, track, events)
-                if task.is_stale:
-                    self._end(task, now_us, events)
-                elif not task.is_thread:
-                    self._counters(task, track, deltas, now_us, elapsed_s, events)
+        for process in iter_processes(roots):
+            if process in seen or process.stat is None:
+                continue
+            seen.add(process)
+            self._visit(process, process.stat, now_us, events)
+            if not process.is_stale:
+                self._counters(process, deltas, now_us, elapsed_s, events)
+            threads = process.threads
+            if not (process.threads_changed or process.is_new or process.is_stale):
+                # No thread came or went: nothing to say of them (a rename shows with the next change).
+                seen.update(threads)
+                continue
+            for thread in threads:
+                # The main thread is its process's track.
+                if thread.stat is not None and thread.pid != process.pid and thread not in seen:
+                    seen.add(thread)
+                    self._visit(thread, thread.stat, now_us, events)
         for task in [t for t in self._tracks if t not in seen]:
             self._end(task, now_us, events)  # left the trees without a stale sample
         self._write(events)
+
+    def _visit(self, task: Task, stat: TaskStat, now_us: int, events: list[dict[str, Any]]) -> None:
+        """Names for a new task, new names for a renamed one, the slice of one that ended."""
+        track = self._tracks.get(task)
+        if track is None:
+            if not task.is_stale:  # (found gone in its first sample, or ended already: nothing to draw)
+                self._tracks[task] = self._new_track(task, now_us, events)
+            return
+        if task.is_stale:
+            self._end(task, now_us, events)
+        elif stat.comm is not None and stat.comm != track.name:
+            track.name = stat.comm  # exec'd, or renamed itself
+            self._name_events(task, track, events)
 
     def finish(self) -> None:
         """Close every task still running at the last sample, and the array."""
@@ -136,14 +144,11 @@ class TraceWriter:
         events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": track.tid, "args": name})
 
     def _counters(
-        self,
-        task: Task,
-        track: _Track,
-        deltas: SampleDeltas,
-        now_us: int,
-        elapsed_s: float,
-        events: list[dict[str, Any]],
+        self, task: Task, deltas: SampleDeltas, now_us: int, elapsed_s: float, events: list[dict[str, Any]]
     ) -> None:
+        track = self._tracks.get(task)
+        if track is None:
+            return
         delta = deltas.of(task)
         pid = track.pid
         if elapsed_s > 0 and not delta.baseline:
