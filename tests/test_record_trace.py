@@ -55,10 +55,10 @@ def check_viewer_rules(events: list[dict[str, Any]]) -> None:
     for event in events:
         assert event["ph"] in ("M", "X", "C"), event
         assert isinstance(event["pid"], int) and isinstance(event["tid"], int)
+        assert isinstance(event["ts"], int) and event["ts"] >= 0, event  # (Perfetto wants it on names too)
         if event["ph"] == "M":
             assert isinstance(event["args"]["name"], str)
             continue
-        assert isinstance(event["ts"], int) and event["ts"] >= 0, event
         assert event["pid"] in named_processes, event
         if event["ph"] == "X":
             assert isinstance(event["dur"], int) and event["dur"] >= 0, event
@@ -105,7 +105,7 @@ def test_a_recorder_killed_with_sigkill_leaves_a_trace_that_loads(record: Start,
 
     def worker_counted() -> bool:
         text = trace.read_text() if trace.exists() else ""
-        return '"args":{"name":"worker"}' in text and text.count('"cpu_percent"') > 5
+        return '"name":"thread_name"' in text and '{"name":"worker"}' in text and text.count('"cpu_percent"') > 5
 
     wait_for(worker_counted, 30.0, "the worker's counters in the trace")
     os.kill(proc.pid, signal.SIGKILL)

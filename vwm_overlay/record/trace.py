@@ -2,8 +2,8 @@
 
 The file is the format's JSON array form, written as the run goes, one ``write`` per sample::
 
-    [{"ph":"M","name":"process_name","pid":4242,"tid":4242,"args":{"name":"make"}},
-    {"ph":"M","name":"thread_name","pid":4242,"tid":4242,"args":{"name":"make"}},
+    [{"ph":"M","name":"process_name","pid":4242,"tid":4242,"ts":0,"args":{"name":"make"}},
+    {"ph":"M","name":"thread_name","pid":4242,"tid":4242,"ts":0,"args":{"name":"make"}},
     {"ph":"C","name":"cpu_percent","pid":4242,"tid":4242,"ts":100213,"args":{"user":97.0,"system":3.0}},
     {"ph":"C","name":"rss_bytes","pid":4242,"tid":4242,"ts":100213,"args":{"rss":5242880}},
     {"ph":"C","name":"io_bytes_per_s","pid":4242,"tid":4242,"ts":100213,"args":{"read":0,"write":40960}},
@@ -14,8 +14,9 @@ Every task gets its names (``M``) when first seen and one complete event (``X``)
 it ends (or when the run ends); each process gets counter tracks (``C``) for its CPU (percent of one core, its
 credited children's included), RSS and IO rates, written when they change.  Timestamps are microseconds since the
 recording started on the boot-time clock, which never goes backwards and is the one the kernel's start times use.
-The closing ``]`` is written at the end: the format lets a viewer load a file without it, so a recorder killed with
-SIGKILL still leaves a trace that loads.
+Names carry a ``ts`` too (the time they were learnt): some versions of Perfetto's importer reject events without
+one.  The closing ``]`` is written at the end: the format lets a viewer load a file without it, so a recorder
+killed with SIGKILL still leaves a trace that loads.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class TraceWriter:
             self._end(task, now_us, events)
         elif stat.comm is not None and stat.comm != track.name:
             track.name = stat.comm  # exec'd, or renamed itself
-            self._name_events(task, track, events)
+            self._name_events(task, track, now_us, events)
 
     def finish(self) -> None:
         """Close every task still running at the last sample, and the array."""
@@ -133,15 +134,15 @@ class TraceWriter:
         # Started before the recording: its slice starts with the recording.  Never after it was first seen.
         start_us = min(max(0, round(start_s * _US_PER_S)), now_us)
         track = _Track(pid, task.pid, stat.comm or "?", start_us)
-        self._name_events(task, track, events)
+        self._name_events(task, track, now_us, events)
         return track
 
     @staticmethod
-    def _name_events(task: Task, track: _Track, events: list[dict[str, Any]]) -> None:
+    def _name_events(task: Task, track: _Track, now_us: int, events: list[dict[str, Any]]) -> None:
         pid, name = track.pid, {"name": track.name}
         if not task.is_thread:
-            events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": pid, "args": name})
-        events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": track.tid, "args": name})
+            events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": pid, "ts": now_us, "args": name})
+        events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": track.tid, "ts": now_us, "args": name})
 
     def _counters(
         self, task: Task, deltas: SampleDeltas, now_us: int, elapsed_s: float, events: list[dict[str, Any]]
