@@ -140,3 +140,20 @@ def test_bad_groups_are_usage_errors(record: Start, tmp_path: Path) -> None:
     assert status == 2 and "--cgroup 'no/such/group'" in stderr and len(stderr.splitlines()) == 1
     status, stderr = finish(record("--pid", "1", "--cgroup", "x", "--output-dir", "out"))
     assert status == 2 and "--pid cannot be combined with --cgroup" in stderr
+
+
+def test_a_command_in_its_group_is_charted_once_per_process(record: Start, tmp_path: Path) -> None:
+    # The group lists the command's new children before its next sample finds them: each must still show once.
+    with real_group(f"vwm-overlay-test-{os.getpid()}-cmd") as group:
+        script = (
+            f'echo $$ > "{group}/cgroup.procs"; for i in 1 2 3 4 5 6; do sleep 0.1 & done; (setsid sleep 0.3 &); wait'
+        )
+        args = ("--cgroup", str(group), "--hertz", "40", "--jsonl", "log.jsonl", "--output-dir", "out")
+        status, stderr = finish(record(*args, "--", "sh", "-c", script))
+    assert status == 0, stderr
+    samples = read_log(tmp_path / "log.jsonl")
+    for sample in samples:
+        tids = [t["tid"] for t in sample["tasks"]]
+        assert len(tids) == len(set(tids)), sample
+    assert sum(1 for s in samples for t in s["started"] if t["comm"] == "sleep") >= 6
+    assert list((tmp_path / "out").glob("*.png"))

@@ -188,6 +188,18 @@ class CgroupFollower:
                     root.children.remove(task)
                     root.children_changed = True
 
+    def prune(self) -> None:
+        """After a sample: roots the engine moved into another monitored tree (a process forked between two
+        samples is listed by the group before its parent's sample finds it) are shown there only."""
+        root = self.root
+        for pid, task in list(self._roots.items()):
+            if task.parent is not None:
+                del self._roots[pid]
+                if task in root.children:
+                    root.children.remove(task)
+                    root.children_changed = True
+                self._vmon.unmonitor(task)  # the tree it joined holds its own reference
+
     def adopt(self, task: Task) -> None:
         """The recorded command's tree, shown under the group's row too."""
         if task not in self.root.children:

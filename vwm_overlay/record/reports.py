@@ -101,7 +101,10 @@ class Reports:
             self._group.sync()
 
     def after_sample(self, *, t_s: float, elapsed_s: float) -> None:
-        """After the engine sampled: this sample's figures to every report."""
+        """After the engine sampled, before the chart: the group's tree set straight, this sample's figures to
+        every report."""
+        if self._group is not None:
+            self._group.prune()
         if not self.active or self._root is None:
             return
         self._last_sample_s = self._clock()

@@ -206,9 +206,9 @@ class Recorder:
         assert self._reports is not None
         self._reports.before_sample()
         self._vmon.sample()
+        self._reports.after_sample(t_s=now - self._start_s, elapsed_s=timing.elapsed_s)
         if self._reports.group_root is not None:
             self._on_tree_sampled(self._vmon, self._reports.group_root, None)
-        self._reports.after_sample(t_s=now - self._start_s, elapsed_s=timing.elapsed_s)
         if self._reports.group_gone and self._child is None:
             self._finished = 0  # the group was removed (its unit stopped)
         root = self._root
