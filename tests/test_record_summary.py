@@ -108,3 +108,14 @@ def test_markdown_cells_cannot_break_the_table() -> None:
     text = markdown_table(summary_dict(totals, command=["x|y"], exit_status=0, duration_s=1.0, samples=1))
     rows = [line for line in text.splitlines() if line.startswith("| `")]
     assert rows == ["| `a\\|b' ` | 1 | 0.00 | 0.00 | 0.0 | 0.0 | 0.0 | 0.0 |"]
+
+
+def test_a_run_that_never_starts_leaves_no_report_files(record: Start, tmp_path: Path) -> None:
+    (tmp_path / "taken.json").write_text("keep me")
+    status, stderr = finish(record("--summary", "summary.json", "--trace", "taken.json", "--output-dir", "out", "true"))
+    assert status == 2 and "cannot create --trace 'taken.json'" in stderr
+    assert not (tmp_path / "summary.json").exists()
+    assert (tmp_path / "taken.json").read_text() == "keep me"
+    status, _ = finish(record("--summary", "summary.json", "--trace", "run.json", "--output-dir", "out", "no-such-cmd"))
+    assert status == 127
+    assert not (tmp_path / "summary.json").exists() and not (tmp_path / "run.json").exists()

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from ..errors import UsageError
 
-__all__ = ["create_new", "replace_atomically", "report_failure", "write_all"]
+__all__ = ["create_new", "discard", "replace_atomically", "report_failure", "write_all"]
 
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -26,6 +26,20 @@ def create_new(path: str, option: str) -> int:
         return os.open(path, _NEW_FLAGS, 0o644)
     except OSError as err:
         raise UsageError(f"cannot create {option} {path!r}: {_cause(err)}") from None
+
+
+def discard(fd: int, path: str) -> None:
+    """Close and remove a file :func:`create_new` made, when the run it was for never happened; a file that
+    replaced it under that name since is left alone."""
+    try:
+        ours = os.fstat(fd)
+        there = os.lstat(path)
+        if (ours.st_dev, ours.st_ino) == (there.st_dev, there.st_ino):
+            os.unlink(path)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_all(fd: int, data: bytes) -> None:

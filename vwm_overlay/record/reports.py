@@ -55,6 +55,7 @@ class Reports:
         self._metrics: OpenMetricsWriter | None = None
         self._root: Task | None = None
         self._group: CgroupFollower | None = None
+        self._finished = False
         try:
             if options.follows_group:
                 self._group = CgroupFollower(resolve_group(options.cgroup, options.unit), vmon)
@@ -71,7 +72,7 @@ class Reports:
                 )
                 self._metrics = OpenMetricsWriter(options.openmetrics_path, stderr, metric_totals)
         except BaseException:
-            self.close()
+            self.close()  # (the files made so far go: the run never started)
             raise
         self.active = self._summary is not None or self._trace is not None or self._metrics is not None
 
@@ -124,6 +125,7 @@ class Reports:
 
     def finish(self, status: int) -> None:
         """The run ended with ``status``: write what is written at the end."""
+        self._finished = True
         if self.active and self._root is not None and not self._root.is_stale:
             # One more sample, so the reports see the end (the command's exit) and not the sample before it.
             self._vmon.sample()
@@ -144,6 +146,8 @@ class Reports:
             )
 
     def close(self) -> None:
+        if self._summary is not None and not self._finished:
+            self._summary.discard()
         for writer in (self._summary, self._trace, self._group):
             if writer is not None:
                 writer.close()

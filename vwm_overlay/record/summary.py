@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from ._outfile import create_new, report_failure, write_all
+from ._outfile import create_new, discard, report_failure, write_all
 from .groups import GroupTotals
 
 __all__ = ["SummaryWriter", "markdown_table", "summary_dict"]
@@ -139,6 +139,12 @@ class SummaryWriter:
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
+            self._fd = -1
+
+    def discard(self) -> None:
+        """No summary after all (the run never started): the empty file goes."""
+        if self._fd >= 0:
+            discard(self._fd, self.path)
             self._fd = -1
 
     def _append_step_summary(self, path: str, text: str) -> bool:

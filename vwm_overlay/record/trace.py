@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 from ..vmon import Task, TaskStat
 from ._deltas import SampleDeltas, iter_processes
-from ._outfile import create_new, report_failure, write_all
+from ._outfile import create_new, discard, report_failure, write_all
 
 __all__ = ["TraceWriter"]
 
@@ -122,7 +122,10 @@ class TraceWriter:
 
     def close(self) -> None:
         if self._fd >= 0:
-            os.close(self._fd)
+            if self._whole_bytes == 0:
+                discard(self._fd, self.path)  # nothing was traced (the run never started): no empty file
+            else:
+                os.close(self._fd)
             self._fd = -1
 
     def _new_track(self, task: Task, now_us: int, events: list[dict[str, Any]]) -> _Track:
