@@ -116,6 +116,7 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=100)
     parser.add_argument("--threads", type=int, default=10)
     parser.add_argument("--profile", metavar="FILE", help="run the recorder under cProfile, write the stats here")
+    parser.add_argument("--reports", action="store_true", help="with --summary, --trace and --openmetrics too")
     args = parser.parse_args()
 
     tree = spawn_tree(args.processes, args.threads)
@@ -127,6 +128,9 @@ def main() -> int:
             else [sys.executable, "-m", "vwm_overlay"]
         )
         record = ["record", "--pid", str(tree.pid), "--hertz", str(args.hertz), "--output-dir", out_dir]
+        if args.reports:
+            for option, name in (("--summary", "s.json"), ("--trace", "t.json"), ("--openmetrics", "m.prom")):
+                record += [option, os.path.join(out_dir, name)]
         recorder = subprocess.Popen(
             [*run, *record],
             stdin=subprocess.DEVNULL,

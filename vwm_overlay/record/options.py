@@ -12,10 +12,11 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from ..errors import UsageError
+from .report_options import REPORTS_HELP, ReportOptions, add_report_arguments, report_options
 
 __all__ = ["RecordOptions", "filename_safe", "interpolate", "parse_options", "prepare_output_dir"]
 
@@ -46,12 +47,15 @@ recorder's own pid (e.g. `kill -USR1 %P` from a script to take a snapshot) and %
 --jsonl FILE writes one JSON object per sample: t_s, time, elapsed_s, hertz, the live tasks (pid, tid, comm,
 user_ticks and sys_ticks used in the sample, cpu_percent of one core, read_bytes and write_bytes in the sample,
 rss_bytes) and the tasks started and exited in it.
+
 """
+DESCRIPTION += REPORTS_HELP
 
 EPILOG_STATUS = """\
 exit status: the command's own status (128+N when signal N killed it; 127 when it could not be run, 126 when it is
-not executable); 0 with --pid; 130 after a second SIGINT and 143 on SIGTERM while the command still runs; 1 for a
-failure at run time; 2 for bad arguments, no such process or an unwritable output directory.
+not executable); 0 with --pid or a group alone; 130 after a second SIGINT and 143 on SIGTERM while the command still
+runs; 1 for a failure at run time (a report file that fails is said on stderr and leaves the status as it is); 2 for
+bad arguments, no such process or group, an unwritable output directory or report file.
 """
 
 
@@ -76,6 +80,7 @@ class RecordOptions:
     jsonl_path: str | None = None
     lanes: bool = False
     scale: float = 1.0
+    reports: ReportOptions = field(default_factory=ReportOptions)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,7 +124,8 @@ def _wip_name(text: str) -> str:
 def _parser() -> _Parser:
     parser = _Parser(
         prog="vwm-overlay record",
-        usage="%(prog)s [options] -- CMD [ARGS...]\n       %(prog)s [options] --pid PID",
+        usage="%(prog)s [options] -- CMD [ARGS...]\n       %(prog)s [options] --pid PID\n"
+        "       %(prog)s [options] --cgroup PATH | --unit NAME",
         description=DESCRIPTION,
         epilog=EPILOG_STATUS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -153,6 +159,7 @@ def _parser() -> _Parser:
         help="multiply the PNG's size, its rows and its text by F, 0.5 to 4 (default 1; 2: 1600x1200, 30 px rows)",
     )
     add("--lanes", action="store_true", help="an IO lane and an RSS lane under each process row (fewer rows fit)")
+    add_report_arguments(parser)
     add("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
@@ -161,11 +168,14 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
     """Parse and cross-check ``argv``; raises :class:`UsageError` (``--help`` exits 0 through argparse)."""
     args = _parser().parse_args(list(argv))
     command: list[str] = args.command
+    reports = report_options(args)
     if command and command[0] == "--":
         command = command[1:]
     if args.pid is not None and command:
         raise UsageError("--pid cannot be combined with a command")
-    if args.pid is None and not command:
+    if args.pid is not None and reports.follows_group:
+        raise UsageError("--pid cannot be combined with --cgroup or --unit")
+    if args.pid is None and not command and not reports.follows_group:
         raise UsageError("nothing to record: give a command after -- or --pid PID (see --help)")
     if args.reaper and not command:
         raise UsageError("--reaper needs a command")
@@ -188,6 +198,7 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
         jsonl_path=args.jsonl,
         lanes=args.lanes,
         scale=args.scale,
+        reports=reports,
     )
 
 

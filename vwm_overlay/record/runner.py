@@ -23,6 +23,7 @@ from .child import Command, set_child_subreaper
 from .jsonlog import JsonLog
 from .options import RecordOptions, prepare_output_dir
 from .progress import Progress
+from .reports import Reports
 from .signals import SI_KERNEL, SignalWait
 from .snapshots import SnapshotWriter
 
@@ -79,6 +80,7 @@ class Recorder:
         self._vmon: Vmon | None = None
         self._root: Task | None = None
         self._log: JsonLog | None = None
+        self._reports: Reports | None = None
         self._child: Command | None = None
         self._command_status: int | None = None  # set once the command was reaped
         self._interrupts = 0
@@ -102,13 +104,17 @@ class Recorder:
             prepare_output_dir(self.options.output_dir)
             log_file = self._open_log()
             try:
+                self._reports = Reports(self.options.reports, vmon, self._stderr, command=self.command)
                 with SignalWait() as signals:
                     if self.command:
                         self._start_command(vmon, signals.previous_mask)
+                    self._root = self._reports.adopt(self._root)
                     self._start_s = self._clock()
                     return self._loop(signals)
             finally:
                 self.progress.clear()
+                if self._reports is not None:
+                    self._reports.close()
                 if log_file is not None:
                     log_file.close()
 
@@ -131,7 +137,9 @@ class Recorder:
         try:
             # With --reaper the chart's root is the recorder itself: orphans re-parented to it stay in the tree.
             root_pid = os.getpid() if self.options.reaper else child.pid
-            self._root = vmon.monitor(root_pid, callback=self._on_tree_sampled)
+            # With --cgroup/--unit the chart's root is the group's row, charted after each sample instead.
+            callback = None if self.options.reports.follows_group else self._on_tree_sampled
+            self._root = vmon.monitor(root_pid, callback=callback)
         except BaseException:
             child.abandon()
             raise
@@ -194,7 +202,14 @@ class Recorder:
     def _sample(self, now: float) -> None:
         assert self._vmon is not None and self._root is not None
         timing = self.schedule.begin_sample(now)
+        assert self._reports is not None
+        self._reports.before_sample()
         self._vmon.sample()
+        self._reports.after_sample(t_s=now - self._start_s, elapsed_s=timing.elapsed_s)
+        if self._reports.group_root is not None:
+            self._on_tree_sampled(self._vmon, self._reports.group_root, None)
+        if self._reports.group_gone and self._child is None:
+            self._finished = 0  # the group was removed (its unit stopped)
         root = self._root
         if self._log is not None and not self._root_logged_gone:
             self._log.write_sample(
@@ -280,6 +295,8 @@ class Recorder:
         # Every run ends with a chart: the latest sample, unless a snapshot of it was just written.
         if self.snapshots.last_samples != self.chart.samples:
             self._snapshot()
+        if self._reports is not None:
+            self._reports.finish(status)
         if self._failed_writes and status == 0:
             return STATUS_ERROR
         return status

@@ -1,0 +1,121 @@
+"""``record --summary``: real commands, the JSON it leaves and the Markdown step summary."""
+
+# The recorder fixture is test_record's, imported: pyflakes reads its use as a parameter as a redefinition.
+# ruff: noqa: F401, F811
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from polling import wait_for
+from test_record import Start, finish, py, read_log, record
+
+from vwm_overlay.record.groups import Group, GroupTotals
+from vwm_overlay.record.summary import markdown_table, summary_dict
+
+MIB = 1024 * 1024
+
+# A child named "holder" holding 60 MiB (touched, so resident) until the file "release" exists.
+HOLDER = """
+import pathlib, sys, time
+pathlib.Path("/proc/self/comm").write_text("holder")
+block = bytearray(b"x") * (60 * 1024 * 1024)
+pathlib.Path(f"ready-{sys.argv[1]}").touch()
+while not pathlib.Path("release").exists():
+    time.sleep(0.02)
+"""
+
+# Three holders at once; the command exits with 5 once they are done.
+HOLDERS = """
+    import subprocess, sys
+    children = [subprocess.Popen([sys.executable, "-c", sys.argv[1], str(i)]) for i in range(3)]
+    for c in children:
+        c.wait()
+    sys.exit(5)
+"""
+
+
+def test_three_holders_give_one_command_with_three_instances(
+    record: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "step.md"))
+    proc = record("--summary", "summary.json", "--jsonl", "log.jsonl", "--output-dir", "out", *py(HOLDERS, HOLDER))
+
+    def all_three_held_in_one_sample() -> bool:
+        log = tmp_path / "log.jsonl"
+        if not log.exists():
+            return False
+        for sample in read_log(log)[:-1]:  # the last line may be half written
+            holding = [t for t in sample["tasks"] if t["comm"] == "holder" and (t["rss_bytes"] or 0) >= 60 * MIB]
+            if len(holding) == 3:
+                return True
+        return False
+
+    wait_for(all_three_held_in_one_sample, 60.0, "a sample with the three holders at 60 MiB")
+    (tmp_path / "release").touch()
+    status, stderr = finish(proc)
+    assert status == 5, stderr  # the command's status, not the summary's
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["exit_status"] == 5
+    holder = next(c for c in summary["commands"] if c["name"] == "holder")
+    assert holder["count"] == 3
+    assert 60 * MIB <= holder["peak_rss_bytes"] < 80 * MIB
+    assert holder["longest_wall_s"] > 0
+    assert summary["tree"]["peak_rss_bytes"] >= 180 * MIB
+    assert summary["tree"]["peak_processes"] >= 4
+    assert summary["tree"]["cpu_total_s"] > 0
+    step = (tmp_path / "step.md").read_text()
+    assert "| `holder` | 3 |" in step
+    assert "exit status 5" in step
+
+
+def test_an_existing_summary_file_stops_the_run_before_the_command(record: Start, tmp_path: Path) -> None:
+    (tmp_path / "summary.json").write_text("keep me")
+    status, stderr = finish(record("--summary", "summary.json", "--output-dir", "out", "touch", "ran"))
+    assert status == 2
+    assert "cannot create --summary 'summary.json'" in stderr and len(stderr.splitlines()) == 1
+    assert (tmp_path / "summary.json").read_text() == "keep me"
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_symlink_is_never_followed(record: Start, tmp_path: Path) -> None:
+    os.symlink(tmp_path / "elsewhere", tmp_path / "summary.json")
+    status, stderr = finish(record("--summary", "summary.json", "--output-dir", "out", "true"))
+    assert status == 2 and "cannot create --summary" in stderr
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_an_unwritable_step_summary_is_reported_once_and_the_status_stays(
+    record: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "no-such-dir" / "step.md"))
+    status, stderr = finish(record("--summary", "summary.json", "--output-dir", "out", "--", "sh", "-c", "exit 4"))
+    assert status == 4
+    assert stderr.count("\n") == 1
+    assert stderr.startswith(
+        f"vwm-overlay: {tmp_path / 'no-such-dir' / 'step.md'}: No such file or directory (ENOENT); "
+    )
+    assert json.loads((tmp_path / "summary.json").read_text())["exit_status"] == 4
+
+
+def test_markdown_cells_cannot_break_the_table() -> None:
+    totals = GroupTotals(ticks_per_s=100)
+    totals.groups["a|b"] = group = Group("a|b`\n")
+    group.count = 1
+    text = markdown_table(summary_dict(totals, command=["x|y"], exit_status=0, duration_s=1.0, samples=1))
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert rows == ["| `a\\|b' ` | 1 | 0.00 | 0.00 | 0.0 | 0.0 | 0.0 | 0.0 |"]
+
+
+def test_a_run_that_never_starts_leaves_no_report_files(record: Start, tmp_path: Path) -> None:
+    (tmp_path / "taken.json").write_text("keep me")
+    status, stderr = finish(record("--summary", "summary.json", "--trace", "taken.json", "--output-dir", "out", "true"))
+    assert status == 2 and "cannot create --trace 'taken.json'" in stderr
+    assert not (tmp_path / "summary.json").exists()
+    assert (tmp_path / "taken.json").read_text() == "keep me"
+    status, _ = finish(record("--summary", "summary.json", "--trace", "run.json", "--output-dir", "out", "no-such-cmd"))
+    assert status == 127
+    assert not (tmp_path / "summary.json").exists() and not (tmp_path / "run.json").exists()
