@@ -2,7 +2,8 @@
 
 The parts, one job each: :mod:`.options` (command line, ``%`` interpolation, output directory), :mod:`.child`
 (fork, hold, exec), :mod:`.signals` (signals taken synchronously), :mod:`.runner` (the loop),
-:mod:`.snapshots` (atomic PNGs), :mod:`.jsonlog` (``--jsonl``) and :mod:`.progress` (the terminal line).
+:mod:`.snapshots` (atomic PNGs), :mod:`.files` (files no other user can redirect, one-line failure reports),
+:mod:`.jsonlog` (``--jsonl``) and :mod:`.progress` (the terminal line).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The options of ``vwm-overlay record``: parsing, checking, and ``%`` interpolation of the command.
 
 Everything a user can get wrong is found here, before anything is started: a bad value, ``--pid`` together with a
-command, ``--reaper`` without one, an output directory that cannot be created or written.  Each is raised as one
-:class:`~vwm_overlay.errors.UsageError` (exit status 2).
+command, ``--reaper`` without one.  Each is raised as one :class:`~vwm_overlay.errors.UsageError` (exit status
+2).  Output files are checked where they are opened (:mod:`.files`), still before the command starts.
 """
 
 from __future__ import annotations
@@ -10,19 +10,20 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
 from ..errors import UsageError
 
-__all__ = ["RecordOptions", "filename_safe", "interpolate", "parse_options", "prepare_output_dir"]
+__all__ = ["RecordOptions", "filename_safe", "interpolate", "parse_options"]
 
 MIN_WIDTH_PX = 200
 MIN_HEIGHT_PX = 28
 MIN_HERTZ = 1
 MAX_HERTZ = 1000
+#: The longest file name Linux file systems take.
+NAME_MAX_BYTES = 255
 
 DESCRIPTION = """\
 Chart a command (everything after --, or the first argument that is not an option) or a running process to PNG
@@ -34,8 +35,14 @@ the command (a terminal's Ctrl-C already reached it, so that one is not sent twi
 recording.  On a terminal, stderr shows a progress line: elapsed time, samples, tasks.
 
 PNG names are NAME-YYYY-MM-DDTHH.MM.SS-N.png in the output directory (local time of the start of the recording, or
-of the snapshot with --now-names; N counts from 0).  They are written to a hidden .NAME-...png.WIP file (or to
---wip-name) first and renamed when complete, so a PNG under its final name is never partial.
+of the snapshot with --now-names; N counts from 0).  They are written to a hidden .NAME-...png.PID.WIP file (or to
+--wip-name) first and renamed when complete, so a PNG under its final name is never partial; .WIP files that a
+killed recorder left are removed by the next recording in the directory.
+
+Files are created new, never written through an existing name (a symlink another user planted in a shared
+directory is left alone): a PNG never replaces a file, an existing --jsonl file of yours is replaced by a new one.
+Modes are 0666 for files and 0777 for the output directory, less the umask.  An output directory that another user
+owns (root's, like /tmp, are fine) is refused unless --allow-foreign-dir is given.
 
 In the command's arguments, %n is the name, %N the name made safe for a file name, %O the output directory, %P the
 recorder's own pid (e.g. `kill -USR1 %P` from a script to take a snapshot) and %% a literal %.
@@ -71,6 +78,7 @@ class RecordOptions:
     now_names: bool = False
     wip_name: str | None = None
     jsonl_path: str | None = None
+    allow_foreign_dir: bool = False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,6 +106,8 @@ def _int_in(low: int, high: int | None) -> type[int]:
 def _wip_name(text: str) -> str:
     if not text or "/" in text or text in (".", ".."):
         raise argparse.ArgumentTypeError(f"must be a file name without '/': {text!r}")
+    if len(os.fsencode(text)) > NAME_MAX_BYTES:
+        raise argparse.ArgumentTypeError(f"longer than {NAME_MAX_BYTES} bytes: {text[:20]!r}...")
     return text
 
 
@@ -130,6 +140,11 @@ def _parser() -> _Parser:
     add("--now-names", action="store_true", help="name PNGs by the time of the snapshot, not of the start")
     add("--wip-name", type=_wip_name, metavar="NAME", help="fixed name of the PNG being written")
     add("--jsonl", metavar="FILE", help="write one JSON object per sample to FILE")
+    add(
+        "--allow-foreign-dir",
+        action="store_true",
+        help="write into directories another user owns (they could read, replace or remove what is written)",
+    )
     add("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
@@ -163,27 +178,8 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
         now_names=args.now_names,
         wip_name=args.wip_name,
         jsonl_path=args.jsonl,
+        allow_foreign_dir=args.allow_foreign_dir,
     )
-
-
-def prepare_output_dir(path: str) -> None:
-    """Create ``path`` if missing (one level, as vwm does) and prove it writable by creating a file in it.
-
-    A real write is the only test that holds for root and for read-only mounts, where permission bits say nothing.
-    """
-    try:
-        os.mkdir(path, 0o755)
-    except FileExistsError:
-        if not os.path.isdir(path):
-            raise UsageError(f"output directory {path!r} is not a directory") from None
-    except OSError as err:
-        raise UsageError(f"cannot create output directory {path!r}: {err.strerror}") from None
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".record-probe-", dir=path)
-    except OSError as err:
-        raise UsageError(f"output directory {path!r} is not writable: {err.strerror}") from None
-    os.close(fd)
-    os.unlink(probe)
 
 
 def filename_safe(name: str) -> str:

@@ -13,14 +13,15 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TextIO, cast
 
 from ..chart import Chart, Schedule
 from ..errors import TaskGone, UsageError
 from ..vmon import ProcWants, SysWants, Task, Vmon, VmonFlags
 from .child import Command, set_child_subreaper
+from .files import LineFile, OutputDir, create_log, describe, report
 from .jsonlog import JsonLog
-from .options import RecordOptions, prepare_output_dir
+from .options import RecordOptions
 from .progress import Progress
 from .signals import SI_KERNEL, SignalWait
 from .snapshots import SnapshotWriter
@@ -65,13 +66,8 @@ class Recorder:
             markers_every=options.markers_every,
             hertz=options.hertz,
         )
-        self.snapshots = SnapshotWriter(
-            options.output_dir,
-            options.name,
-            now_names=options.now_names,
-            wip_name=options.wip_name,
-            wall_clock=wall_clock,
-        )
+        #: Set once the output directory is open, in :meth:`run`.
+        self.snapshots: SnapshotWriter | None = None
         self.progress = Progress(stderr)
         self._vmon: Vmon | None = None
         self._root: Task | None = None
@@ -96,9 +92,17 @@ class Recorder:
                     self._root = vmon.monitor(self.options.pid, callback=self._on_tree_sampled)
                 except TaskGone:
                     raise UsageError(f"no such process: {self.options.pid}") from None
-            prepare_output_dir(self.options.output_dir)
-            log_file = self._open_log()
+            directory = OutputDir(self.options.output_dir, allow_foreign=self.options.allow_foreign_dir)
+            log_file: LineFile | None = None
             try:
+                self.snapshots = SnapshotWriter(
+                    directory,
+                    self.options.name,
+                    now_names=self.options.now_names,
+                    wip_name=self.options.wip_name,
+                    wall_clock=self._wall_clock,
+                )
+                log_file = self._open_log()
                 with SignalWait() as signals:
                     if self.command:
                         self._start_command(vmon, signals.previous_mask)
@@ -108,20 +112,21 @@ class Recorder:
                 self.progress.clear()
                 if log_file is not None:
                     log_file.close()
+                directory.close()
 
-    def _open_log(self) -> TextIO | None:
+    def _open_log(self) -> LineFile | None:
         path = self.options.jsonl_path
         if path is None:
             return None
-        try:
-            out = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed at the end of run()
-        except OSError as err:
-            raise UsageError(f"cannot write --jsonl {path!r}: {err.strerror}") from None
+        out = LineFile(create_log(path, allow_foreign=self.options.allow_foreign_dir), path)
         # Counters of tasks born after this point belong wholly to the recording.
         boot_ticks = int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
         assert self._vmon is not None
         self._log = JsonLog(
-            out, ticks_per_s=self._vmon.ticks_per_s, page_size=self._vmon.page_size, start_boottime_ticks=boot_ticks
+            cast(TextIO, out),
+            ticks_per_s=self._vmon.ticks_per_s,
+            page_size=self._vmon.page_size,
+            start_boottime_ticks=boot_ticks,
         )
         return out
 
@@ -198,13 +203,19 @@ class Recorder:
         self._vmon.sample()
         root = self._root
         if self._log is not None and not self._root_logged_gone:
-            self._log.write_sample(
-                root,
-                t_s=now - self._start_s,
-                time_s=self._wall_clock(),
-                elapsed_s=timing.elapsed_s,
-                hertz=self.schedule.display_hertz,
-            )
+            try:
+                self._log.write_sample(
+                    root,
+                    t_s=now - self._start_s,
+                    time_s=self._wall_clock(),
+                    elapsed_s=timing.elapsed_s,
+                    hertz=self.schedule.display_hertz,
+                )
+            except OSError as err:
+                # The log stops (a full disk, a reader that went away); the chart and the command go on.
+                self._log = None
+                self._failed_writes += 1
+                self._report(err, str(self.options.jsonl_path), "the log stops, the recording goes on")
         if root.is_stale and not self._root_logged_gone:
             self._root_logged_gone = True
             if self.options.pid is not None and not self.options.linger:
@@ -267,19 +278,24 @@ class Recorder:
     # -- output
 
     def _snapshot(self) -> None:
-        if self.chart.samples == 0:
+        if self.chart.samples == 0 or self.snapshots is None:
             return  # nothing sampled yet: the loop takes the first sample at once
+        path = self.snapshots.next_path()
         try:
             self.snapshots.write(self.chart)
         except OSError as err:
             # Reported, and the recording goes on: the next snapshot may well succeed (space freed).
             self._failed_writes += 1
-            self.progress.clear()
-            print(f"vwm-overlay record: cannot write a snapshot: {err}", file=self._stderr)
+            self._report(err, path, "no snapshot this time, the recording goes on")
+
+    def _report(self, err: OSError, path: str, what_now: str) -> None:
+        self.progress.clear()
+        shown = err.filename if isinstance(err.filename, str) else path
+        report(self._stderr, shown, describe(err), what_now)
 
     def _finish(self, status: int) -> int:
         # Every run ends with a chart: the latest sample, unless a snapshot of it was just written.
-        if self.snapshots.last_samples != self.chart.samples:
+        if self.snapshots is not None and self.snapshots.last_samples != self.chart.samples:
             self._snapshot()
         if self._failed_writes and status == 0:
             return STATUS_ERROR
