@@ -149,6 +149,9 @@ def test_a_pid_that_does_not_exist_is_a_usage_error(record: Start) -> None:
     [
         (["--width", "199", "--", "true"], "--width"),
         (["--height", "27", "--", "true"], "--height"),
+        (["--width", "40000", "--", "true"], "--width"),
+        (["--width", "16384", "--height", "16384", "--", "true"], "Mpx"),
+        (["--wip-name", "w" * 256, "--", "true"], "--wip-name"),
         (["--hertz", "0", "--", "true"], "--hertz"),
         (["--hertz", "1001", "--", "true"], "--hertz"),
         (["--snapshots", "0", "--", "true"], "--snapshots"),

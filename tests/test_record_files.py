@@ -11,6 +11,7 @@ import json
 import os
 import pwd
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,3 +184,26 @@ def test_modes_follow_the_umask(record: Start, tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "log.jsonl").stat().st_mode) == 0o640
     [png] = pngs(tmp_path / "out")
     assert stat.S_IMODE(png.stat().st_mode) == 0o640
+
+
+def test_left_over_wip_files_of_dead_recorders_are_removed(tmp_path: Path, nobody: int) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its pid names no process now
+    dead, alive = gone.pid, os.getppid()
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / f".job-2026-11-28T09.30.00-0.png.{dead}.WIP"
+    stale.write_bytes(b"half a PNG")
+    kept = [
+        out / f".job-2026-11-28T09.30.00-1.png.{alive}.WIP",  # its recorder may still be writing it
+        out / f".job-2026-11-28T09.30.00-2.png.{dead}.WIP",  # another user's
+        out / f".job-2026-11-28T09.30.00-3.png.{dead}.WIP",  # a symlink
+        out / "job.WIP",  # no pid
+    ]
+    for path in kept[:2] + kept[3:]:
+        path.write_bytes(b"")
+    os.chown(kept[1], nobody, nobody)
+    kept[2].symlink_to(out / "job.WIP")
+    directory = OutputDir(str(out))
+    assert directory.remove_stale_wips() == [stale.name]
+    assert sorted(out.iterdir()) == sorted(kept)

@@ -20,6 +20,10 @@ __all__ = ["RecordOptions", "filename_safe", "interpolate", "parse_options"]
 
 MIN_WIDTH_PX = 200
 MIN_HEIGHT_PX = 28
+#: Bounds on the chart's size: cairo takes at most 32767 px a side, and memory is about 17 bytes per pixel
+#: (the history layers and the composed image), so 50 Mpx is about 850 MB.
+MAX_SIDE_PX = 16384
+MAX_AREA_PX = 50_000_000
 MIN_HERTZ = 1
 MAX_HERTZ = 1000
 #: The longest file name Linux file systems take.
@@ -29,10 +33,16 @@ DESCRIPTION = """\
 Chart a command (everything after --, or the first argument that is not an option) or a running process to PNG
 snapshots, with no X server: vwm's per-task CPU rows, IO and RSS lanes, the process tree and the tasks that exited.
 
-A PNG is always written when the run ends (the command exits, or on SIGINT or SIGTERM), so `record -- make` leaves a
-chart even without --snapshot or --snapshots.  SIGUSR1 writes a PNG at any time.  The first SIGINT is passed on to
-the command (a terminal's Ctrl-C already reached it, so that one is not sent twice), a second one ends the
-recording.  On a terminal, stderr shows a progress line: elapsed time, samples, tasks.
+A PNG is always written when the run ends (the command exits, or on SIGTERM, SIGHUP, SIGQUIT or any other signal
+that would end the process, SIGKILL and crashes aside), so `record -- make` leaves a chart even without --snapshot
+or --snapshots.  SIGUSR1 writes a PNG at any time.  The first SIGINT is passed on to the command (a terminal's
+Ctrl-C already reached it, so that one is not sent twice), a second one ends the recording.  A signal ignored when
+the recorder starts (nohup) stays ignored.  On a terminal, stderr shows a progress line: elapsed time, samples,
+tasks.
+
+An output that fails (a full disk, no fds left, a log reader that went away) is reported in one line,
+"vwm-overlay: FILE: CAUSE (ERRNO); WHAT HAPPENS NOW": the log stops, a snapshot is tried again at the next one, and
+the recording and the command go on.
 
 PNG names are NAME-YYYY-MM-DDTHH.MM.SS-N.png in the output directory (local time of the start of the recording, or
 of the snapshot with --now-names; N counts from 0).  They are written to a hidden .NAME-...png.PID.WIP file (or to
@@ -54,8 +64,9 @@ rss_bytes) and the tasks started and exited in it.
 
 EPILOG_STATUS = """\
 exit status: the command's own status (128+N when signal N killed it; 127 when it could not be run, 126 when it is
-not executable); 0 with --pid; 130 after a second SIGINT and 143 on SIGTERM while the command still runs; 1 for a
-failure at run time; 2 for bad arguments, no such process or an unwritable output directory.
+not executable); 0 with --pid; 128+N when signal N (a second SIGINT, SIGTERM, SIGHUP...) ended the recording while
+the command still ran; 1 when an output failed and nothing else gave a status; 2 for bad arguments, no such process,
+or an output directory or log that cannot or may not be written.
 """
 
 
@@ -121,8 +132,20 @@ def _parser() -> _Parser:
     )
     add = parser.add_argument
     add("--pid", type=_int_in(1, None), metavar="PID", help="record a running process instead of a command")
-    add("--width", type=_int_in(MIN_WIDTH_PX, None), default=800, metavar="PX", help="default 800, at least 200")
-    add("--height", type=_int_in(MIN_HEIGHT_PX, None), default=600, metavar="PX", help="default 600, at least 28")
+    add(
+        "--width",
+        type=_int_in(MIN_WIDTH_PX, MAX_SIDE_PX),
+        default=800,
+        metavar="PX",
+        help=f"default 800, {MIN_WIDTH_PX} to {MAX_SIDE_PX} (and width x height at most {MAX_AREA_PX // 10**6} Mpx)",
+    )
+    add(
+        "--height",
+        type=_int_in(MIN_HEIGHT_PX, MAX_SIDE_PX),
+        default=600,
+        metavar="PX",
+        help=f"default 600, {MIN_HEIGHT_PX} to {MAX_SIDE_PX}",
+    )
     add(
         "--hertz",
         type=_int_in(MIN_HERTZ, MAX_HERTZ),
@@ -161,6 +184,11 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
         raise UsageError("nothing to record: give a command after -- or --pid PID (see --help)")
     if args.reaper and not command:
         raise UsageError("--reaper needs a command")
+    if args.width * args.height > MAX_AREA_PX:
+        raise UsageError(
+            f"--width {args.width} x --height {args.height} is {args.width * args.height / 1e6:.0f} Mpx: "
+            f"at most {MAX_AREA_PX // 10**6} Mpx (about 17 bytes each)"
+        )
     name = args.name if args.name is not None else (os.path.basename(command[0]) if command else None)
     return RecordOptions(
         command=tuple(command),

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TextIO, cast
 
 from ..chart import Chart, Schedule
@@ -23,7 +23,7 @@ from .files import LineFile, OutputDir, create_log, describe, report
 from .jsonlog import JsonLog
 from .options import RecordOptions
 from .progress import Progress
-from .signals import SI_KERNEL, SignalWait
+from .signals import ENDING_SIGNALS, HANDLED_SIGNALS, SI_KERNEL, SignalWait
 from .snapshots import SnapshotWriter
 
 __all__ = ["RECORD_PROC_WANTS", "Recorder"]
@@ -31,10 +31,9 @@ __all__ = ["RECORD_PROC_WANTS", "Recorder"]
 #: What the chart and the log show: CPU and names (stat), IO, the whole tree with threads.
 RECORD_PROC_WANTS = ProcWants.STAT | ProcWants.IO | ProcWants.FOLLOW_CHILDREN | ProcWants.FOLLOW_THREADS
 
-#: Exit status when the recorder stops while the command still runs: as if that signal had killed it.
+#: Exit status when the recorder stops while the command still runs: as if the signal (128+N) had killed it.
 STATUS_SIGINT = 128 + signal.SIGINT
-STATUS_SIGTERM = 128 + signal.SIGTERM
-#: A snapshot could not be written and nothing else decided the status.
+#: An output (a snapshot, the log) failed and nothing else decided the status.
 STATUS_ERROR = 1
 
 
@@ -49,8 +48,14 @@ class Recorder:
         stderr: TextIO = sys.stderr,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        signals: Iterable[int] = HANDLED_SIGNALS,
+        child_mask: set[int] | None = None,
     ) -> None:
+        """``signals`` are those taken (blocked, then waited for); ``child_mask`` is the signal mask the command
+        starts with (default: the mask before the recording blocked its signals)."""
         self.options = options
+        self._signals = frozenset(signals)
+        self._child_mask = child_mask
         self.command = command
         self._stderr = stderr
         self._clock = clock
@@ -95,6 +100,7 @@ class Recorder:
             directory = OutputDir(self.options.output_dir, allow_foreign=self.options.allow_foreign_dir)
             log_file: LineFile | None = None
             try:
+                directory.remove_stale_wips()
                 self.snapshots = SnapshotWriter(
                     directory,
                     self.options.name,
@@ -103,9 +109,10 @@ class Recorder:
                     wall_clock=self._wall_clock,
                 )
                 log_file = self._open_log()
-                with SignalWait() as signals:
+                with SignalWait(self._signals) as signals:
                     if self.command:
-                        self._start_command(vmon, signals.previous_mask)
+                        child_mask = self._child_mask if self._child_mask is not None else signals.previous_mask
+                        self._start_command(vmon, child_mask)
                     self._start_s = self._clock()
                     return self._loop(signals)
             finally:
@@ -234,8 +241,8 @@ class Recorder:
             self._reap()
         elif signum == signal.SIGUSR1:
             self._snapshot()
-        elif signum == signal.SIGTERM:
-            self._finished = self._status_if_stopped(STATUS_SIGTERM)
+        elif signum in ENDING_SIGNALS:
+            self._finished = self._status_if_stopped(128 + signum)
         elif signum == signal.SIGINT:
             if self._command_running() and self._interrupts == 0:
                 # A terminal's Ctrl-C (sent by the kernel) reached the command's process group too: not twice.
