@@ -31,6 +31,7 @@ __all__ = [
     "create_log",
     "describe",
     "report",
+    "shown",
     "stale_wip_pid",
 ]
 
@@ -55,9 +56,14 @@ def describe(err: OSError) -> str:
     return f"{os.strerror(code)} ({errno.errorcode.get(code, code)})"
 
 
+def shown(path: str) -> str:
+    """``path`` as a message shows it: quoted when empty or when it holds characters a terminal would act on."""
+    return path if path and path.isprintable() else repr(path)
+
+
 def report(stream: TextIO, path: str, cause: str, what_now: str) -> None:
     """Write ``vwm-overlay: PATH: CAUSE; WHAT_NOW`` to ``stream``; a broken stream (a closed terminal) is ignored."""
-    line = f"vwm-overlay: {path}: {cause}; {what_now}\n"
+    line = f"vwm-overlay: {shown(path)}: {cause}; {what_now}\n"
     try:
         fileno = stream.fileno()
     except (OSError, AttributeError, ValueError):
@@ -81,7 +87,7 @@ def _check_owner(path: str, st: os.stat_result, allow_foreign: bool) -> None:
     if allow_foreign or _owner_allowed(st):
         return
     raise UsageError(
-        f"{path}: the directory belongs to another user (uid {st.st_uid}), who could replace what is written "
+        f"{shown(path)}: the directory belongs to another user (uid {st.st_uid}), who could replace what is written "
         "there; nothing was started (--allow-foreign-dir to write there anyway)"
     )
 
@@ -235,18 +241,18 @@ def create_log(path: str, *, allow_foreign: bool = False) -> int:
     try:
         _check_owner(directory, os.stat(directory), allow_foreign)
     except OSError as err:
-        raise UsageError(f"{path}: {describe(err)}; nothing was started") from None
+        raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
     for _attempt in range(3):
         try:
             return os.open(path, _CREATE_FLAGS, FILE_MODE)
         except FileExistsError:
             pass
         except OSError as err:
-            raise UsageError(f"{path}: {describe(err)}; nothing was started") from None
+            raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
         fd = _open_existing(path)
         if fd is not None:
             return fd
-    raise UsageError(f"{path}: {describe(FileExistsError(errno.EEXIST, ''))}; nothing was started")
+    raise UsageError(f"{shown(path)}: {describe(FileExistsError(errno.EEXIST, ''))}; nothing was started")
 
 
 def _open_existing(path: str) -> int | None:
@@ -256,27 +262,27 @@ def _open_existing(path: str) -> int | None:
     except FileNotFoundError:
         return None  # gone meanwhile: the caller creates it
     except OSError as err:
-        raise UsageError(f"{path}: {describe(err)}; nothing was started") from None
+        raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
     if not _owner_allowed(st) or (stat.S_ISREG(st.st_mode) and st.st_uid != os.geteuid()):
-        raise UsageError(f"{path}: exists and belongs to another user (uid {st.st_uid}); nothing was started")
+        raise UsageError(f"{shown(path)}: exists and belongs to another user (uid {st.st_uid}); nothing was started")
     if stat.S_ISREG(st.st_mode):
         try:
             os.unlink(path)  # a new file under the name: the old one's contents are never written through
         except FileNotFoundError:
             pass
         except OSError as err:
-            raise UsageError(f"{path}: cannot replace it: {describe(err)}; nothing was started") from None
+            raise UsageError(f"{shown(path)}: cannot replace it: {describe(err)}; nothing was started") from None
         return None
     try:
         # No O_CREAT, no O_TRUNC: opening a stream creates and truncates nothing.
         fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as err:
-        raise UsageError(f"{path}: {describe(err)}; nothing was started") from None
+        raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
     mode = os.fstat(fd).st_mode
     if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
         return fd
     os.close(fd)
-    raise UsageError(f"{path}: leads to a file, not a pipe or terminal; nothing was started (remove it first)")
+    raise UsageError(f"{shown(path)}: leads to a file, not a pipe or terminal; nothing was started (remove it first)")
 
 
 class LineFile:
