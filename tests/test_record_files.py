@@ -85,10 +85,13 @@ def test_a_planted_wip_name_is_not_written_through(
 ) -> None:
     shared = shared_dir(tmp_path)
     plant_symlink(shared / "wip", victims[1], nobody)
-    status, stderr = finish(record("--wip-name", "wip", "--output-dir", str(shared), "--", "true"))
+    # A snapshot every second: each fails the same way, which is reported once, and the final one is reported.
+    args = ("--wip-name", "wip", "--snapshots", "1", "--output-dir", str(shared))
+    status, stderr = finish(record(*args, "--", "sleep", "2.5"))
     assert status == 1
     assert stderr == (
         f"vwm-overlay: {shared}/wip: File exists (EEXIST); no snapshot this time, the recording goes on\n"
+        f"vwm-overlay: {shared}/wip: File exists (EEXIST); the recording ends without its final PNG\n"
     )
     assert (shared / "wip").is_symlink()
 

@@ -85,6 +85,8 @@ class Recorder:
         self._next_snapshot_s: float | None = None
         self._root_logged_gone = False
         self._failed_writes = 0
+        # The errno of the latest snapshot, if it failed: the same failure again is not reported again.
+        self._snapshot_errno: int | None = None
 
     # -- the whole run
 
@@ -284,16 +286,23 @@ class Recorder:
 
     # -- output
 
-    def _snapshot(self) -> None:
+    def _snapshot(self, *, final: bool = False) -> None:
         if self.chart.samples == 0 or self.snapshots is None:
             return  # nothing sampled yet: the loop takes the first sample at once
         path = self.snapshots.next_path()
         try:
             self.snapshots.write(self.chart)
         except OSError as err:
-            # Reported, and the recording goes on: the next snapshot may well succeed (space freed).
+            # Reported, and the recording goes on: the next snapshot may well succeed (space freed).  A periodic
+            # snapshot failing the same way each time is reported once, until one is written.
             self._failed_writes += 1
-            self._report(err, path, "no snapshot this time, the recording goes on")
+            if final:
+                self._report(err, path, "the recording ends without its final PNG")
+            elif err.errno != self._snapshot_errno:
+                self._report(err, path, "no snapshot this time, the recording goes on")
+            self._snapshot_errno = err.errno
+        else:
+            self._snapshot_errno = None
 
     def _report(self, err: OSError, path: str, what_now: str) -> None:
         self.progress.clear()
@@ -303,7 +312,7 @@ class Recorder:
     def _finish(self, status: int) -> int:
         # Every run ends with a chart: the latest sample, unless a snapshot of it was just written.
         if self.snapshots is not None and self.snapshots.last_samples != self.chart.samples:
-            self._snapshot()
+            self._snapshot(final=True)
         if self._failed_writes and status == 0:
             return STATUS_ERROR
         return status
