@@ -33,11 +33,9 @@ def recorders(tmp_path: Path) -> Iterator[Start]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "vwm_overlay", "record", *args],
             cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,  # the command and its orphans share the group: one killpg reaps them all
-            **popen,
+            **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen},
         )
         started.append(proc)
         return proc

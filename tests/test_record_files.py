@@ -180,6 +180,17 @@ def test_the_log_can_be_a_pipe(record: Start, tmp_path: Path) -> None:
     assert [json.loads(line)["sample"] for line in stdout.splitlines()][:2] == [0, 1]
 
 
+def test_the_log_can_be_stdout_redirected_to_a_file(record: Start, tmp_path: Path) -> None:
+    with open(tmp_path / "log.jsonl", "w") as stdout:
+        stdout.write("the shell's own line\n")
+        stdout.flush()
+        status, _ = finish(record("--jsonl", "/dev/stdout", "--output-dir", "out", "--", "true", stdout=stdout))
+    assert status == 0
+    first, *samples = (tmp_path / "log.jsonl").read_text().splitlines()
+    assert first == "the shell's own line"
+    assert [json.loads(line)["sample"] for line in samples][:2] == [0, 1]
+
+
 def test_modes_follow_the_umask(record: Start, tmp_path: Path) -> None:
     status, _ = finish(record("--jsonl", "log.jsonl", "--output-dir", "out", "--", "true", umask=0o027))
     assert status == 0

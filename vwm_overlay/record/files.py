@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import re
 import stat
@@ -41,6 +42,9 @@ DIR_MODE = 0o777
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 #: From <linux/fs.h>.
 _RENAME_NOREPLACE = 1
+
+#: Names of a descriptor the recorder was started with: written through that descriptor, never opened again.
+_INHERITED_RE = re.compile(r"/dev/(?:std(?P<std>out|err)|fd/(?P<fd>\d+))|/proc/self/fd/(?P<proc>\d+)")
 
 #: Work-in-progress PNGs carry the pid of the recorder writing them: ``.NAME.png.PID.WIP``.
 _WIP_RE = re.compile(r"\..+\.(\d+)\.WIP")
@@ -235,8 +239,17 @@ def create_log(path: str, *, allow_foreign: bool = False) -> int:
     A new file is created.  An existing regular file of this user is replaced (a new file under the name; the old
     one's contents are never written through).  A pipe, terminal or other character device (``/dev/stdout``, a
     FIFO), reached through names this user or root owns, is written as it is.  Anything else is refused: what
-    another user owns (a planted symlink, their file), a symlink to a file.
+    another user owns (a planted symlink, their file), a symlink to a file.  ``/dev/stdout``, ``/dev/stderr`` and
+    ``/dev/fd/N`` are the descriptors the recorder was started with, whatever they are (``> log.jsonl`` too).
     """
+    inherited = _INHERITED_RE.fullmatch(path)
+    if inherited is not None:
+        std, number, proc = inherited.group("std", "fd", "proc")
+        fd = {"out": 1, "err": 2}[std] if std else int(number or proc)
+        try:
+            return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+        except OSError as err:
+            raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
     directory = os.path.dirname(path) or "."
     try:
         _check_owner(directory, os.stat(directory), allow_foreign)
@@ -249,9 +262,9 @@ def create_log(path: str, *, allow_foreign: bool = False) -> int:
             pass
         except OSError as err:
             raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
-        fd = _open_existing(path)
-        if fd is not None:
-            return fd
+        existing = _open_existing(path)
+        if existing is not None:
+            return existing
     raise UsageError(f"{shown(path)}: {describe(FileExistsError(errno.EEXIST, ''))}; nothing was started")
 
 
@@ -292,7 +305,10 @@ class LineFile:
     def __init__(self, fd: int, path: str) -> None:
         self.fd = fd
         self.path = path
-        self._whole_bytes = 0
+        try:
+            self._whole_bytes = os.lseek(fd, 0, os.SEEK_CUR)  # a file given as stdout may hold something already
+        except OSError:
+            self._whole_bytes = 0  # a pipe
 
     def write(self, text: str) -> int:
         view = memoryview(text.encode("utf-8", "surrogateescape"))
