@@ -192,11 +192,13 @@ def test_the_log_can_be_stdout_redirected_to_a_file(record: Start, tmp_path: Pat
 
 
 def test_modes_follow_the_umask(record: Start, tmp_path: Path) -> None:
-    status, _ = finish(record("--jsonl", "log.jsonl", "--output-dir", "out", "--", "true", umask=0o027))
-    assert status == 0
+    status, stderr = finish(record("--jsonl", "log.jsonl", "--output-dir", "out", "--", "true", umask=0o027))
+    assert (status, stderr) == (0, "")
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o750
     assert stat.S_IMODE((tmp_path / "log.jsonl").stat().st_mode) == 0o640
-    [png] = pngs(tmp_path / "out")
+    written = pngs(tmp_path / "out")
+    assert len(written) == 1, (written, (tmp_path / "log.jsonl").read_text())
+    [png] = written
     assert stat.S_IMODE(png.stat().st_mode) == 0o640
 
 

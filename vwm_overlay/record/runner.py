@@ -192,8 +192,11 @@ class Recorder:
         return min(known) if known else None
 
     def _on_tree_sampled(self, vmon: Vmon, root: Task, arg: object) -> None:
-        if root.is_stale or (self._command_status is not None and not self.options.linger):
-            return  # the sample after the end: the chart keeps the tree as it last ran
+        ended = root.is_stale or (self._command_status is not None and not self.options.linger)
+        if ended and self.chart.samples:
+            # The sample after the end: the chart keeps the tree as it last ran.  A root gone before the first
+            # sample is still charted (as vwm does: "# missed it!"), so the run ends with a PNG all the same.
+            return
         self.chart.set_hertz(self.schedule.display_hertz)
         self.chart.update(
             root,
