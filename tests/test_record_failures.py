@@ -4,6 +4,8 @@ other outputs and the command go on."""
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import re
 import resource
@@ -17,6 +19,8 @@ from pathlib import Path
 import pytest
 from record_helpers import WAITER, Start, finish, pngs, py, wait_until
 
+from vwm_overlay.record.options import parse_options
+from vwm_overlay.record.runner import Recorder
 from vwm_overlay.record.signals import ENDING_SIGNALS
 
 #: ``vwm-overlay: FILE: CAUSE (ERRNO); WHAT NOW``
@@ -294,3 +298,17 @@ def test_record_imports_no_x_code(tmp_path: Path) -> None:
     """
     done = subprocess.run(py(script, str(tmp_path)), capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout == "[]\n"
+
+
+def test_a_command_that_exits_at_once_still_leaves_a_png(tmp_path: Path) -> None:
+    # In-process, on a clock that moves on at every reading, as on a loaded machine where the recorder is preempted
+    # between two: the first sample must not wait for a deadline, or the command's exit could end the run first.
+    ticks = itertools.count()
+    recorder = Recorder(
+        parse_options(["--output-dir", str(tmp_path / "out"), "--", "true"]),
+        ("true",),
+        clock=lambda: next(ticks) * 0.01,
+        stderr=io.StringIO(),
+    )
+    assert recorder.run() == 0
+    assert len(pngs(tmp_path / "out")) == 1

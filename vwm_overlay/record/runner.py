@@ -84,6 +84,7 @@ class Recorder:
         self._start_s = 0.0
         self._next_snapshot_s: float | None = None
         self._root_logged_gone = False
+        self._samples_taken = 0
         self._failed_writes = 0
         # The errno of the latest snapshot, if it failed: the same failure again is not reported again.
         self._snapshot_errno: int | None = None
@@ -172,7 +173,9 @@ class Recorder:
 
     def _due_work(self, now: float) -> None:
         every_s = self.options.snapshots_every_s
-        if self.schedule.due(now):
+        # The first sample is taken at once, whatever the clock says by now: were it to wait even a moment, a
+        # command that exits at once could end the run before anything was charted.
+        if self._samples_taken == 0 or self.schedule.due(now):
             self._sample(now)
             if every_s is not None and self._next_snapshot_s is None:
                 self._snapshot()  # --snapshots: one at the start
@@ -213,6 +216,7 @@ class Recorder:
         assert self._vmon is not None and self._root is not None
         timing = self.schedule.begin_sample(now)
         self._vmon.sample()
+        self._samples_taken += 1
         root = self._root
         if self._log is not None and not self._root_logged_gone:
             try:
