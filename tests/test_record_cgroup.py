@@ -4,7 +4,6 @@ command's tree included; a group given as a plain directory covers kernels witho
 from __future__ import annotations
 
 # The recorder fixture is test_record's, imported: pyflakes reads its use as a parameter as a redefinition.
-# ruff: noqa: F401, F811
 import json
 import os
 import signal
@@ -17,7 +16,7 @@ import pytest
 from cgroup_helpers import join_group_argv, real_group
 from polling import wait_for
 from proc_helpers import reap_children, spawn
-from test_record import Start, finish, read_log, record
+from record_helpers import Start, finish, read_log
 
 from vwm_overlay.errors import UsageError
 from vwm_overlay.record.cgroup import find_cgroup2_mount, resolve_group

@@ -4,14 +4,13 @@ text parser while the recording runs."""
 from __future__ import annotations
 
 # The recorder fixture is test_record's, imported: pyflakes reads its use as a parameter as a redefinition.
-# ruff: noqa: F401, F811
 import itertools
 from pathlib import Path
 
 from fs_helpers import small_tmpfs
 from polling import wait_for
 from prometheus_client.parser import text_string_to_metric_families
-from test_record import Start, finish, py, record
+from record_helpers import Start, finish, py
 
 from vwm_overlay.record.groups import Group, GroupTotals
 from vwm_overlay.record.openmetrics import render_metrics

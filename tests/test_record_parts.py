@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from vwm_overlay.errors import UsageError
+from vwm_overlay.record.files import OutputDir
 from vwm_overlay.record.jsonlog import JsonLog
-from vwm_overlay.record.options import filename_safe, interpolate, parse_options, prepare_output_dir
+from vwm_overlay.record.options import filename_safe, interpolate, parse_options
 from vwm_overlay.record.progress import Progress
 from vwm_overlay.record.snapshots import SnapshotWriter, snapshot_name
 from vwm_overlay.vmon.records import Task, TaskIO, TaskStat
@@ -49,14 +52,14 @@ def test_contradictions_are_usage_errors(argv: list[str]) -> None:
 
 
 def test_the_output_dir_is_created_one_level_only(tmp_path: Path) -> None:
-    prepare_output_dir(str(tmp_path / "new"))
+    OutputDir(str(tmp_path / "new")).close()
     assert (tmp_path / "new").is_dir()
     assert list((tmp_path / "new").iterdir()) == []  # the probe file is gone
-    with pytest.raises(UsageError, match="cannot create"):
-        prepare_output_dir(str(tmp_path / "a" / "b"))
+    with pytest.raises(UsageError, match=r"cannot create .*\(ENOENT\)"):
+        OutputDir(str(tmp_path / "a" / "b"))
     (tmp_path / "file").write_text("")
     with pytest.raises(UsageError, match="not a directory"):
-        prepare_output_dir(str(tmp_path / "file"))
+        OutputDir(str(tmp_path / "file"))
 
 
 # -- interpolation
@@ -87,21 +90,24 @@ def test_filename_safe() -> None:
 
 
 class FakeChart:
-    """Writes ``data`` as its PNG; with ``fail_after``, writes that much and then fails like a full disk."""
+    """Writes ``data`` as its PNG; with ``fail_after``, writes that much and then fails like cairo running out of
+    memory.  ``wips`` lists the files it was written to, as seen through the fd."""
 
     def __init__(self, data: bytes = b"\x89PNG fake", fail_after: int | None = None) -> None:
         self.data = data
         self.fail_after = fail_after
         self.samples = 1
-        self.paths: list[str] = []
+        self.wips: list[str] = []
 
-    def write_png(self, path: str) -> None:
-        self.paths.append(path)
-        with open(path, "wb") as out:
-            if self.fail_after is not None:
-                out.write(self.data[: self.fail_after])
-                raise OSError(28, "No space left on device")
-            out.write(self.data)
+    def to_surface(self) -> FakeChart:
+        return self
+
+    def write_to_png(self, target: Any) -> None:
+        self.wips.append(os.readlink(f"/proc/self/fd/{target._fd}"))
+        if self.fail_after is not None:
+            target.write(self.data[: self.fail_after])
+            raise MemoryError
+        target.write(self.data)
 
 
 def test_snapshot_names_sort_by_time_and_have_no_colon() -> None:
@@ -112,27 +118,28 @@ def test_snapshot_names_sort_by_time_and_have_no_colon() -> None:
 
 
 def test_snapshots_count_up_and_go_through_a_temporary_file(tmp_path: Path) -> None:
-    writer = SnapshotWriter(str(tmp_path), "job", wall_clock=lambda: 1_800_000_000.0)
+    writer = SnapshotWriter(OutputDir(str(tmp_path)), "job", wall_clock=lambda: 1_800_000_000.0)
     chart = FakeChart()
     first, second = writer.write(chart), writer.write(chart)
     assert [Path(p).name[-6:] for p in (first, second)] == ["-0.png", "-1.png"]
-    assert [Path(p).name for p in chart.paths] == [f".{Path(first).name}.WIP", f".{Path(second).name}.WIP"]
+    pid = os.getpid()
+    assert [Path(p).name for p in chart.wips] == [f".{Path(first).name}.{pid}.WIP", f".{Path(second).name}.{pid}.WIP"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(p).name for p in (first, second))
     assert Path(first).read_bytes() == chart.data
 
 
 def test_an_interrupted_snapshot_leaves_nothing(tmp_path: Path) -> None:
-    writer = SnapshotWriter(str(tmp_path), "job", wip_name="in-progress")
+    writer = SnapshotWriter(OutputDir(str(tmp_path)), "job", wip_name="in-progress")
     chart = FakeChart(fail_after=4)
-    with pytest.raises(OSError):
+    with pytest.raises(MemoryError):
         writer.write(chart)
-    assert chart.paths == [str(tmp_path / "in-progress")]
+    assert chart.wips == [str(tmp_path / "in-progress")]
     assert list(tmp_path.iterdir()) == []
     assert writer.written == []
 
 
 def test_an_existing_png_is_never_replaced(tmp_path: Path) -> None:
-    writer = SnapshotWriter(str(tmp_path), "job", wall_clock=lambda: 1_800_000_000.0)
+    writer = SnapshotWriter(OutputDir(str(tmp_path)), "job", wall_clock=lambda: 1_800_000_000.0)
     taken = tmp_path / snapshot_name("job", 1_800_000_000.0, 0)
     taken.write_bytes(b"another run's")
     path = writer.write(FakeChart())
@@ -142,7 +149,7 @@ def test_an_existing_png_is_never_replaced(tmp_path: Path) -> None:
 
 def test_now_names_use_the_time_of_each_snapshot(tmp_path: Path) -> None:
     times = iter([1_800_000_000.0, 1_800_000_100.0])
-    writer = SnapshotWriter(str(tmp_path), "job", now_names=True, wall_clock=lambda: next(times))
+    writer = SnapshotWriter(OutputDir(str(tmp_path)), "job", now_names=True, wall_clock=lambda: next(times))
     path = writer.write(FakeChart())
     assert Path(path).name == snapshot_name("job", 1_800_000_100.0, 0)
 

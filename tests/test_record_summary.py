@@ -1,7 +1,6 @@
 """``record --summary``: real commands, the JSON it leaves and the Markdown step summary."""
 
 # The recorder fixture is test_record's, imported: pyflakes reads its use as a parameter as a redefinition.
-# ruff: noqa: F401, F811
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from polling import wait_for
-from test_record import Start, finish, py, read_log, record
+from record_helpers import Start, finish, py, read_log
 
 from vwm_overlay.record.groups import Group, GroupTotals
 from vwm_overlay.record.summary import markdown_table, summary_dict

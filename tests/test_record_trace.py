@@ -4,7 +4,6 @@ after the recorder was killed with SIGKILL."""
 from __future__ import annotations
 
 # The recorder fixture is test_record's, imported: pyflakes reads its use as a parameter as a redefinition.
-# ruff: noqa: F401, F811
 import json
 import os
 import signal
@@ -14,7 +13,7 @@ from typing import Any
 
 from fs_helpers import small_tmpfs
 from polling import wait_for
-from test_record import Start, finish, py, read_log, record
+from record_helpers import Start, finish, py, read_log
 
 # A busy parent with one extra thread, a busy child named "worker", then exit 7.
 WORKLOAD = """

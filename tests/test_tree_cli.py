@@ -94,3 +94,25 @@ def test_tree_with_bad_arguments_exits_2_with_one_line(args: list[str]) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("vwm-overlay tree: "), done.stderr
+
+
+def test_tree_shows_control_characters_as_ps_does() -> None:
+    # Another user's argv can hold escape sequences; they must not reach the terminal.
+    argv = [sys.executable, "-c", "import time; time.sleep(30)", "\x1b]0;pwned\x07", "two\nlines\u202e"]
+    target = subprocess.Popen(argv)
+    try:
+        done = tree("--pid", str(target.pid), "--interval", "0.1", "--count", "1")
+    finally:
+        target.kill()
+        target.wait()
+    assert done.returncode == 0, done.stderr
+    [[(_, _, _, command)]] = rows(done.stdout)
+    assert command.endswith(" ?]0;pwned? two?lines?")
+    assert "\x1b" not in done.stdout
+
+
+@pytest.mark.parametrize("interval", ["inf", "nan", "-1", "0", "1e300"])
+def test_tree_refuses_intervals_that_are_no_duration(interval: str) -> None:
+    done = tree("--pid", str(os.getpid()), "--interval", interval, "--count", "1")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "--interval" in done.stderr and "Traceback" not in done.stderr

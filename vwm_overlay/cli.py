@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,20 @@ EXIT_USAGE = 2
 #: The overlay lost its connection to the X server (the server exited or dropped it).
 EXIT_X_LOST = 3
 
+#: Blocked from the first instant of :func:`main` until the command has its handlers: a signal that comes during
+#: start-up (imports take a while) waits instead of ending the process.  The faults a process raises on itself
+#: cannot wait.
+_STARTUP_BLOCKED = signal.valid_signals() - {
+    signal.SIGKILL,
+    signal.SIGSTOP,
+    signal.SIGSEGV,
+    signal.SIGBUS,
+    signal.SIGFPE,
+    signal.SIGILL,
+    signal.SIGTRAP,
+    signal.SIGSYS,
+}
+
 EXIT_CODES_HELP = """\
 exit status:
   0    success (record: the command's own status; 128+N when signal N killed it)
@@ -38,13 +53,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
 
 
-def _positive_float(text: str) -> float:
+#: The longest --interval: a day (far longer ones overflow the sleep).
+MAX_INTERVAL_S = 86400.0
+
+
+def _interval_s(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    if not (math.isfinite(value) and 0 < value <= MAX_INTERVAL_S):
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_INTERVAL_S:g}: {text!r}")
     return value
 
 
@@ -68,22 +87,25 @@ def _tree_parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--pid", type=int, required=True, help="the process to follow")
-    parser.add_argument("--interval", type=_positive_float, default=1.0, metavar="SECONDS", help="default 1")
+    parser.add_argument("--interval", type=_interval_s, default=1.0, metavar="SECONDS", help="default 1")
     parser.add_argument("--count", type=_positive_int, metavar="N", help="samples to print (default: until it exits)")
     return parser
 
 
-def _main_tree(argv: Sequence[str]) -> int:
+def _main_tree(argv: Sequence[str], startup_mask: set[int]) -> int:
+    signal.pthread_sigmask(signal.SIG_SETMASK, startup_mask)  # SIGINT: KeyboardInterrupt, the rest: defaults
     from .tree import run_tree
 
     args = _tree_parser().parse_args(argv)
     return run_tree(args.pid, args.interval, args.count, sys.stdout)
 
 
-def _main_record(argv: Sequence[str]) -> int:
+def _main_record(argv: Sequence[str], startup_mask: set[int]) -> int:
+    # The signals stay blocked: the recorder takes its own from the mask as it is (see record.signals) and gives
+    # the command the mask the program started with.
     from .record import run_record
 
-    return run_record(argv)
+    return run_record(argv, startup_mask=startup_mask)
 
 
 def _overlay_parser() -> _Parser:
@@ -100,7 +122,8 @@ def _overlay_parser() -> _Parser:
     return parser
 
 
-def _main_overlay(argv: Sequence[str]) -> int:
+def _main_overlay(argv: Sequence[str], startup_mask: set[int]) -> int:
+    signal.pthread_sigmask(signal.SIG_SETMASK, startup_mask)
     import os
 
     from .app import run
@@ -143,7 +166,10 @@ hotkeys (defaults; also set in the config file's [keys] table, e.g. toggle = "Mo
 
 SUBCOMMANDS = {"tree": _main_tree, "record": _main_record}
 
-MAIN_HELP = f"""\
+
+def _main_help() -> str:
+    # A function: the overlay's hotkeys come from modules that import X, which no other command needs.
+    return f"""\
 usage: vwm-overlay [options]
        vwm-overlay COMMAND [options]
 
@@ -162,13 +188,21 @@ Run 'vwm-overlay COMMAND --help' for a command's options.
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    startup_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STARTUP_BLOCKED)
+    try:
+        return _main(argv, startup_mask)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, startup_mask)
+
+
+def _main(argv: Sequence[str] | None, startup_mask: set[int]) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     # The engine keeps a few files open per task: room for large trees (commands run with the user's limits).
     raise_open_files_limit()
     # Default SIGPIPE: `vwm-overlay tree ... | head` ends quietly.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if args[:1] in (["-h"], ["--help"]):
-        print(MAIN_HELP, end="")
+        print(_main_help(), end="")
         return EXIT_OK
     if args[:1] == ["--version"]:
         print(f"vwm-overlay {__version__}")
@@ -184,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         command = found
     try:
-        return command(rest)
+        return command(rest, startup_mask)
     except UsageError as err:
         print(f"{prog}: {err}", file=sys.stderr)
         return EXIT_USAGE

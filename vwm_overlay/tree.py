@@ -10,7 +10,7 @@ from .errors import TaskGone, UsageError
 from .units import format_bytes
 from .vmon import ProcWants, SysWants, Task, Vmon, VmonFlags, iter_tree
 
-__all__ = ["TreePrinter", "run_tree"]
+__all__ = ["TreePrinter", "printable", "run_tree"]
 
 TREE_WANTS = ProcWants.STAT | ProcWants.IO | ProcWants.FOLLOW_CHILDREN | ProcWants.FOLLOW_THREADS
 
@@ -45,8 +45,17 @@ class TreePrinter:
                 name = "~" + (stat.comm or "?")
             else:
                 name = " ".join(stat.argv) if stat.argv else f"[{stat.comm or '?'}]"
+            name = printable(name)
             out.append(f"{task.pid:>7} {stat.state} {cpu:>6} {read_rate:>9} {write_rate:>9}  {'  ' * depth}{name}")
         return out
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on (escape sequences, newlines, bidi controls) shown
+    as ``?``, as ``ps`` does: another user's argv must not reach the terminal raw."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _rate(used: int, known: bool, elapsed_s: float) -> str:

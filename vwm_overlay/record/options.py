@@ -1,8 +1,8 @@
 """The options of ``vwm-overlay record``: parsing, checking, and ``%`` interpolation of the command.
 
 Everything a user can get wrong is found here, before anything is started: a bad value, ``--pid`` together with a
-command, ``--reaper`` without one, an output directory that cannot be created or written.  Each is raised as one
-:class:`~vwm_overlay.errors.UsageError` (exit status 2).
+command, ``--reaper`` without one.  Each is raised as one :class:`~vwm_overlay.errors.UsageError` (exit status
+2).  Output files are checked where they are opened (:mod:`.files`), still before the command starts.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -18,28 +17,46 @@ from typing import NoReturn
 from ..errors import UsageError
 from .report_options import REPORTS_HELP, ReportOptions, add_report_arguments, report_options
 
-__all__ = ["RecordOptions", "filename_safe", "interpolate", "parse_options", "prepare_output_dir"]
+__all__ = ["RecordOptions", "filename_safe", "interpolate", "parse_options"]
 
 MIN_WIDTH_PX = 200
 MIN_HEIGHT_PX = 28
+#: Bounds on the chart's size: cairo takes at most 32767 px a side, and memory is about 17 bytes per pixel
+#: (the history layers and the composed image), so 50 Mpx is about 850 MB.
+MAX_SIDE_PX = 16384
+MAX_AREA_PX = 50_000_000
 MIN_HERTZ = 1
 MAX_HERTZ = 1000
 MIN_SCALE = 0.5
 MAX_SCALE = 4.0
+#: The longest file name Linux file systems take.
+NAME_MAX_BYTES = 255
 
 DESCRIPTION = """\
 Chart a command (everything after --, or the first argument that is not an option) or a running process to PNG
 snapshots, with no X server: vwm's per-task CPU rows (with --lanes an IO and an RSS lane under each process), the
 process tree and the tasks that exited.
 
-A PNG is always written when the run ends (the command exits, or on SIGINT or SIGTERM), so `record -- make` leaves a
-chart even without --snapshot or --snapshots.  SIGUSR1 writes a PNG at any time.  The first SIGINT is passed on to
-the command (a terminal's Ctrl-C already reached it, so that one is not sent twice), a second one ends the
-recording.  On a terminal, stderr shows a progress line: elapsed time, samples, tasks.
+A PNG is always written when the run ends (the command exits, or on SIGTERM, SIGHUP, SIGQUIT or any other signal
+that would end the process, SIGKILL and crashes aside), so `record -- make` leaves a chart even without --snapshot
+or --snapshots.  SIGUSR1 writes a PNG at any time.  The first SIGINT is passed on to the command (a terminal's
+Ctrl-C already reached it, so that one is not sent twice), a second one ends the recording.  A signal ignored when
+the recorder starts (nohup) stays ignored.  On a terminal, stderr shows a progress line: elapsed time, samples,
+tasks.
+
+An output that fails (a full disk, no fds left, a log reader that went away) is reported in one line,
+"vwm-overlay: FILE: CAUSE (ERRNO); WHAT HAPPENS NOW": the log stops, a snapshot is tried again at the next one, and
+the recording and the command go on.
 
 PNG names are NAME-YYYY-MM-DDTHH.MM.SS-N.png in the output directory (local time of the start of the recording, or
-of the snapshot with --now-names; N counts from 0).  They are written to a hidden .NAME-...png.WIP file (or to
---wip-name) first and renamed when complete, so a PNG under its final name is never partial.
+of the snapshot with --now-names; N counts from 0).  They are written to a hidden .NAME-...png.PID.WIP file (or to
+--wip-name) first and renamed when complete, so a PNG under its final name is never partial; .WIP files that a
+killed recorder left are removed by the next recording in the directory.
+
+Files are created new, never written through an existing name (a symlink another user planted in a shared
+directory is left alone): a PNG never replaces a file, an existing --jsonl file of yours is replaced by a new one.
+Modes are 0666 for files and 0777 for the output directory, less the umask.  An output directory that another user
+owns (root's, like /tmp, are fine) is refused unless --allow-foreign-dir is given.
 
 In the command's arguments, %n is the name, %N the name made safe for a file name, %O the output directory, %P the
 recorder's own pid (e.g. `kill -USR1 %P` from a script to take a snapshot) and %% a literal %.
@@ -53,9 +70,10 @@ DESCRIPTION += REPORTS_HELP
 
 EPILOG_STATUS = """\
 exit status: the command's own status (128+N when signal N killed it; 127 when it could not be run, 126 when it is
-not executable); 0 with --pid or a group alone; 130 after a second SIGINT and 143 on SIGTERM while the command still
-runs; 1 for a failure at run time (a report file that fails is said on stderr and leaves the status as it is); 2 for
-bad arguments, no such process or group, an unwritable output directory or report file.
+not executable); 0 with --pid or a group alone; 128+N when signal N (a second SIGINT, SIGTERM, SIGHUP...)
+ended the recording while the command still ran; 1 when an output failed and nothing else gave a status (a
+report file that fails is said on stderr and leaves the status as it is); 2 for bad arguments, no such process
+or group, or an output directory, log or report file that cannot or may not be written.
 """
 
 
@@ -81,6 +99,7 @@ class RecordOptions:
     lanes: bool = False
     scale: float = 1.0
     reports: ReportOptions = field(default_factory=ReportOptions)
+    allow_foreign_dir: bool = False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,6 +137,8 @@ def _scale(text: str) -> float:
 def _wip_name(text: str) -> str:
     if not text or "/" in text or text in (".", ".."):
         raise argparse.ArgumentTypeError(f"must be a file name without '/': {text!r}")
+    if len(os.fsencode(text)) > NAME_MAX_BYTES:
+        raise argparse.ArgumentTypeError(f"longer than {NAME_MAX_BYTES} bytes: {text[:20]!r}...")
     return text
 
 
@@ -132,8 +153,20 @@ def _parser() -> _Parser:
     )
     add = parser.add_argument
     add("--pid", type=_int_in(1, None), metavar="PID", help="record a running process instead of a command")
-    add("--width", type=_int_in(MIN_WIDTH_PX, None), default=800, metavar="PX", help="default 800, at least 200")
-    add("--height", type=_int_in(MIN_HEIGHT_PX, None), default=600, metavar="PX", help="default 600, at least 28")
+    add(
+        "--width",
+        type=_int_in(MIN_WIDTH_PX, MAX_SIDE_PX),
+        default=800,
+        metavar="PX",
+        help=f"default 800, {MIN_WIDTH_PX} to {MAX_SIDE_PX} (and width x height at most {MAX_AREA_PX // 10**6} Mpx)",
+    )
+    add(
+        "--height",
+        type=_int_in(MIN_HEIGHT_PX, MAX_SIDE_PX),
+        default=600,
+        metavar="PX",
+        help=f"default 600, {MIN_HEIGHT_PX} to {MAX_SIDE_PX}",
+    )
     add(
         "--hertz",
         type=_int_in(MIN_HERTZ, MAX_HERTZ),
@@ -159,6 +192,11 @@ def _parser() -> _Parser:
         help="multiply the PNG's size, its rows and its text by F, 0.5 to 4 (default 1; 2: 1600x1200, 30 px rows)",
     )
     add("--lanes", action="store_true", help="an IO lane and an RSS lane under each process row (fewer rows fit)")
+    add(
+        "--allow-foreign-dir",
+        action="store_true",
+        help="write into directories another user owns (they could read, replace or remove what is written)",
+    )
     add_report_arguments(parser)
     add("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
@@ -179,6 +217,11 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
         raise UsageError("nothing to record: give a command after -- or --pid PID (see --help)")
     if args.reaper and not command:
         raise UsageError("--reaper needs a command")
+    if args.width * args.height > MAX_AREA_PX:
+        raise UsageError(
+            f"--width {args.width} x --height {args.height} is {args.width * args.height / 1e6:.0f} Mpx: "
+            f"at most {MAX_AREA_PX // 10**6} Mpx (about 17 bytes each)"
+        )
     name = args.name if args.name is not None else (os.path.basename(command[0]) if command else None)
     return RecordOptions(
         command=tuple(command),
@@ -199,27 +242,8 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
         lanes=args.lanes,
         scale=args.scale,
         reports=reports,
+        allow_foreign_dir=args.allow_foreign_dir,
     )
-
-
-def prepare_output_dir(path: str) -> None:
-    """Create ``path`` if missing (one level, as vwm does) and prove it writable by creating a file in it.
-
-    A real write is the only test that holds for root and for read-only mounts, where permission bits say nothing.
-    """
-    try:
-        os.mkdir(path, 0o755)
-    except FileExistsError:
-        if not os.path.isdir(path):
-            raise UsageError(f"output directory {path!r} is not a directory") from None
-    except OSError as err:
-        raise UsageError(f"cannot create output directory {path!r}: {err.strerror}") from None
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".record-probe-", dir=path)
-    except OSError as err:
-        raise UsageError(f"output directory {path!r} is not writable: {err.strerror}") from None
-    os.close(fd)
-    os.unlink(probe)
 
 
 def filename_safe(name: str) -> str:

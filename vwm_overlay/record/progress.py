@@ -6,6 +6,7 @@ pipes never get carriage returns.
 
 from __future__ import annotations
 
+import os
 from typing import TextIO
 
 __all__ = ["Progress"]
@@ -48,10 +49,19 @@ class Progress:
 
     def _write(self, text: str) -> None:
         try:
-            self._stream.write(text)
-            self._stream.flush()
+            fileno = self._stream.fileno()
+        except (OSError, AttributeError, ValueError):
+            fileno = -1
+        try:
+            if fileno >= 0:
+                # Straight to the terminal: a line left in a buffer would fail again as the interpreter exits.
+                os.write(fileno, text.encode(errors="backslashreplace"))
+            else:
+                self._stream.write(text)
+                self._stream.flush()
         except OSError:
             self.enabled = False  # a closed terminal must not end the recording
+            self._shown = False
 
 
 def _isatty(stream: TextIO) -> bool:

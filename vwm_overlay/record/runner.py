@@ -12,19 +12,20 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Iterable
+from typing import TextIO, cast
 
 from ..chart import Chart
 from ..errors import TaskGone, UsageError
 from ..schedule import Schedule
 from ..vmon import ProcWants, SysWants, Task, Vmon, VmonFlags
 from .child import Command, set_child_subreaper
+from .files import LineFile, OutputDir, create_log, describe, report
 from .jsonlog import JsonLog
-from .options import RecordOptions, prepare_output_dir
+from .options import RecordOptions
 from .progress import Progress
 from .reports import Reports
-from .signals import SI_KERNEL, SignalWait
+from .signals import ENDING_SIGNALS, HANDLED_SIGNALS, SI_KERNEL, SignalWait
 from .snapshots import SnapshotWriter
 
 __all__ = ["RECORD_PROC_WANTS", "Recorder"]
@@ -32,10 +33,9 @@ __all__ = ["RECORD_PROC_WANTS", "Recorder"]
 #: What the chart and the log show: CPU and names (stat), IO, the whole tree with threads.
 RECORD_PROC_WANTS = ProcWants.STAT | ProcWants.IO | ProcWants.FOLLOW_CHILDREN | ProcWants.FOLLOW_THREADS
 
-#: Exit status when the recorder stops while the command still runs: as if that signal had killed it.
+#: Exit status when the recorder stops while the command still runs: as if the signal (128+N) had killed it.
 STATUS_SIGINT = 128 + signal.SIGINT
-STATUS_SIGTERM = 128 + signal.SIGTERM
-#: A snapshot could not be written and nothing else decided the status.
+#: An output (a snapshot, the log) failed and nothing else decided the status.
 STATUS_ERROR = 1
 
 
@@ -50,8 +50,14 @@ class Recorder:
         stderr: TextIO = sys.stderr,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        signals: Iterable[int] = HANDLED_SIGNALS,
+        child_mask: set[int] | None = None,
     ) -> None:
+        """``signals`` are those taken (blocked, then waited for); ``child_mask`` is the signal mask the command
+        starts with (default: the mask before the recording blocked its signals)."""
         self.options = options
+        self._signals = frozenset(signals)
+        self._child_mask = child_mask
         self.command = command
         self._stderr = stderr
         self._clock = clock
@@ -69,13 +75,8 @@ class Recorder:
             lanes=options.lanes,
             scale=options.scale,
         )
-        self.snapshots = SnapshotWriter(
-            options.output_dir,
-            options.name,
-            now_names=options.now_names,
-            wip_name=options.wip_name,
-            wall_clock=wall_clock,
-        )
+        #: Set once the output directory is open, in :meth:`run`.
+        self.snapshots: SnapshotWriter | None = None
         self.progress = Progress(stderr)
         self._vmon: Vmon | None = None
         self._root: Task | None = None
@@ -88,7 +89,10 @@ class Recorder:
         self._start_s = 0.0
         self._next_snapshot_s: float | None = None
         self._root_logged_gone = False
+        self._samples_taken = 0
         self._failed_writes = 0
+        # The errno of the latest snapshot, if it failed: the same failure again is not reported again.
+        self._snapshot_errno: int | None = None
 
     # -- the whole run
 
@@ -101,13 +105,23 @@ class Recorder:
                     self._root = vmon.monitor(self.options.pid, callback=self._on_tree_sampled)
                 except TaskGone:
                     raise UsageError(f"no such process: {self.options.pid}") from None
-            prepare_output_dir(self.options.output_dir)
-            log_file = self._open_log()
+            directory = OutputDir(self.options.output_dir, allow_foreign=self.options.allow_foreign_dir)
+            log_file: LineFile | None = None
             try:
+                directory.remove_stale_wips()
+                self.snapshots = SnapshotWriter(
+                    directory,
+                    self.options.name,
+                    now_names=self.options.now_names,
+                    wip_name=self.options.wip_name,
+                    wall_clock=self._wall_clock,
+                )
+                log_file = self._open_log()
                 self._reports = Reports(self.options.reports, vmon, self._stderr, command=self.command)
-                with SignalWait() as signals:
+                with SignalWait(self._signals) as signals:
                     if self.command:
-                        self._start_command(vmon, signals.previous_mask)
+                        child_mask = self._child_mask if self._child_mask is not None else signals.previous_mask
+                        self._start_command(vmon, child_mask)
                     self._root = self._reports.adopt(self._root)
                     self._start_s = self._clock()
                     return self._loop(signals)
@@ -117,17 +131,15 @@ class Recorder:
                     self._reports.close()
                 if log_file is not None:
                     log_file.close()
+                directory.close()
 
-    def _open_log(self) -> TextIO | None:
+    def _open_log(self) -> LineFile | None:
         path = self.options.jsonl_path
         if path is None:
             return None
-        try:
-            out = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed at the end of run()
-        except OSError as err:
-            raise UsageError(f"cannot write --jsonl {path!r}: {err.strerror}") from None
+        out = LineFile(create_log(path, allow_foreign=self.options.allow_foreign_dir), path)
         assert self._vmon is not None
-        self._log = JsonLog(out, ticks_per_s=self._vmon.ticks_per_s, page_size=self._vmon.page_size)
+        self._log = JsonLog(cast(TextIO, out), ticks_per_s=self._vmon.ticks_per_s, page_size=self._vmon.page_size)
         return out
 
     def _start_command(self, vmon: Vmon, child_mask: set[int]) -> None:
@@ -165,7 +177,9 @@ class Recorder:
 
     def _due_work(self, now: float) -> None:
         every_s = self.options.snapshots_every_s
-        if self.schedule.due(now):
+        # The first sample is taken at once, whatever the clock says by now: were it to wait even a moment, a
+        # command that exits at once could end the run before anything was charted.
+        if self._samples_taken == 0 or self.schedule.due(now):
             self._sample(now)
             if every_s is not None and self._next_snapshot_s is None:
                 self._snapshot()  # --snapshots: one at the start
@@ -185,8 +199,11 @@ class Recorder:
         return min(known) if known else None
 
     def _on_tree_sampled(self, vmon: Vmon, root: Task, arg: object) -> None:
-        if root.is_stale or (self._command_status is not None and not self.options.linger):
-            return  # the sample after the end: the chart keeps the tree as it last ran
+        ended = root.is_stale or (self._command_status is not None and not self.options.linger)
+        if ended and self.chart.samples:
+            # The sample after the end: the chart keeps the tree as it last ran.  A root gone before the first
+            # sample is still charted (as vwm does: "# missed it!"), so the run ends with a PNG all the same.
+            return
         self.chart.set_hertz(self.schedule.display_hertz)
         self.chart.update(
             root,
@@ -205,6 +222,7 @@ class Recorder:
         assert self._reports is not None
         self._reports.before_sample()
         self._vmon.sample()
+        self._samples_taken += 1
         self._reports.after_sample(t_s=now - self._start_s, elapsed_s=timing.elapsed_s)
         if self._reports.group_root is not None:
             self._on_tree_sampled(self._vmon, self._reports.group_root, None)
@@ -212,13 +230,19 @@ class Recorder:
             self._finished = 0  # the group was removed (its unit stopped)
         root = self._root
         if self._log is not None and not self._root_logged_gone:
-            self._log.write_sample(
-                root,
-                t_s=now - self._start_s,
-                time_s=self._wall_clock(),
-                elapsed_s=timing.elapsed_s,
-                hertz=self.schedule.display_hertz,
-            )
+            try:
+                self._log.write_sample(
+                    root,
+                    t_s=now - self._start_s,
+                    time_s=self._wall_clock(),
+                    elapsed_s=timing.elapsed_s,
+                    hertz=self.schedule.display_hertz,
+                )
+            except OSError as err:
+                # The log stops (a full disk, a reader that went away); the chart and the command go on.
+                self._log = None
+                self._failed_writes += 1
+                self._report(err, str(self.options.jsonl_path), "the log stops, the recording goes on")
         if root.is_stale and not self._root_logged_gone:
             self._root_logged_gone = True
             if self.options.pid is not None and not self.options.linger:
@@ -237,8 +261,8 @@ class Recorder:
             self._reap()
         elif signum == signal.SIGUSR1:
             self._snapshot()
-        elif signum == signal.SIGTERM:
-            self._finished = self._status_if_stopped(STATUS_SIGTERM)
+        elif signum in ENDING_SIGNALS:
+            self._finished = self._status_if_stopped(128 + signum)
         elif signum == signal.SIGINT:
             if self._command_running() and self._interrupts == 0:
                 # A terminal's Ctrl-C (sent by the kernel) reached the command's process group too: not twice.
@@ -280,21 +304,33 @@ class Recorder:
 
     # -- output
 
-    def _snapshot(self) -> None:
-        if self.chart.samples == 0:
+    def _snapshot(self, *, final: bool = False) -> None:
+        if self.chart.samples == 0 or self.snapshots is None:
             return  # nothing sampled yet: the loop takes the first sample at once
+        path = self.snapshots.next_path()
         try:
             self.snapshots.write(self.chart)
         except OSError as err:
-            # Reported, and the recording goes on: the next snapshot may well succeed (space freed).
+            # Reported, and the recording goes on: the next snapshot may well succeed (space freed).  A periodic
+            # snapshot failing the same way each time is reported once, until one is written.
             self._failed_writes += 1
-            self.progress.clear()
-            print(f"vwm-overlay record: cannot write a snapshot: {err}", file=self._stderr)
+            if final:
+                self._report(err, path, "the recording ends without its final PNG")
+            elif err.errno != self._snapshot_errno:
+                self._report(err, path, "no snapshot this time, the recording goes on")
+            self._snapshot_errno = err.errno
+        else:
+            self._snapshot_errno = None
+
+    def _report(self, err: OSError, path: str, what_now: str) -> None:
+        self.progress.clear()
+        shown = err.filename if isinstance(err.filename, str) else path
+        report(self._stderr, shown, describe(err), what_now)
 
     def _finish(self, status: int) -> int:
         # Every run ends with a chart: the latest sample, unless a snapshot of it was just written.
-        if self.snapshots.last_samples != self.chart.samples:
-            self._snapshot()
+        if self.snapshots is not None and self.snapshots.last_samples != self.chart.samples:
+            self._snapshot(final=True)
         if self._reports is not None:
             self._reports.finish(status)
         if self._failed_writes and status == 0:

@@ -1,0 +1,339 @@
+"""Creating the recorder's files so that no other user can redirect them, and reporting what fails.
+
+The recorder may run as root in a directory other users can write to.  Every file it creates is therefore created
+new (``O_CREAT|O_EXCL|O_NOFOLLOW``: a planted symlink or file is never written through) and written through the fd
+that created it; PNGs are moved to their final names with ``renameat2(RENAME_NOREPLACE)``, which replaces nothing.
+The output directory is opened once and every name is resolved in that directory's fd, so renaming or replacing the
+directory while the recording runs changes nothing.  A directory that another user owns (root's are fine, like
+``/tmp``) is refused unless the user insists: its owner could read, replace or remove what is written there.
+
+Modes: files are created ``0666`` and the output directory ``0777``, both less the umask, as any tool's output.
+
+Failures are reported in one line a script can grep:  ``vwm-overlay: FILE: CAUSE (ERRNO); WHAT HAPPENS NOW``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import re
+import stat
+from typing import TextIO
+
+from ..errors import UsageError
+
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "LineFile",
+    "OutputDir",
+    "create_log",
+    "describe",
+    "report",
+    "shown",
+    "stale_wip_pid",
+]
+
+FILE_MODE = 0o666
+DIR_MODE = 0o777
+
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+#: From <linux/fs.h>.
+_RENAME_NOREPLACE = 1
+
+#: Names of a descriptor the recorder was started with: written through that descriptor, never opened again.
+_INHERITED_RE = re.compile(r"/dev/(?:std(?P<std>out|err)|fd/(?P<fd>\d+))|/proc/self/fd/(?P<proc>\d+)")
+
+#: Work-in-progress PNGs carry the pid of the recorder writing them: ``.NAME.png.PID.WIP``.
+_WIP_RE = re.compile(r"\..+\.(\d+)\.WIP")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def describe(err: OSError) -> str:
+    """``No space left on device (ENOSPC)``: the cause and the errno's name, for one-line reports."""
+    code = err.errno
+    if code is None:
+        return str(err)
+    return f"{os.strerror(code)} ({errno.errorcode.get(code, code)})"
+
+
+def shown(path: str) -> str:
+    """``path`` as a message shows it: quoted when empty or when it holds characters a terminal would act on."""
+    return path if path and path.isprintable() else repr(path)
+
+
+def report(stream: TextIO, path: str, cause: str, what_now: str) -> None:
+    """Write ``vwm-overlay: PATH: CAUSE; WHAT_NOW`` to ``stream``; a broken stream (a closed terminal) is ignored."""
+    line = f"vwm-overlay: {shown(path)}: {cause}; {what_now}\n"
+    try:
+        fileno = stream.fileno()
+    except (OSError, AttributeError, ValueError):
+        fileno = -1
+    try:
+        if fileno >= 0:
+            # Straight to the fd: nothing stays buffered to fail again when the interpreter exits.
+            stream.flush()
+            os.write(fileno, line.encode(errors="backslashreplace"))
+        else:
+            stream.write(line)
+    except OSError:
+        pass
+
+
+def _owner_allowed(st: os.stat_result) -> bool:
+    return st.st_uid in (os.geteuid(), 0)
+
+
+def _check_owner(path: str, st: os.stat_result, allow_foreign: bool) -> None:
+    if allow_foreign or _owner_allowed(st):
+        return
+    raise UsageError(
+        f"{shown(path)}: the directory belongs to another user (uid {st.st_uid}), who could replace what is written "
+        "there; nothing was started (--allow-foreign-dir to write there anyway)"
+    )
+
+
+class OutputDir:
+    """The output directory, held open: PNGs are created, renamed and removed relative to its fd."""
+
+    def __init__(self, path: str, *, allow_foreign: bool = False) -> None:
+        """Create ``path`` if missing (one level, as vwm does), open it and prove it writable; else ``UsageError``.
+
+        A real write is the only test that holds for root and for read-only mounts, where permission bits say
+        nothing.
+        """
+        self.path = path
+        try:
+            os.mkdir(path, DIR_MODE)
+        except FileExistsError:
+            pass
+        except OSError as err:
+            raise UsageError(f"cannot create output directory {path!r}: {describe(err)}") from None
+        try:
+            self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except NotADirectoryError:
+            raise UsageError(f"output directory {path!r} is not a directory") from None
+        except OSError as err:
+            raise UsageError(f"cannot open output directory {path!r}: {describe(err)}") from None
+        try:
+            _check_owner(path, os.fstat(self.fd), allow_foreign)
+            self._probe()
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def _probe(self) -> None:
+        probe = f".vwm-overlay-probe.{os.getpid()}.{os.urandom(4).hex()}"
+        try:
+            os.close(os.open(probe, _CREATE_FLAGS, 0o600, dir_fd=self.fd))
+        except OSError as err:
+            raise UsageError(f"output directory {self.path!r} is not writable: {describe(err)}") from None
+        os.unlink(probe, dir_fd=self.fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def join(self, name: str) -> str:
+        """The path of ``name`` in this directory, as shown to the user."""
+        return os.path.join(self.path, name)
+
+    def create(self, name: str, *, replace_own: bool = False) -> int:
+        """Create ``name`` new and return its fd (open for writing).
+
+        With ``replace_own``, an existing regular file that this user owns is removed first (the leftover of an
+        earlier run); anything else there (a symlink, another user's file) raises ``FileExistsError``.
+        """
+        try:
+            return os.open(name, _CREATE_FLAGS, FILE_MODE, dir_fd=self.fd)
+        except FileExistsError:
+            if not (replace_own and self._is_own_file(name)):
+                raise
+        os.unlink(name, dir_fd=self.fd)  # unlink never follows a symlink: at worst it removes a name
+        return os.open(name, _CREATE_FLAGS, FILE_MODE, dir_fd=self.fd)
+
+    def _is_own_file(self, name: str) -> bool:
+        try:
+            st = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except OSError:
+            return False
+        return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
+
+    def exists(self, name: str) -> bool:
+        try:
+            os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def rename_new(self, source: str, target: str) -> None:
+        """Rename ``source`` to ``target``; ``FileExistsError`` if ``target`` exists (nothing is replaced)."""
+        if _libc.renameat2(self.fd, os.fsencode(source), self.fd, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS):
+            raise OSError(code, os.strerror(code), self.join(target))
+        # A file system without RENAME_NOREPLACE: look first (a rename replaces only a name, never a target).
+        if self.exists(target):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), self.join(target))
+        os.rename(source, target, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def remove(self, name: str) -> None:
+        try:
+            os.unlink(name, dir_fd=self.fd)
+        except OSError:
+            pass
+
+    def fsync(self) -> None:
+        try:
+            os.fsync(self.fd)
+        except OSError:
+            pass  # some file systems refuse fsync on a directory; the rename itself is still atomic
+
+    def remove_stale_wips(self) -> list[str]:
+        """Remove the work-in-progress PNGs that killed recorders left here; returns their names.
+
+        Only what is provably ours and stale: a regular file this user owns, named with the pid of a recorder that
+        no longer runs.  A name with a live pid, a symlink or another user's file is left alone.
+        """
+        removed: list[str] = []
+        try:
+            names = os.listdir(self.fd)
+        except OSError:
+            return removed
+        for name in names:
+            pid = stale_wip_pid(name)
+            if pid is None or pid == os.getpid() or _pid_alive(pid) or not self._is_own_file(name):
+                continue
+            try:
+                os.unlink(name, dir_fd=self.fd)
+            except OSError:
+                continue
+            removed.append(name)
+        return removed
+
+
+def stale_wip_pid(name: str) -> int | None:
+    """The recorder pid in a work-in-progress name (``.NAME.png.PID.WIP``), or None for any other name."""
+    match = _WIP_RE.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or a number no pid can be: not provably dead
+    return True
+
+
+def create_log(path: str, *, allow_foreign: bool = False) -> int:
+    """Open ``path`` for the log and return the fd; raises ``UsageError`` if it may not be written.
+
+    A new file is created.  An existing regular file of this user is replaced (a new file under the name; the old
+    one's contents are never written through).  A pipe, terminal or other character device (``/dev/stdout``, a
+    FIFO), reached through names this user or root owns, is written as it is.  Anything else is refused: what
+    another user owns (a planted symlink, their file), a symlink to a file.  ``/dev/stdout``, ``/dev/stderr`` and
+    ``/dev/fd/N`` are the descriptors the recorder was started with, whatever they are (``> log.jsonl`` too).
+    """
+    inherited = _INHERITED_RE.fullmatch(path)
+    if inherited is not None:
+        std, number, proc = inherited.group("std", "fd", "proc")
+        fd = {"out": 1, "err": 2}[std] if std else int(number or proc)
+        try:
+            return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+        except OSError as err:
+            raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
+    directory = os.path.dirname(path) or "."
+    try:
+        _check_owner(directory, os.stat(directory), allow_foreign)
+    except OSError as err:
+        raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
+    for _attempt in range(3):
+        try:
+            return os.open(path, _CREATE_FLAGS, FILE_MODE)
+        except FileExistsError:
+            pass
+        except OSError as err:
+            raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
+        existing = _open_existing(path)
+        if existing is not None:
+            return existing
+    raise UsageError(f"{shown(path)}: {describe(FileExistsError(errno.EEXIST, ''))}; nothing was started")
+
+
+def _open_existing(path: str) -> int | None:
+    """An fd for an existing log target that is safe to write, after removing an own regular file; or None."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None  # gone meanwhile: the caller creates it
+    except OSError as err:
+        raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
+    if not _owner_allowed(st) or (stat.S_ISREG(st.st_mode) and st.st_uid != os.geteuid()):
+        raise UsageError(f"{shown(path)}: exists and belongs to another user (uid {st.st_uid}); nothing was started")
+    if stat.S_ISREG(st.st_mode):
+        try:
+            os.unlink(path)  # a new file under the name: the old one's contents are never written through
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            raise UsageError(f"{shown(path)}: cannot replace it: {describe(err)}; nothing was started") from None
+        return None
+    try:
+        # No O_CREAT, no O_TRUNC: opening a stream creates and truncates nothing.
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as err:
+        raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
+        return fd
+    os.close(fd)
+    raise UsageError(f"{shown(path)}: leads to a file, not a pipe or terminal; nothing was started (remove it first)")
+
+
+class LineFile:
+    """The log's stream: lines written straight to an fd.  After a failed write a regular file is cut back to its
+    last whole line, so what was logged stays valid JSON lines; the error (naming the file) propagates."""
+
+    def __init__(self, fd: int, path: str) -> None:
+        self.fd = fd
+        self.path = path
+        try:
+            self._whole_bytes = os.lseek(fd, 0, os.SEEK_CUR)  # a file given as stdout may hold something already
+        except OSError:
+            self._whole_bytes = 0  # a pipe
+
+    def write(self, text: str) -> int:
+        view = memoryview(text.encode("utf-8", "surrogateescape"))
+        written = 0
+        try:
+            while written < len(view):
+                written += os.write(self.fd, view[written:])
+        except OSError as err:
+            self._cut()
+            err.filename = self.path
+            raise
+        self._whole_bytes += written
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def _cut(self) -> None:
+        try:
+            if stat.S_ISREG(os.fstat(self.fd).st_mode):
+                os.ftruncate(self.fd, self._whole_bytes)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
