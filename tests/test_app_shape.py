@@ -77,6 +77,21 @@ def test_a_rows_graph_extent_grows_with_its_history_and_goes_when_it_scrolled_of
     assert tracker.rects(bands, 100, 30) == []
 
 
+def test_a_row_idle_longer_than_the_width_draws_again_without_error() -> None:
+    # Longer idle than the chart is wide empties the row's memory; a row drawing again afterwards starts afresh.
+    tracker = ShapeTracker()
+    width = 245
+    bands = [ShapeBand("a", 0, 15, [])]
+    tracker.add_columns([column(15, [(0, 15)])], bands)
+    for _ in range(3 * width):
+        tracker.add_columns([column(15, [])], bands)
+        tracker.rects(bands, width, 15)
+    assert tracker.graph_extent("a", width) == 0
+    tracker.add_columns([column(15, [(0, 15)])] * 2, bands)
+    assert 1 <= tracker.graph_extent("a", width) <= GRID_PX
+    assert tracker.rects(bands, width, 15) == [(0, 0, GRID_PX, 15)]
+
+
 def test_a_rows_history_moves_with_the_row() -> None:
     tracker = ShapeTracker()
     tracker.add_columns([column(60, [(20, 22)])], [ShapeBand("a", 15, 15, []), ShapeBand("b", 30, 15, [])])
