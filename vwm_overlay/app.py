@@ -62,6 +62,15 @@ EXPOSE_WAIT_S = 0.1
 #: Without XFIXES nothing says when a compositor starts or stops: ask this often.
 COMPOSITOR_POLL_S = 2.0
 
+#: Events handled per pass of the loop at most, so that a client flooding the server with changes (a property
+#: rewritten in a loop, windows mapped and destroyed by the thousand) never starves sampling and drawing, nor
+#: delays the reaction to a signal.
+EVENTS_PER_PASS = 512
+
+#: After SIGINT or SIGTERM, the cleanup (destroying the overlays, releasing the hotkeys) gets this long; then, or
+#: at a second signal, the program exits at once and the X server frees what was left.
+SHUTDOWN_GRACE_S = 0.8
+
 
 def run(config: AppConfig, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Run the overlay program until SIGINT or SIGTERM; returns the exit status (0)."""
@@ -74,7 +83,10 @@ def run(config: AppConfig, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 
 
 def _run(config: AppConfig, out: TextIO, err: TextIO) -> int:
-    with SignalPipe((signal.SIGINT, signal.SIGTERM)) as signals, Connection(config.display) as conn:
+    with (
+        SignalPipe((signal.SIGINT, signal.SIGTERM), grace_s=SHUTDOWN_GRACE_S, on_overdue=_quit_now) as signals,
+        Connection(config.display) as conn,
+    ):
         app = OverlayApp(conn, config, out=out, err=err)
         lost = False
         try:
@@ -88,12 +100,30 @@ def _run(config: AppConfig, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-class SignalPipe:
-    """Makes the given signals end the loop: the handler notes the signal, the wakeup fd ends the ``select``."""
+def _quit_now() -> None:
+    """The cleanup after a signal overran its time (an X server that stopped answering): exit without it."""
+    os.write(2, b"vwm-overlay: the X server did not answer in time; quit without cleaning up\n")
+    os._exit(0)
 
-    def __init__(self, signals: Sequence[signal.Signals]) -> None:
+
+class SignalPipe:
+    """Makes the given signals end the loop: the handler notes the signal, the wakeup fd ends the ``select``.
+
+    With ``grace_s``, the first signal also starts a timer: when the program has not ended ``grace_s`` later, or
+    at a second signal, ``on_overdue`` is called (from the signal handler), and should end the process.
+    """
+
+    def __init__(
+        self,
+        signals: Sequence[signal.Signals],
+        *,
+        grace_s: float | None = None,
+        on_overdue: Callable[[], None] | None = None,
+    ) -> None:
         self.signals = tuple(signals)
         self.received: int | None = None
+        self.grace_s = grace_s
+        self.on_overdue = on_overdue
         self._read_fd = self._write_fd = -1
         self._old_wakeup_fd = -1
         self._old_handlers: dict[signal.Signals, Callable[[int, FrameType | None], object] | int | None] = {}
@@ -103,11 +133,15 @@ class SignalPipe:
         self._old_wakeup_fd = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
         for signum in self.signals:
             self._old_handlers[signum] = signal.signal(signum, self._on_signal)
+        if self.grace_s is not None:
+            self._old_handlers[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self.grace_s is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         for signum, handler in self._old_handlers.items():
             signal.signal(signum, handler)
         signal.set_wakeup_fd(self._old_wakeup_fd)
@@ -115,7 +149,19 @@ class SignalPipe:
         os.close(self._write_fd)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is not None and self.grace_s is not None:
+            self._overdue()  # asked twice: the user will not wait for the cleanup
         self.received = signum
+        if self.grace_s is not None:
+            signal.setitimer(signal.ITIMER_REAL, self.grace_s)
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is not None:
+            self._overdue()
+
+    def _overdue(self) -> None:
+        if self.on_overdue is not None:
+            self.on_overdue()
 
     def caught(self) -> int | None:
         """The signal that arrived, if any."""
@@ -182,7 +228,7 @@ class OverlayApp:
                 signals.drain()
                 if signals.caught() is not None:
                     break
-                self._dispatch(self.conn.events())
+                self._dispatch(self.conn.events(EVENTS_PER_PASS))
                 if self.schedule.due():
                     self._sample()
                 if not self.watch.event_driven and self.clock() >= self._next_poll_s:
@@ -226,9 +272,10 @@ class OverlayApp:
         return timeout
 
     def _dispatch(self, events: list[rq.Event]) -> None:
+        # Even without events: the tracker listens again to a client it stopped listening to for a while.
+        self._apply(self.tracker.process(events))
         if not events:
             return
-        self._apply(self.tracker.process(events))
         state = self.watch.process(events)
         if state is not None:
             self._set_composited(state)

@@ -30,7 +30,7 @@ from __future__ import annotations
 from .capture import Image, grab_root, parse_xwd, read_xwd
 from .clients import Client, ClientTracker
 from .compositor import CompositorWatch
-from .connection import VANISHED, Connection
+from .connection import RACE_CODES, Connection, error_code, is_race
 from .errors import (
     DISPLAY_UNAVAILABLE_STATUS,
     BindingError,
@@ -59,7 +59,7 @@ from .overlay import OverlayWindow, ShapeRect, argb_visual
 __all__ = [
     "DEFAULT_BINDINGS",
     "DISPLAY_UNAVAILABLE_STATUS",
-    "VANISHED",
+    "RACE_CODES",
     "Binding",
     "BindingError",
     "Client",
@@ -87,7 +87,9 @@ __all__ = [
     "X11Error",
     "X11UnsupportedError",
     "argb_visual",
+    "error_code",
     "grab_root",
+    "is_race",
     "parse_binding",
     "parse_xwd",
     "read_xwd",

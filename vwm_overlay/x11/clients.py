@@ -14,7 +14,8 @@ of ConfigureNotify while a window is dragged costs one query.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from Xlib import X
@@ -40,6 +41,12 @@ __all__ = ["Client", "ClientTracker"]
 
 _ROOT_MASK = X.PropertyChangeMask | X.SubstructureNotifyMask
 _CLIENT_MASK = X.PropertyChangeMask | X.StructureNotifyMask
+
+#: A client whose properties changed more often than this within one batch of events floods us (a title or a
+#: progress counter rewritten in a loop): every notification costs us a parse, and it could send more than we
+#: read, so we stop listening to its properties for :data:`PROPERTY_MUTE_S`, then read what they hold.
+PROPERTY_FLOOD = 128
+PROPERTY_MUTE_S = 2.0
 
 
 @dataclass(slots=True)
@@ -83,8 +90,12 @@ class ClientTracker:
     :func:`socket.gethostname`).
     """
 
-    def __init__(self, conn: Connection, *, hostname: str | None = None) -> None:
+    def __init__(
+        self, conn: Connection, *, hostname: str | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.conn = conn
+        self.clock = clock
+        self._muted: dict[int, float] = {}  # client window -> when to listen to its properties again
         self.hostname = (hostname if hostname is not None else socket.gethostname()).lower()
         self.clients: dict[int, Client] = {}
         self._frames: dict[int, set[int]] = {}  # frame -> clients inside it
@@ -107,6 +118,7 @@ class ClientTracker:
             handler = self._HANDLERS.get(event.type)
             if handler is not None:
                 handler(self, event)
+        self._mute_floods()
         return self._finish()
 
     def rescan(self) -> list[ClientEvent]:
@@ -144,6 +156,23 @@ class ClientTracker:
         self.conn.root.change_attributes(event_mask=X.NoEventMask)
         self.clients.clear()
         self._frames.clear()
+
+    def _mute_floods(self) -> None:
+        now = self.clock()
+        for wid, count in self.conn.property_counts.items():
+            if count > PROPERTY_FLOOD and wid in self.clients and wid not in self._muted:
+                self._muted[wid] = now + PROPERTY_MUTE_S
+                self.conn.window(wid).change_attributes(event_mask=X.StructureNotifyMask)
+        for wid, until in list(self._muted.items()):
+            if now < until:
+                continue
+            del self._muted[wid]
+            if wid in self.clients:
+                # Listen again, then read what may have changed meanwhile.
+                self.conn.window(wid).change_attributes(event_mask=_CLIENT_MASK)
+                self._pending.pids.add(wid)
+                self._pending.machines.add(wid)
+                self._pending.relist |= not self._ewmh
 
     # -- event handlers: only take notes, the round trips wait for _finish -----------
 
@@ -310,6 +339,7 @@ class ClientTracker:
         return [ClientAdded(wid, client.pid, rect, frame, client.mapped)]
 
     def _forget(self, wid: int, *, report: bool = True) -> list[ClientEvent]:
+        self._muted.pop(wid, None)
         client = self.clients.pop(wid, None)
         if client is None:
             return []

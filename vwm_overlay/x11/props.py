@@ -9,7 +9,7 @@ from __future__ import annotations
 from Xlib import X, Xatom
 from Xlib.ext import res
 
-from .connection import VANISHED, Connection
+from .connection import Connection
 
 __all__ = ["read_cardinal", "read_text", "read_windows", "window_pid", "xres_pid"]
 
@@ -28,10 +28,7 @@ def read_windows(conn: Connection, wid: int, name: str) -> list[int] | None:
 
 def read_text(conn: Connection, wid: int, name: str) -> str | None:
     """A text property (``WM_CLIENT_MACHINE``, ``_NET_WM_NAME``), decoded."""
-    try:
-        prop = conn.window(wid).get_full_property(conn.atom(name), X.AnyPropertyType)
-    except VANISHED:
-        return None
+    prop = conn.get_property(wid, conn.atom(name), X.AnyPropertyType)
     if prop is None or prop.format != 8:
         return None
     value = prop.value
@@ -49,9 +46,8 @@ def xres_pid(conn: Connection, wid: int) -> int | None:
     """
     if not conn.display.has_extension("X-Resource"):
         return None
-    try:
-        reply = conn.display.res_query_client_ids([(wid, res.LocalClientPIDMask)])
-    except VANISHED:
+    reply = conn.tolerant(conn.display.res_query_client_ids, [(wid, res.LocalClientPIDMask)])
+    if reply is None:
         return None
     for ident in reply.ids:
         if ident.spec.mask & res.LocalClientPIDMask and ident.value:
@@ -69,10 +65,7 @@ def window_pid(conn: Connection, wid: int) -> int | None:
 
 
 def _read32(conn: Connection, wid: int, name: str, kind: int) -> list[int] | None:
-    try:
-        prop = conn.window(wid).get_full_property(conn.atom(name), kind)
-    except VANISHED:
-        return None
+    prop = conn.get_property(wid, conn.atom(name), kind)
     if prop is None or prop.format != 32:
         return None
     return list(prop.value)
