@@ -398,7 +398,7 @@ def test_no_usable_display_is_status_2(display: str | None) -> None:
 
 
 def trouble(xs: Session, procs: Procs, mode: str, *args: str) -> subprocess.Popen[bytes]:
-    """A ``x11_helpers.py storm`` or ``props`` process, started and ready."""
+    """A ``x11_helpers.py storm`` or ``props`` process, started and ready (its pid: ``proc.pid``)."""
     proc = subprocess.Popen(
         [sys.executable, os.path.join(HERE, "x11_helpers.py"), mode, *args],
         env=xs.env,
@@ -440,9 +440,12 @@ def test_windows_coming_and_going_in_thousands_neither_wedge_nor_stop_it(
 def test_a_client_rewriting_a_property_in_a_loop_does_not_freeze_it(procs: Procs) -> None:
     # With no window manager: a flood like this one freezes openbox itself, and no new window would map.
     with new_session() as session, Connection(session.display) as conn:
-        app = start_app(session, conn, procs, "--show-all")
+        first = ClientProc(session.env, "--x", "500", "--y", "40")
+        procs.append(first)
+        app = start_app(session, conn, procs, "--show-all", pids=(first.pid,))
         flood = trouble(session, procs, "props")
         try:
+            wait_for(lambda: monitored(app.pid)[flood.pid], 10, "the program to monitor the flooding window")
             # While the flood goes on, a new window is still found and charted, and a signal still ends the program.
             client = ClientProc(session.env, "--x", "60", "--y", "420", "--color", "00ff00")
             procs.append(client)
@@ -473,3 +476,15 @@ def test_sigterm_ends_it_even_when_the_x_server_stopped_answering(procs: Procs) 
         [],
         ["vwm-overlay: the X server did not answer in time; quit without cleaning up"],
     )
+
+
+def test_a_window_claiming_pid_2_is_monitored_as_its_real_process(xs: Session, conn: Connection, procs: Procs) -> None:
+    client = ClientProc(xs.env, "--x", "200", "--y", "150", "--pid", "2")
+    procs.append(client)
+    app = start_app(xs, conn, procs, pids=(client.pid,))
+    assert monitored(app.pid)[2] == 0
+    assert app.finish() == 0
+    assert app.err.decode().splitlines() == [
+        f"vwm-overlay: window 0x{client.window:x}: _NET_WM_PID says 2, the X server says {client.pid} "
+        "(a pid namespace?); using the X server's pids where they differ"
+    ]

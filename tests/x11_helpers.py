@@ -26,7 +26,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -68,9 +68,10 @@ def new_session(**options: object) -> Session:
 class ClientProc:
     """A client window in its own process, driven over a pipe."""
 
-    def __init__(self, env: dict[str, str], *args: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, env: dict[str, str], *args: str, timeout_s: float = 10.0, prefix: Sequence[str] = ()) -> None:
+        """``prefix`` runs the client through another command (``unshare ...``)."""
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "x11_helpers.py"), "client", *args],
+            [*prefix, sys.executable, os.path.join(HERE, "x11_helpers.py"), "client", *args],
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -82,6 +83,8 @@ class ClientProc:
             self.close()
             raise
         self.window = int(words[1])
+        #: The pid as the client sees it (in a pid namespace of its own: that namespace's).
+        self.own_pid = int(words[2])
         self.pid = self.proc.pid
 
     def readline(self, timeout_s: float) -> str | None:

@@ -15,6 +15,7 @@ the X server goes away.
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import signal
@@ -76,9 +77,15 @@ def run(config: AppConfig, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr
     """Run the overlay program until SIGINT or SIGTERM; returns the exit status (0)."""
     # A write to a dead X server must become an error we report, not a silent death by SIGPIPE.
     previous = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    # What the layers below say (an X error nobody expected, a pid namespace noticed) reads like our own lines.
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("vwm-overlay: %(message)s"))
+    logger = logging.getLogger("vwm_overlay")
+    logger.addHandler(handler)
     try:
         return _run(config, out, err)
     finally:
+        logger.removeHandler(handler)
         signal.signal(signal.SIGPIPE, previous)
 
 

@@ -13,6 +13,7 @@ of ConfigureNotify while a window is dragged costs one query.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -37,7 +38,9 @@ from .events import (
 from .props import read_text, read_windows, window_pid
 from .topology import client_rect, ewmh_manager, fallback_clients, find_frame, parent_of
 
-__all__ = ["Client", "ClientTracker"]
+__all__ = ["Client", "ClientTracker", "local_names"]
+
+log = logging.getLogger(__name__)
 
 _ROOT_MASK = X.PropertyChangeMask | X.SubstructureNotifyMask
 _CLIENT_MASK = X.PropertyChangeMask | X.StructureNotifyMask
@@ -87,7 +90,7 @@ class ClientTracker:
     ``start()`` selects the events and returns a :class:`ClientAdded` for every
     client already there.  ``process(events)`` returns what changed.
     ``hostname`` is this machine's name, for ``WM_CLIENT_MACHINE`` (default:
-    :func:`socket.gethostname`).
+    :func:`socket.gethostname`; see :func:`local_names`).
     """
 
     def __init__(
@@ -97,6 +100,8 @@ class ClientTracker:
         self.clock = clock
         self._muted: dict[int, float] = {}  # client window -> when to listen to its properties again
         self.hostname = (hostname if hostname is not None else socket.gethostname()).lower()
+        self._local = local_names(self.hostname)
+        self._told_pid_mismatch = False
         self.clients: dict[int, Client] = {}
         self._frames: dict[int, set[int]] = {}  # frame -> clients inside it
         self._ewmh = False
@@ -334,7 +339,7 @@ class ClientTracker:
         self._frames.setdefault(frame, set()).add(wid)
         if not client.local:
             return []
-        client.pid = window_pid(self.conn, wid)
+        client.pid = self._pid_of(wid)
         client.reported_mapped = client.mapped
         return [ClientAdded(wid, client.pid, rect, frame, client.mapped)]
 
@@ -364,7 +369,7 @@ class ClientTracker:
             client.local = False
             return [ClientRemoved(wid, client.pid)]
         client.local = True
-        client.pid = window_pid(self.conn, wid)
+        client.pid = self._pid_of(wid)
         client.reported_mapped = client.mapped
         return [ClientAdded(wid, client.pid, client.rect, client.frame, client.mapped)]
 
@@ -372,7 +377,7 @@ class ClientTracker:
         client = self.clients.get(wid)
         if client is None or not client.local:
             return []
-        pid = window_pid(self.conn, wid)
+        pid = self._pid_of(wid)
         if pid == client.pid:
             return []
         old, client.pid = client.pid, pid
@@ -403,9 +408,25 @@ class ClientTracker:
 
     # -- queries ---------------------------------------------------------------------
 
+    def _pid_of(self, wid: int) -> int | None:
+        """X-Resource's pid (from the client's socket), ``_NET_WM_PID`` only where the server cannot tell."""
+        server_pid, claimed_pid = window_pid(self.conn, wid)
+        if server_pid is None:
+            return claimed_pid
+        if claimed_pid is not None and claimed_pid != server_pid and not self._told_pid_mismatch:
+            self._told_pid_mismatch = True  # once: a desktop of Flatpak apps would say it for every window
+            log.warning(
+                "window 0x%x: _NET_WM_PID says %d, the X server says %d (a pid namespace?); "
+                "using the X server's pids where they differ",
+                wid,
+                claimed_pid,
+                server_pid,
+            )
+        return server_pid
+
     def _is_local(self, wid: int) -> bool:
         machine = read_text(self.conn, wid, "WM_CLIENT_MACHINE")
-        return machine is None or machine.lower() in (self.hostname, "localhost")
+        return machine is None or _is_local_name(machine.lower(), self._local)
 
     def _client_of(self, wid: int) -> int | None:
         """The client that ``wid`` is, frames, or lies inside of."""
@@ -423,3 +444,24 @@ class ClientTracker:
                 return None
             current = parent
         return None
+
+
+def local_names(hostname: str) -> frozenset[str]:
+    """The ``WM_CLIENT_MACHINE`` values that mean this machine, ``hostname`` being what ``gethostname`` says.
+
+    ICCCM asks clients for the fully qualified name, many give the short one, some ``localhost``.  Both forms of
+    ours count; when ``hostname`` has no domain, any name whose first label is ours does (see
+    :func:`_is_local_name`), since learning our domain would need a DNS query that may hang.
+    """
+    name = hostname.lower().rstrip(".")
+    short = name.split(".", 1)[0]
+    return frozenset({name, short, "localhost", "localhost.localdomain", "localhost6", "localhost6.localdomain6"})
+
+
+def _is_local_name(machine: str, local: frozenset[str]) -> bool:
+    machine = machine.rstrip(".")
+    if machine in local:
+        return True
+    short, dot, _ = machine.partition(".")
+    # A fully qualified name with our short name, when we do not know our own domain.
+    return bool(dot) and short in local and not any("." in name and not name.startswith("localhost") for name in local)

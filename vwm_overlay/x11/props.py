@@ -56,12 +56,15 @@ def xres_pid(conn: Connection, wid: int) -> int | None:
     return None
 
 
-def window_pid(conn: Connection, wid: int) -> int | None:
-    """``_NET_WM_PID``, else the X-Resource answer."""
-    pid = read_cardinal(conn, wid, "_NET_WM_PID")
-    if pid is not None and pid > 0:
-        return pid
-    return xres_pid(conn, wid)
+def window_pid(conn: Connection, wid: int) -> tuple[int | None, int | None]:
+    """``(server_pid, claimed_pid)``: what X-Resource says of ``wid``'s client, and its ``_NET_WM_PID``.
+
+    Prefer the first: the server took it from the client's socket, so it is the pid in our pid namespace.
+    ``_NET_WM_PID`` is what the client believes its pid is: inside Flatpak, bubblewrap, firejail or any pid
+    namespace it is a pid of that namespace (a Flatpak app says 2, which here is kthreadd).
+    """
+    claimed = read_cardinal(conn, wid, "_NET_WM_PID")
+    return xres_pid(conn, wid), claimed if claimed is not None and claimed > 0 else None
 
 
 def _read32(conn: Connection, wid: int, name: str, kind: int) -> list[int] | None:
