@@ -46,10 +46,12 @@ _ROOT_MASK = X.PropertyChangeMask | X.SubstructureNotifyMask
 _CLIENT_MASK = X.PropertyChangeMask | X.StructureNotifyMask
 
 #: A client whose properties changed more often than this within one batch of events floods us (a title or a
-#: progress counter rewritten in a loop): every notification costs us a parse, and it could send more than we
-#: read, so we stop listening to its properties for :data:`PROPERTY_MUTE_S`, then read what they hold.
+#: progress counter rewritten in a loop): every notification costs us a parse, it could send more than we can
+#: read, and every round trip of ours waits behind all of them.  So we stop listening to its properties, read the
+#: ones we care about every :data:`PROPERTY_POLL_S` instead, and listen again after :data:`PROPERTY_MUTE_S`.
 PROPERTY_FLOOD = 128
-PROPERTY_MUTE_S = 2.0
+PROPERTY_POLL_S = 2.0
+PROPERTY_MUTE_S = 30.0
 
 
 @dataclass(slots=True)
@@ -82,6 +84,7 @@ class _Pending:
     frames: set[int] = field(default_factory=set)
     geometry: set[int] = field(default_factory=set)
     restacked: set[int] = field(default_factory=set)
+    listen: set[int] = field(default_factory=set)  # clients to listen to again, once read
 
 
 class ClientTracker:
@@ -98,7 +101,7 @@ class ClientTracker:
     ) -> None:
         self.conn = conn
         self.clock = clock
-        self._muted: dict[int, float] = {}  # client window -> when to listen to its properties again
+        self._muted: dict[int, list[float]] = {}  # client window -> [when to read it, when to listen again]
         self.hostname = (hostname if hostname is not None else socket.gethostname()).lower()
         self._local = local_names(self.hostname)
         self._told_pid_mismatch = False
@@ -166,18 +169,20 @@ class ClientTracker:
         now = self.clock()
         for wid, count in self.conn.property_counts.items():
             if count > PROPERTY_FLOOD and wid in self.clients and wid not in self._muted:
-                self._muted[wid] = now + PROPERTY_MUTE_S
+                self._muted[wid] = [now + PROPERTY_POLL_S, now + PROPERTY_MUTE_S]
                 self.conn.window(wid).change_attributes(event_mask=X.StructureNotifyMask)
-        for wid, until in list(self._muted.items()):
-            if now < until:
+        for wid, (poll_at, listen_at) in list(self._muted.items()):
+            if now < poll_at:
                 continue
-            del self._muted[wid]
-            if wid in self.clients:
-                # Listen again, then read what may have changed meanwhile.
-                self.conn.window(wid).change_attributes(event_mask=_CLIENT_MASK)
-                self._pending.pids.add(wid)
-                self._pending.machines.add(wid)
-                self._pending.relist |= not self._ewmh
+            # Read what may have changed unheard; listen again only after these reads (see _finish): listening
+            # first would put the client's flood, if it goes on, ahead of every reply.
+            self._muted[wid][0] = now + PROPERTY_POLL_S
+            self._pending.pids.add(wid)
+            self._pending.machines.add(wid)
+            self._pending.relist |= not self._ewmh
+            if now >= listen_at:
+                del self._muted[wid]
+                self._pending.listen.add(wid)
 
     # -- event handlers: only take notes, the round trips wait for _finish -----------
 
@@ -291,6 +296,8 @@ class ClientTracker:
             if client.local and client.mapped != client.reported_mapped:
                 client.reported_mapped = client.mapped
                 out.append(ClientMapped(wid) if client.mapped else ClientUnmapped(wid))
+        for wid in pending.listen & self.clients.keys():
+            self.conn.window(wid).change_attributes(event_mask=_CLIENT_MASK)
         return out
 
     def _check_wm(self) -> str | None:
