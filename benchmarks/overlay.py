@@ -125,7 +125,7 @@ def run_counting_app(counter_path: str, argv: list[str], profile_path: str | Non
 PARTS: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]], ...] = (
     ("sampling (engine)", (("vmon/monitor.py", "sample"),), ("chart update",)),
     ("chart update", (("chart/chart.py", "_on_sample"),), ()),
-    ("compose", (("vwm_overlay/app_view.py", "present"),), ("upload", "shape")),
+    ("compose", (("vwm_overlay/desktop/_view.py", "present"),), ("upload", "shape")),
     ("upload", (("x11/overlay.py", "_put_rows"), ("x11/shm.py", "put_image")), ()),
     ("shape", (("chart/shape.py", "update"), ("x11/overlay.py", "set_shape")), ()),
 )

@@ -14,16 +14,17 @@ from typing import Any
 import cairocffi
 import pytest
 
-from vwm_overlay.app_config import (
+from vwm_overlay.desktop import (
     MAX_CONFIG_BYTES,
     AppConfig,
     ConfigError,
     add_overlay_arguments,
+    chart_file_name,
     config_from_arguments,
     default_config_path,
     load_config_file,
+    save_chart,
 )
-from vwm_overlay.app_save import chart_file_name, save_chart
 from vwm_overlay.x11 import DEFAULT_BINDINGS
 
 

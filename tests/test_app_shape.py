@@ -8,7 +8,6 @@ import sys
 import cairocffi
 from chart_helpers import Feed, make_task
 
-from vwm_overlay.app_view import OVERLAY_THEME
 from vwm_overlay.chart import Chart
 from vwm_overlay.chart.rows import Cell
 from vwm_overlay.chart.shape import (
@@ -21,6 +20,7 @@ from vwm_overlay.chart.shape import (
     merge_spans,
     text_span,
 )
+from vwm_overlay.desktop import OVERLAY_THEME
 
 
 def column(height: int, drawn: list[tuple[int, int]]) -> bytes:

@@ -86,7 +86,7 @@ def _main_record(argv: Sequence[str]) -> int:
 
 
 def _overlay_parser() -> _Parser:
-    from .app_config import add_overlay_arguments, hotkeys_help
+    from .desktop import add_overlay_arguments, hotkeys_help
 
     parser = _Parser(
         prog="vwm-overlay",
@@ -102,8 +102,7 @@ def _overlay_parser() -> _Parser:
 def _main_overlay(argv: Sequence[str]) -> int:
     import os
 
-    from .app import run
-    from .app_config import config_from_arguments
+    from .desktop import config_from_arguments, run
     from .x11 import ConnectionLostError, DisplayUnavailableError
 
     args = _overlay_parser().parse_args(argv)
@@ -125,7 +124,7 @@ and a hotkey shows their chart over the window.  SIGINT or SIGTERM end it."""
 
 
 def _overlay_help() -> str:
-    from .app_config import hotkeys_help
+    from .desktop import hotkeys_help
 
     return f"""\
 options (without a command):

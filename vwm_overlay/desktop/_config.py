@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .x11.hotkeys import DEFAULT_BINDINGS, parse_binding
+from ..errors import UsageError
+from ..x11.hotkeys import DEFAULT_BINDINGS, parse_binding
 
 __all__ = [
     "ACTION_HELP",
+    "MAX_CONFIG_BYTES",
     "AppConfig",
     "ConfigError",
     "add_overlay_arguments",
@@ -260,7 +261,7 @@ def _check_binding(action: str, text: str, where: str) -> None:
 
 def _checked_hertz(value: float, where: str) -> float:
     # Imported here: the chart package loads cairo, which the command line's help does not need.
-    from .chart.schedule import MAX_HZ, MIN_HZ
+    from ..chart.schedule import MAX_HZ, MIN_HZ
 
     if not MIN_HZ <= value <= MAX_HZ:
         raise ConfigError(f"{where}: the rate must be {MIN_HZ:g} to {MAX_HZ:g} Hz, not {value:g}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import cairocffi
 
-from .chart import Chart
+from ..chart import Chart
 
 __all__ = ["chart_file_name", "save_chart"]
 
