@@ -144,6 +144,11 @@ class OverlayApp:
         self.handle(self.conn.events(EVENTS_PER_PASS))
         if self.schedule.due():
             self.sample()
+        else:
+            # A frame skipped because the server was still reading the previous one (a heading changed, an
+            # Expose) goes now: an unchanged chart costs a comparison, and while paused no sample would send it.
+            for view in self.registry:
+                self._present(view)
         if not self.watch.event_driven and self.clock() >= self._next_poll_s:
             self._next_poll_s = self.clock() + COMPOSITOR_POLL_S
             state = self.watch.poll()
