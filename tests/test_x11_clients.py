@@ -22,7 +22,7 @@ from vwm_overlay.x11 import (
     Connection,
     WindowManagerChanged,
 )
-from vwm_overlay.x11.clients import _is_local_name, local_names
+from vwm_overlay.x11.clients import is_local_name, local_names
 
 pytestmark = pytest.mark.x11
 
@@ -104,8 +104,8 @@ def test_local_clients_are_recognised_by_short_full_or_localhost_name(
     hostname: str, local: list[str], remote: list[str]
 ) -> None:
     names = local_names(hostname)
-    assert all(_is_local_name(name.lower(), names) for name in local)
-    assert not any(_is_local_name(name.lower(), names) for name in remote)
+    assert all(is_local_name(name.lower(), names) for name in local)
+    assert not any(is_local_name(name.lower(), names) for name in remote)
 
 
 def test_a_net_wm_pid_set_later_does_not_override_the_servers_answer(

@@ -38,7 +38,7 @@ from .events import (
 from .props import read_text, read_windows, window_pid
 from .topology import client_rect, ewmh_manager, fallback_clients, find_frame, parent_of
 
-__all__ = ["Client", "ClientTracker", "local_names"]
+__all__ = ["Client", "ClientTracker", "is_local_name", "local_names"]
 
 log = logging.getLogger(__name__)
 
@@ -433,7 +433,7 @@ class ClientTracker:
 
     def _is_local(self, wid: int) -> bool:
         machine = read_text(self.conn, wid, "WM_CLIENT_MACHINE")
-        return machine is None or _is_local_name(machine.lower(), self._local)
+        return machine is None or is_local_name(machine.lower(), self._local)
 
     def _client_of(self, wid: int) -> int | None:
         """The client that ``wid`` is, frames, or lies inside of."""
@@ -458,14 +458,15 @@ def local_names(hostname: str) -> frozenset[str]:
 
     ICCCM asks clients for the fully qualified name, many give the short one, some ``localhost``.  Both forms of
     ours count; when ``hostname`` has no domain, any name whose first label is ours does (see
-    :func:`_is_local_name`), since learning our domain would need a DNS query that may hang.
+    :func:`is_local_name`), since learning our domain would need a DNS query that may hang.
     """
     name = hostname.lower().rstrip(".")
     short = name.split(".", 1)[0]
     return frozenset({name, short, "localhost", "localhost.localdomain", "localhost6", "localhost6.localdomain6"})
 
 
-def _is_local_name(machine: str, local: frozenset[str]) -> bool:
+def is_local_name(machine: str, local: frozenset[str]) -> bool:
+    """Whether a lower-case ``WM_CLIENT_MACHINE`` names this machine, ``local`` being :func:`local_names`."""
     machine = machine.rstrip(".")
     if machine in local:
         return True
