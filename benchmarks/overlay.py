@@ -2,11 +2,18 @@
 
 Under a fresh Xvfb with openbox, 10 client windows (each a process with children and threads) are monitored at
 10 Hz by ``vwm-overlay`` running as a subprocess.  First every overlay is hidden for ``PHASE_S`` seconds, then three
-800x600 overlays are shown (with the toggle hotkey, typed by xdotool) for another ``PHASE_S``.  The program's CPU
-comes from its ``/proc/PID/stat`` (utime + stime); the bytes it sends to the X server are counted by wrapping its
-X socket (the benchmark runs the program as its own subprocess for that).
+800x600 overlays are shown (with the toggle hotkey, typed by xdotool) for another ``PHASE_S``.
 
-The last line printed is ``overlay_ms_per_visible_sample=R hidden_x_bytes_per_sample=N``.
+The CPU counted is the program's, the X server's and the compositor's (``--compositor``), each from its
+``/proc/PID/stat`` (utime + stime): drawing moves work into the server (uploads, shapes) and the compositor
+(blending), and leaving theirs out would flatter whatever moves the most work there.  The window manager's is
+left out: it does the same whether overlays show or not.  Frames are counted where they are sent: a frame skipped
+(the server still reading the previous one) is no cheap frame, so costs are given per frame actually presented
+as well as per sample.  The bytes the program sends to the X server are counted by wrapping its X socket (the
+benchmark runs the program as its own subprocess for that).
+
+The last line printed is ``overlay_ms_per_visible_sample=R overlay_ms_per_frame=F hidden_x_bytes_per_sample=N``,
+``R`` and ``F`` counting all three processes.
 
 With ``--profile FILE`` the program runs cProfile over the shown phase only (started and stopped by signals),
 writes the statistics to ``FILE`` and the benchmark prints where the time per sample went: sampling, chart
@@ -77,7 +84,7 @@ class CountingSocket:
 
 
 def run_counting_app(counter_path: str, argv: list[str], profile_path: str | None = None) -> int:
-    """Run the overlay program in this process with its X socket's sent bytes and its samples counted.
+    """Run the overlay program in this process with its X socket's sent bytes, its samples and its frames counted.
 
     With ``profile_path``, SIGUSR1 starts cProfile and SIGUSR2 stops it and writes its statistics there.
     """
@@ -85,11 +92,23 @@ def run_counting_app(counter_path: str, argv: list[str], profile_path: str | Non
 
     from vwm_overlay.cli import main as overlay_main
     from vwm_overlay.vmon import Vmon
+    from vwm_overlay.x11 import OverlayWindow
 
     with open(counter_path, "r+b") as f:
-        counter = mmap.mmap(f.fileno(), 16)
+        counter = mmap.mmap(f.fileno(), COUNTER_BYTES)
     plain_sample = Vmon.sample
     samples = 0
+    plain_upload = OverlayWindow.upload
+    frames = 0
+
+    def counted_upload(overlay: OverlayWindow, *args: Any, **kwargs: Any) -> None:
+        nonlocal frames
+        if overlay.visible:  # a hidden overlay sends nothing
+            frames += 1
+            struct.pack_into("<Q", counter, 16, frames)
+        plain_upload(overlay, *args, **kwargs)
+
+    setattr(OverlayWindow, "upload", counted_upload)  # noqa: B010
 
     def counted_sample(vmon: Vmon) -> None:
         nonlocal samples
@@ -125,7 +144,7 @@ def run_counting_app(counter_path: str, argv: list[str], profile_path: str | Non
 PARTS: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]], ...] = (
     ("sampling (engine)", (("vmon/monitor.py", "sample"),), ("chart update",)),
     ("chart update", (("chart/chart.py", "_on_sample"),), ()),
-    ("compose", (("vwm_overlay/app_view.py", "present"),), ("upload", "shape")),
+    ("compose", (("vwm_overlay/desktop/_view.py", "present"),), ("upload", "shape")),
     ("upload", (("x11/overlay.py", "_put_rows"), ("x11/shm.py", "put_image")), ()),
     ("shape", (("chart/shape.py", "update"), ("x11/overlay.py", "set_shape")), ()),
 )
@@ -148,11 +167,15 @@ def profile_breakdown(path: str, samples: int, overlays: int) -> list[str]:
     return lines
 
 
-def counters(counter_path: str) -> tuple[int, int]:
-    """Bytes sent to X and samples taken so far."""
+#: The shared counters: bytes sent to X, samples taken, frames presented (8 bytes each).
+COUNTER_BYTES = 24
+
+
+def counters(counter_path: str) -> tuple[int, int, int]:
+    """Bytes sent to X, samples taken and frames presented so far."""
     with open(counter_path, "rb") as f:
-        sent, samples = struct.unpack("<QQ", f.read(16))
-        return int(sent), int(samples)
+        sent, samples, frames = struct.unpack("<QQQ", f.read(COUNTER_BYTES))
+        return int(sent), int(samples), int(frames)
 
 
 def wait_for(predicate: Callable[[], object], timeout_s: float, what: str) -> None:
@@ -200,12 +223,28 @@ def overlays_shown(display: str, count: int) -> bool:
     return shown_overlays(display) == count
 
 
-def measure(pid: int, counter_path: str, seconds: float) -> tuple[float, int, int]:
-    """CPU seconds, bytes sent to X, and samples taken by the program ``pid`` over ``seconds``."""
-    cpu0, (bytes0, samples0) = cpu_s(pid), counters(counter_path)
+class Phase:
+    """What one phase cost: CPU seconds by process name, bytes to X, samples taken, frames presented."""
+
+    def __init__(self, cpu: dict[str, float], sent: int, samples: int, frames: int) -> None:
+        self.cpu, self.sent, self.samples, self.frames = cpu, sent, samples, frames
+
+    @property
+    def total_cpu_s(self) -> float:
+        return sum(self.cpu.values())
+
+    def ms_per_sample(self, name: str | None = None) -> float:
+        cpu = self.total_cpu_s if name is None else self.cpu[name]
+        return 1000 * cpu / max(self.samples, 1)
+
+
+def measure(pids: dict[str, int], counter_path: str, seconds: float) -> Phase:
+    """The CPU of each process in ``pids`` and the program's counters over ``seconds``."""
+    cpu0, (bytes0, samples0, frames0) = {n: cpu_s(p) for n, p in pids.items()}, counters(counter_path)
     time.sleep(seconds)
-    sent, samples = counters(counter_path)
-    return cpu_s(pid) - cpu0, sent - bytes0, samples - samples0
+    sent, samples, frames = counters(counter_path)
+    cpu = {name: cpu_s(pid) - cpu0[name] for name, pid in pids.items()}
+    return Phase(cpu, sent - bytes0, samples - samples0, frames - frames0)
 
 
 def start_clients(env: dict[str, str]) -> list[tuple[subprocess.Popen[bytes], int, int]]:
@@ -241,9 +280,10 @@ def main() -> int:
         return run_counting_app(args.count_x_bytes, rest, args.profile)
 
     with tempfile.NamedTemporaryFile(prefix="overlay-bench-", suffix=".counter") as counter:
-        counter.write(bytes(16))
+        counter.write(bytes(COUNTER_BYTES))
         counter.flush()
-        with XSession(screen="2560x1400x24", wm="openbox", compositor=args.compositor) as xs:
+        with XSession(screen="2560x1400x24", wm="openbox") as xs:
+            compositor = xs.start_compositor() if args.compositor else None
             clients = start_clients(xs.env)
             profiling = ["--profile", args.profile] if args.profile else []
             if args.profile and os.path.exists(args.profile):
@@ -257,22 +297,26 @@ def main() -> int:
                 stdin=subprocess.DEVNULL,
             )
             try:
-                pids = {pid for _, pid, _ in clients}
-                wait_for(lambda: pids <= monitored_pids(app.pid), 20, "every client to be monitored")
+                client_pids = {pid for _, pid, _ in clients}
+                wait_for(lambda: client_pids <= monitored_pids(app.pid), 20, "every client to be monitored")
                 time.sleep(1.0)  # let start-up work (imports, first samples) settle before measuring
-                hidden_cpu, hidden_bytes, hidden_samples = measure(app.pid, counter.name, args.phase_s)
+                assert xs.xvfb_proc is not None
+                pids = {"program": app.pid, "X server": xs.xvfb_proc.pid}
+                if compositor is not None:
+                    pids["compositor"] = compositor.pid
+                hidden = measure(pids, counter.name, args.phase_s)
 
-                for shown, (_, _, window) in enumerate(clients[:SHOWN], 1):
+                for showing, (_, _, window) in enumerate(clients[:SHOWN], 1):
                     env = xs.env
                     subprocess.run(["xdotool", "windowactivate", "--sync", str(window)], env=env, check=True)
                     subprocess.run(["xdotool", "key", "--clearmodifiers", TOGGLE], env=env, check=True)
                     # The program toggles the window active when it reads the key: activating the next one
                     # before that would toggle the wrong window.
-                    wait_for(partial(overlays_shown, xs.display, shown), 10, f"{shown} overlays to show")
+                    wait_for(partial(overlays_shown, xs.display, showing), 10, f"{showing} overlays to show")
                 time.sleep(1.0)
                 if args.profile:
                     app.send_signal(signal.SIGUSR1)
-                shown_cpu, shown_bytes, shown_samples = measure(app.pid, counter.name, args.phase_s)
+                shown = measure(pids, counter.name, args.phase_s)
                 if args.profile:
                     app.send_signal(signal.SIGUSR2)
                     wait_for(lambda: os.path.exists(args.profile), 10, "the profile")
@@ -284,29 +328,40 @@ def main() -> int:
                     proc.stdin.close()
                     proc.wait()
 
-    hidden_ms = 1000 * hidden_cpu / hidden_samples
-    shown_ms = 1000 * shown_cpu / shown_samples
+    hidden_ms, shown_ms = hidden.ms_per_sample(), shown.ms_per_sample()
     per_overlay_ms = (shown_ms - hidden_ms) / SHOWN
-    hidden_per_sample = round(hidden_bytes / hidden_samples)
-    frame_bytes = shown_bytes / shown_samples / SHOWN
+    # Per frame presented: the shown phase's CPU beyond what the hidden phase spent in as many seconds.
+    drawing_s = shown.total_cpu_s - hidden.total_cpu_s * shown.samples / max(hidden.samples, 1)
+    per_frame_ms = 1000 * drawing_s / max(shown.frames, 1)
+    hidden_per_sample = round(hidden.sent / max(hidden.samples, 1))
+    frame_bytes = shown.sent / max(shown.frames, 1)
     mode = "alpha-blended (compositor)" if args.compositor else "SHAPE cut-out (no compositor)"
     upload = "PutImage" if args.no_shm else "MIT-SHM where the server allows"
     print(f"{WINDOWS} windows at {HERTZ} Hz, overlays {mode}, uploads {upload}, {args.phase_s:g} s per phase")
     print(
-        f"samples taken: {hidden_samples} hidden, {shown_samples} shown "
-        f"(fewer than {HERTZ}/s means the rate backed off: samples came late)"
+        f"samples taken: {hidden.samples} hidden, {shown.samples} shown "
+        f"(fewer than {HERTZ}/s means the rate backed off: samples came late); "
+        f"frames presented while shown: {shown.frames} of {shown.samples * SHOWN}"
     )
-    print(f"all hidden:        {hidden_ms:.2f} ms CPU per sample, {hidden_per_sample} bytes to X per sample")
-    print(f"{SHOWN} shown 800x600:   {shown_ms:.2f} ms CPU per sample")
-    print(f"per shown overlay: {per_overlay_ms:.2f} ms CPU per sample (budget 3 ms)")
+    names = list(hidden.cpu)
+    print("ms CPU per sample    " + "".join(f"{name:>12}" for name in names) + f"{'all':>12}")
+    for label, phase in (("all hidden", hidden), (f"{SHOWN} shown 800x600", shown)):
+        cells = "".join(f"{phase.ms_per_sample(name):12.2f}" for name in names)
+        print(f"{label:21}{cells}{phase.ms_per_sample():12.2f}")
+    print(f"per shown overlay: {per_overlay_ms:.2f} ms CPU per sample, all three processes (budget 3 ms)")
+    print(f"per frame presented: {per_frame_ms:.2f} ms CPU, all three processes")
+    print(f"all hidden: {hidden_per_sample} bytes to X per sample")
     print(
-        f"X traffic per frame: {frame_bytes:,.0f} bytes, whole-frame upload {FULL_FRAME_BYTES:,} bytes "
+        f"X traffic per frame presented: {frame_bytes:,.0f} bytes, whole-frame upload {FULL_FRAME_BYTES:,} bytes "
         f"({frame_bytes / FULL_FRAME_BYTES:.0%})"
     )
     if args.profile:
         print(f"where the time of the shown phase went (profiled, so slower than above; {SHOWN} overlays):")
-        print("\n".join(profile_breakdown(args.profile, shown_samples, SHOWN)))
-    print(f"overlay_ms_per_visible_sample={per_overlay_ms:.2f} hidden_x_bytes_per_sample={hidden_per_sample}")
+        print("\n".join(profile_breakdown(args.profile, shown.samples, SHOWN)))
+    print(
+        f"overlay_ms_per_visible_sample={per_overlay_ms:.2f} overlay_ms_per_frame={per_frame_ms:.2f} "
+        f"hidden_x_bytes_per_sample={hidden_per_sample}"
+    )
     return 0
 
 

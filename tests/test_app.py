@@ -395,3 +395,97 @@ def test_no_usable_display_is_status_2(display: str | None) -> None:
     )
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1 and "X display" in done.stderr, done.stderr
+
+
+def trouble(xs: Session, procs: Procs, mode: str, *args: str) -> subprocess.Popen[bytes]:
+    """A ``x11_helpers.py storm`` or ``props`` process, started and ready (its pid: ``proc.pid``)."""
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "x11_helpers.py"), mode, *args],
+        env=xs.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    procs.append(proc)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith(b"ready ")
+    return proc
+
+
+def end_trouble(proc: subprocess.Popen[bytes]) -> int:
+    """Stop it (closing its stdin) and return how many windows or writes it made."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.close()
+    words = proc.stdout.readline().split()
+    assert words[:1] == [b"done"], words
+    assert proc.wait(timeout=30) == 0
+    return int(words[1])
+
+
+def test_windows_coming_and_going_in_thousands_neither_wedge_nor_stop_it(
+    xs: Session, conn: Connection, procs: Procs
+) -> None:
+    # openbox rewrites _NET_CLIENT_LIST on every map and destroy: the list shrinks between the program's reads.
+    app = start_app(xs, conn, procs, "--show-all")
+    storm = trouble(xs, procs, "storm", "--windows", "20", "--rounds", "600")
+    assert storm.wait(timeout=120) == 0
+    assert end_trouble(storm) == 20 * 600
+    client = ClientProc(xs.env, "--x", "500", "--y", "200", "--color", "00ff00")
+    procs.append(client)
+    wait_for(lambda: monitored(app.pid)[client.pid], 10, "the program to monitor a window after the storm")
+    wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), 10, "a chart over it")
+    assert app.finish(timeout_s=5) == 0
+    assert app.err == b"", app.err.decode()
+
+
+def test_a_client_rewriting_a_property_in_a_loop_does_not_freeze_it(procs: Procs) -> None:
+    # With no window manager: a flood like this one freezes openbox itself, and no new window would map.
+    with new_session() as session, Connection(session.display) as conn:
+        first = ClientProc(session.env, "--x", "500", "--y", "40")
+        procs.append(first)
+        app = start_app(session, conn, procs, "--show-all", pids=(first.pid,))
+        flood = trouble(session, procs, "props")
+        try:
+            wait_for(lambda: monitored(app.pid)[flood.pid], 10, "the program to monitor the flooding window")
+            # While the flood goes on, a new window is still found and charted, and a signal still ends the program.
+            client = ClientProc(session.env, "--x", "60", "--y", "420", "--color", "00ff00")
+            procs.append(client)
+            # Not at once: what the client sent before the program stopped listening to it is read first.
+            wait_for(lambda: monitored(app.pid)[client.pid], 40, "the program to monitor a window during the flood")
+            wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), 20, "a chart over it")
+            assert app.finish(timeout_s=5) == 0
+        finally:
+            writes = end_trouble(flood)
+            client.close()
+    assert writes > 1000
+    assert b"Traceback" not in app.err, app.err.decode()
+
+
+def test_sigterm_ends_it_even_when_the_x_server_stopped_answering(procs: Procs) -> None:
+    with new_session() as session, Connection(session.display) as conn:
+        client = ClientProc(session.env, "--x", "40", "--y", "40")
+        procs.append(client)
+        app = start_app(session, conn, procs, "--show-all", pids=(client.pid,))
+        wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), 10, "a chart over the window")
+        assert session.xvfb_proc is not None
+        session.xvfb_proc.send_signal(signal.SIGSTOP)
+        try:
+            # The cleanup waits for the server's answer in vain; the program does not wait for it for long.
+            assert app.finish(signal.SIGTERM, timeout_s=5) == 0
+        finally:
+            session.xvfb_proc.send_signal(signal.SIGCONT)
+    assert app.err.decode().splitlines() in (
+        [],
+        ["vwm-overlay: the X server did not answer in time; quit without cleaning up"],
+    )
+
+
+def test_a_window_claiming_pid_2_is_monitored_as_its_real_process(xs: Session, conn: Connection, procs: Procs) -> None:
+    client = ClientProc(xs.env, "--x", "200", "--y", "150", "--pid", "2")
+    procs.append(client)
+    app = start_app(xs, conn, procs, pids=(client.pid,))
+    assert monitored(app.pid)[2] == 0
+    assert app.finish() == 0
+    assert app.err.decode().splitlines() == [
+        f"vwm-overlay: window 0x{client.window:x}: _NET_WM_PID says 2, the X server says {client.pid} "
+        "(a pid namespace?); using the X server's pids where they differ"
+    ]

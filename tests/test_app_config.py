@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
+import cairocffi
 import pytest
 
-from vwm_overlay.app_config import (
+from vwm_overlay.desktop import (
+    MAX_CONFIG_BYTES,
     AppConfig,
     ConfigError,
     add_overlay_arguments,
+    chart_file_name,
     config_from_arguments,
     default_config_path,
     load_config_file,
+    save_chart,
 )
-from vwm_overlay.app_save import chart_file_name
 from vwm_overlay.x11 import DEFAULT_BINDINGS
 
 
@@ -100,3 +107,74 @@ def test_saved_chart_names_are_safe_and_distinct() -> None:
     name = chart_file_name("~/ a window: with/slashes", 42, 1_700_000_000.123)
     assert "/" not in name and name.endswith("-123.png") and "-42-" in name
     assert chart_file_name(None, None, 0.0).startswith("window-nopid-")
+
+
+def test_a_config_file_that_is_no_text_file_is_one_clear_error(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b'output_dir = "/tmp/caf\xe9"\n')
+    huge = tmp_path / "huge.toml"
+    huge.write_bytes(b"#" * (MAX_CONFIG_BYTES + 1))
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # nobody writes to it: opening it to read would wait for ever
+    for path, message in [
+        (latin1, "not UTF-8 text (byte 22)"),
+        (huge, "too large for a settings file"),
+        (fifo, "not a regular file"),
+        (Path("/dev/zero"), "not a regular file"),
+        (tmp_path, "not a regular file"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+            load_config_file(path)
+        assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_bad_config_files_and_paths_exit_with_status_2_in_one_line(tmp_path: Path) -> None:
+    nul = tmp_path / "nul.toml"
+    nul.write_text('output_dir = "/tmp/a\\u0000b"\n')
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b"# caf\xe9\n")
+    for path in (nul, fifo, latin1, Path("/dev/zero")):
+        done = run_cli("--config", str(path), env={**os.environ, "DISPLAY": ""})
+        assert done.returncode == 2, done
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"vwm-overlay: {path}: "), done.stderr
+
+
+class FakeChart:
+    """What ``save_chart`` needs of a chart: a surface to write."""
+
+    def to_surface(self) -> cairocffi.ImageSurface:
+        surface = cairocffi.ImageSurface(cairocffi.FORMAT_ARGB32, 30, 20)
+        context = cairocffi.Context(surface)
+        context.set_source_rgb(0, 1, 1)
+        context.paint()
+        return surface
+
+
+def test_a_save_writes_through_the_file_it_created_never_a_name_swapped_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "charts"
+    path = save_chart(FakeChart(), out, "xcalc", 7)  # type: ignore[arg-type]
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in out.iterdir()] == [path.name]
+
+    # Another user of the directory swaps the temporary file for a symlink to a file of ours right after it
+    # was created: nothing is written through the link, and nothing gets the final name.
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    real_mkstemp = tempfile.mkstemp
+
+    def swapping_mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        fd, name = real_mkstemp(*args, **kwargs)
+        os.unlink(name)
+        os.symlink(victim, name)
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", swapping_mkstemp)
+    with pytest.raises(OSError, match="replaced by someone else"):
+        save_chart(FakeChart(), out, "xcalc", 7)  # type: ignore[arg-type]
+    assert victim.read_bytes() == b"precious"
+    assert [p.name for p in out.iterdir()] == [path.name]

@@ -8,7 +8,6 @@ import sys
 import cairocffi
 from chart_helpers import Feed, make_task
 
-from vwm_overlay.app_view import OVERLAY_THEME
 from vwm_overlay.chart import Chart
 from vwm_overlay.chart.rows import Cell
 from vwm_overlay.chart.shape import (
@@ -21,6 +20,7 @@ from vwm_overlay.chart.shape import (
     merge_spans,
     text_span,
 )
+from vwm_overlay.desktop import OVERLAY_THEME
 
 
 def column(height: int, drawn: list[tuple[int, int]]) -> bytes:
@@ -75,6 +75,21 @@ def test_a_rows_graph_extent_grows_with_its_history_and_goes_when_it_scrolled_of
     tracker.add_columns([column(30, [])] * 100, bands)
     assert tracker.graph_extent("a", 100) == 0
     assert tracker.rects(bands, 100, 30) == []
+
+
+def test_a_row_idle_longer_than_the_width_draws_again_without_error() -> None:
+    # Longer idle than the chart is wide empties the row's memory; a row drawing again afterwards starts afresh.
+    tracker = ShapeTracker()
+    width = 245
+    bands = [ShapeBand("a", 0, 15, [])]
+    tracker.add_columns([column(15, [(0, 15)])], bands)
+    for _ in range(3 * width):
+        tracker.add_columns([column(15, [])], bands)
+        tracker.rects(bands, width, 15)
+    assert tracker.graph_extent("a", width) == 0
+    tracker.add_columns([column(15, [(0, 15)])] * 2, bands)
+    assert 1 <= tracker.graph_extent("a", width) <= GRID_PX
+    assert tracker.rects(bands, width, 15) == [(0, 0, GRID_PX, 15)]
 
 
 def test_a_rows_history_moves_with_the_row() -> None:

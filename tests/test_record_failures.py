@@ -293,7 +293,7 @@ def test_record_imports_no_x_code(tmp_path: Path) -> None:
         import sys
         from vwm_overlay.cli import main
         assert main(["record", "--output-dir", sys.argv[1], "--", "true"]) == 0
-        x_code = ("Xlib", "xcffib", "vwm_overlay.x11", "vwm_overlay.app")
+        x_code = ("Xlib", "xcffib", "vwm_overlay.x11", "vwm_overlay.desktop")
         print(sorted(m for m in sys.modules if m.startswith(x_code)))
     """
     done = subprocess.run(py(script, str(tmp_path)), capture_output=True, text=True, timeout=60, check=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +22,7 @@ from vwm_overlay.x11 import (
     Connection,
     WindowManagerChanged,
 )
+from vwm_overlay.x11.clients import is_local_name, local_names
 
 pytestmark = pytest.mark.x11
 
@@ -54,17 +58,67 @@ def test_pid_from_xres_when_the_client_sets_none(xsession: Session, pump: Pump, 
     assert pump.until(ClientAdded, client.window).pid == client.pid
 
 
-def test_pid_set_later_is_reported(xsession: Session, pump: Pump, clients: list[ClientProc]) -> None:
+def test_the_x_servers_pid_wins_over_a_wrong_net_wm_pid(
+    xsession: Session, pump: Pump, clients: list[ClientProc], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Flatpak window says 2: in its namespace that is the app; here it is kthreadd.
+    client = ClientProc(xsession.env, "--pid", "2")
+    clients.append(client)
+    with caplog.at_level(logging.WARNING, logger="vwm_overlay.x11.clients"):
+        assert pump.until(ClientAdded, client.window).pid == client.pid
+        second = ClientProc(xsession.env, "--pid", "3", "--x", "500")
+        clients.append(second)
+        assert pump.until(ClientAdded, second.window).pid == second.pid
+    said = [r.getMessage() for r in caplog.records if "_NET_WM_PID" in r.getMessage()]
+    assert said == [
+        f"window 0x{client.window:x}: _NET_WM_PID says 2, the X server says {client.pid} "
+        "(a pid namespace?); using the X server's pids where they differ"
+    ], said
+
+
+def test_a_client_in_its_own_pid_namespace_gets_its_real_pid(
+    xsession: Session, pump: Pump, clients: list[ClientProc]
+) -> None:
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare")
+    prefix = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child"]
+    if subprocess.run([*prefix, "true"], capture_output=True, timeout=10).returncode != 0:
+        pytest.skip("cannot make a user and pid namespace here")
+    client = ClientProc(xsession.env, "--x", "300", prefix=prefix)
+    clients.append(client)
+    # unshare forks the client: it is unshare's child, pid 1 in its namespace, which it writes to _NET_WM_PID.
+    with open(f"/proc/{client.pid}/task/{client.pid}/children") as f:
+        (host_pid,) = (int(word) for word in f.read().split())
+    assert client.own_pid == 1
+    assert pump.until(ClientAdded, client.window).pid == host_pid
+
+
+@pytest.mark.parametrize(
+    ("hostname", "local", "remote"),
+    [
+        ("box", ["box", "BOX", "box.example.org", "localhost", "localhost.localdomain"], ["other", "other.example"]),
+        ("box.example.org", ["box", "box.example.org", "box.example.org.", "localhost"], ["box.elsewhere.org"]),
+    ],
+)
+def test_local_clients_are_recognised_by_short_full_or_localhost_name(
+    hostname: str, local: list[str], remote: list[str]
+) -> None:
+    names = local_names(hostname)
+    assert all(is_local_name(name.lower(), names) for name in local)
+    assert not any(is_local_name(name.lower(), names) for name in remote)
+
+
+def test_a_net_wm_pid_set_later_does_not_override_the_servers_answer(
+    xsession: Session, pump: Pump, clients: list[ClientProc]
+) -> None:
     client = ClientProc(xsession.env, "--pid", "none")
     clients.append(client)
-    pump.until(ClientAdded, client.window)
+    assert pump.until(ClientAdded, client.window).pid == client.pid
     client.command("pid 4242")
-    changed = pump.until(ClientPidChanged, client.window)
-    assert (changed.old_pid, changed.pid) == (client.pid, 4242)
-    # Removing _NET_WM_PID falls back to the X-Resource answer again.
-    client.command("pid none")
-    changed = pump.until(ClientPidChanged, client.window)
-    assert (changed.old_pid, changed.pid) == (4242, client.pid)
+    client.command("resize 310 200")
+    pump.until(ClientGeometry, client.window)  # the property change was handled before this
+    assert pump.of(ClientPidChanged, client.window) == []
+    assert pump.tracker.pids()[client.window] == client.pid
 
 
 def test_remote_clients_are_skipped_until_they_turn_local(

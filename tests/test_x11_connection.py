@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import select
 import time
+from typing import Any
 
 import pytest
 from x11_helpers import Session, new_session
-from Xlib import X
+from Xlib import X, Xatom
+from Xlib import error as xerror
 
 from vwm_overlay.errors import OverlayError
-from vwm_overlay.x11 import DISPLAY_UNAVAILABLE_STATUS, Connection, ConnectionLostError, DisplayUnavailableError
+from vwm_overlay.x11 import (
+    DISPLAY_UNAVAILABLE_STATUS,
+    Connection,
+    ConnectionLostError,
+    DisplayUnavailableError,
+    error_code,
+    is_race,
+)
+from vwm_overlay.x11.connection import BAD_VALUE
 
 pytestmark = pytest.mark.x11
 
@@ -64,3 +74,58 @@ def test_a_lost_server_raises_connection_lost() -> None:
                 select.select([conn.fileno()], [], [], 0.05)
                 conn.events()
         conn.close()
+
+
+def test_a_property_read_past_its_end_is_a_tolerated_bad_value(xsession: Session) -> None:
+    # What a window manager shrinking _NET_CLIENT_LIST between two reads of it causes.  python-xlib's RANDR
+    # support registers its errors over BadValue; the connection must still see a BadValue, and keep working.
+    with Connection(xsession.display) as conn:
+        assert conn.display.has_extension("RANDR")
+        atom = conn.atom("_VWM_TEST_SHRUNK")
+        conn.root.change_property(atom, Xatom.CARDINAL, 32, [1, 2, 3])
+        with pytest.raises(xerror.XError) as info:
+            conn.root.get_property(atom, Xatom.CARDINAL, 10, 10)
+        assert error_code(info.value) == BAD_VALUE and is_race(info.value)
+        assert conn.tolerant(conn.root.get_property, atom, Xatom.CARDINAL, 10, 10) is None
+        prop = conn.get_property(conn.root.id, atom, Xatom.CARDINAL)
+        assert prop is not None and list(prop.value) == [1, 2, 3]
+        conn.root.delete_property(atom)
+        conn.sync()
+
+
+def test_a_long_property_is_read_whole(xsession: Session) -> None:
+    with Connection(xsession.display) as conn:
+        atom = conn.atom("_VWM_TEST_LONG")
+        conn.root.change_property(atom, Xatom.WINDOW, 32, list(range(1, 20001)))
+        prop = conn.get_property(conn.root.id, atom, Xatom.WINDOW)
+        assert prop is not None and list(prop.value) == list(range(1, 20001))
+        conn.root.delete_property(atom)
+        assert conn.get_property(conn.root.id, atom, Xatom.WINDOW) is None
+
+
+def test_events_come_in_bounded_batches_with_property_changes_coalesced(xsession: Session) -> None:
+    with Connection(xsession.display) as conn, Connection(xsession.display) as other:
+        window = other.root.create_window(0, 0, 10, 10, 0, X.CopyFromParent)
+        other.sync()
+        conn.window(window.id).change_attributes(event_mask=X.PropertyChangeMask)
+        conn.sync()
+        first, second = other.atom("_VWM_TEST_A"), other.atom("_VWM_TEST_B")
+        for value in range(300):
+            window.change_property(first, Xatom.CARDINAL, 32, [value])
+            window.change_property(second, Xatom.CARDINAL, 32, [value])
+        other.sync()
+        batches: list[list[Any]] = []
+        while len(batches) < 100:
+            batch = conn.events(limit=64)
+            if not batch:
+                if batches and not conn.pending():
+                    break
+                select.select([conn.fileno()], [], [], 0.05)
+                continue
+            batches.append(batch)
+        # 600 notifications, read 64 at a time, and each batch holds one per property: the latest.
+        assert len(batches) >= 600 // 64
+        assert all(len(batch) <= 2 for batch in batches)
+        assert all(len({e.atom for e in batch}) == len(batch) for batch in batches)
+        window.destroy()
+        other.sync()

@@ -199,7 +199,7 @@ def test_a_segment_is_freed_when_its_process_unmaps_it_even_if_never_attached() 
 def test_a_view_skips_a_frame_while_the_server_still_reads_the_last(
     xsession: Session, pump: Pump, clients: list[ClientProc]
 ) -> None:
-    from vwm_overlay.app_view import WindowView
+    from vwm_overlay.desktop import WindowView
 
     client = ClientProc(xsession.env, "--x", "700", "--y", "400", "--color", "00ff00")
     clients.append(client)

@@ -7,6 +7,14 @@ Run as a script, this module *is* the client window::
 It prints ``ready WINDOW_ID PID``, then obeys one command per stdin line
 (``pid N``, ``machine NAME``, ``move X Y``, ``resize W H``, ``map``, ``unmap``, ``quit``)
 answering ``ok``, and prints ``button X Y`` for every ButtonPress it gets.
+
+Two more modes make trouble for the program under test, until stdin closes::
+
+    python x11_helpers.py storm --windows 20 [--rounds N]   # windows mapped and destroyed as fast as they can be
+    python x11_helpers.py props                             # one window rewriting a property of its own in a loop
+
+Each prints ``ready PID`` (``props``: ``ready PID WINDOW``) once it has started, and ``done N`` (windows made,
+or property writes) when stdin closes or the rounds are done.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -60,9 +68,10 @@ def new_session(**options: object) -> Session:
 class ClientProc:
     """A client window in its own process, driven over a pipe."""
 
-    def __init__(self, env: dict[str, str], *args: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, env: dict[str, str], *args: str, timeout_s: float = 10.0, prefix: Sequence[str] = ()) -> None:
+        """``prefix`` runs the client through another command (``unshare ...``)."""
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "x11_helpers.py"), "client", *args],
+            [*prefix, sys.executable, os.path.join(HERE, "x11_helpers.py"), "client", *args],
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -74,6 +83,8 @@ class ClientProc:
             self.close()
             raise
         self.window = int(words[1])
+        #: The pid as the client sees it (in a pid namespace of its own: that namespace's).
+        self.own_pid = int(words[2])
         self.pid = self.proc.pid
 
     def readline(self, timeout_s: float) -> str | None:
@@ -257,7 +268,79 @@ def _client_main(argv: list[str]) -> int:
             print("ok", flush=True)
 
 
+def _storm_main(argv: list[str]) -> int:
+    """Windows that come and go: the window manager's client list changes all the time."""
+    from Xlib import display as xdisplay
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--windows", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=1 << 62)
+    args = parser.parse_args(argv)
+    d = xdisplay.Display()
+    screen = d.screen()
+    stdin = sys.stdin.fileno()
+    print(f"ready {os.getpid()}", flush=True)
+    made = 0
+    live: list[object] = []
+    for _ in range(args.rounds):
+        if select.select([stdin], [], [], 0)[0]:
+            break
+        for index in range(args.windows):
+            win = screen.root.create_window(
+                20 + 7 * index, 20 + 5 * index, 60, 40, 0, screen.root_depth, background_pixel=0x3366CC
+            )
+            win.set_wm_name(f"storm {index}")
+            win.map()
+            live.append(win)
+            made += 1
+        d.sync()
+        # Half of them go at once, the rest with the next round: the list both grows and shrinks.
+        for win in live[: len(live) // 2]:
+            win.destroy()  # type: ignore[attr-defined]
+        del live[: len(live) // 2]
+        d.sync()
+        while d.pending_events():
+            d.next_event()
+    for win in live:
+        win.destroy()  # type: ignore[attr-defined]
+    d.sync()
+    print(f"done {made}", flush=True)
+    return 0
+
+
+def _props_main(argv: list[str]) -> int:
+    """A window that rewrites a property of its own in a tight loop (a busy title, a progress counter)."""
+    from Xlib import X, Xatom
+    from Xlib import display as xdisplay
+
+    d = xdisplay.Display()
+    screen = d.screen()
+    win = screen.root.create_window(400, 300, 200, 100, 0, screen.root_depth, background_pixel=0xCC6633)
+    win.set_wm_name("props")
+    win.change_property(d.intern_atom("_NET_WM_PID"), Xatom.CARDINAL, 32, [os.getpid()])
+    win.map()
+    d.sync()
+    # A property nobody reads: the window manager, in C, drops its notifications at once; the program must too.
+    atom = d.intern_atom("_VWM_TEST_PROGRESS")
+    utf8 = d.intern_atom("UTF8_STRING")
+    print(f"ready {os.getpid()} {win.id}", flush=True)
+    stdin = sys.stdin.fileno()
+    writes = 0
+    while not select.select([stdin], [], [], 0)[0]:
+        for _ in range(200):
+            win.change_property(atom, utf8, 8, f"props {writes}".encode(), mode=X.PropModeReplace)
+            writes += 1
+        d.sync()  # at the pace the server takes them, no faster
+        while d.pending_events():
+            d.next_event()
+    d.sync()
+    print(f"done {writes}", flush=True)
+    return 0
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["client"]:
-        sys.exit(_client_main(sys.argv[2:]))
-    sys.exit("usage: x11_helpers.py client [options]")
+    modes = {"client": _client_main, "storm": _storm_main, "props": _props_main}
+    mode = modes.get(sys.argv[1] if len(sys.argv) > 1 else "")
+    if mode is not None:
+        sys.exit(mode(sys.argv[2:]))
+    sys.exit("usage: x11_helpers.py client|storm|props [options]")

@@ -109,7 +109,7 @@ def _main_record(argv: Sequence[str], startup_mask: set[int]) -> int:
 
 
 def _overlay_parser() -> _Parser:
-    from .app_config import add_overlay_arguments, hotkeys_help
+    from .desktop import add_overlay_arguments, hotkeys_help
 
     parser = _Parser(
         prog="vwm-overlay",
@@ -126,8 +126,7 @@ def _main_overlay(argv: Sequence[str], startup_mask: set[int]) -> int:
     signal.pthread_sigmask(signal.SIG_SETMASK, startup_mask)
     import os
 
-    from .app import run
-    from .app_config import config_from_arguments
+    from .desktop import config_from_arguments, run
     from .x11 import ConnectionLostError, DisplayUnavailableError
 
     args = _overlay_parser().parse_args(argv)
@@ -149,7 +148,7 @@ and a hotkey shows their chart over the window.  SIGINT or SIGTERM end it."""
 
 
 def _overlay_help() -> str:
-    from .app_config import hotkeys_help
+    from .desktop import hotkeys_help
 
     return f"""\
 options (without a command):

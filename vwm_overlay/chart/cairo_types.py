@@ -5,7 +5,7 @@ Everything that touches cairocffi directly goes through these helpers, so the re
 
 from __future__ import annotations
 
-from typing import Protocol, cast
+from typing import IO, Protocol, cast
 
 import cairocffi
 
@@ -49,7 +49,7 @@ class ImageSurface(Protocol):
     def get_height(self) -> int: ...
     def flush(self) -> None: ...
     def mark_dirty(self) -> None: ...
-    def write_to_png(self, target: str) -> None: ...
+    def write_to_png(self, target: str | IO[bytes]) -> None: ...
 
 
 class SurfacePattern(Protocol):

@@ -139,7 +139,8 @@ class ShapeTracker:
             size = len(alpha)
             for key, y, height, _ in bands:
                 seen = marks.get(key)
-                if seen is not None and seen[-1] == bucket:
+                # A row idle for longer than the width has an empty deque (graph_extent dropped every bucket).
+                if seen and seen[-1] == bucket:
                     continue  # one drawn column per bucket is all a row's extent needs
                 y0, y1 = max(y, 0), min(y + height, size)
                 if y1 > y0 and alpha.count(0, y0, y1) < y1 - y0:

@@ -28,9 +28,9 @@ ClientUnmapped, ``destroy()`` on ClientRemoved.
 from __future__ import annotations
 
 from .capture import Image, grab_root, parse_xwd, read_xwd
-from .clients import Client, ClientTracker
+from .clients import Client, ClientTracker, is_local_name, local_names
 from .compositor import CompositorWatch
-from .connection import VANISHED, Connection
+from .connection import BAD_VALUE, BAD_WINDOW, RACE_CODES, Connection, error_code, is_race
 from .errors import (
     DISPLAY_UNAVAILABLE_STATUS,
     BindingError,
@@ -57,9 +57,11 @@ from .hotkeys import DEFAULT_BINDINGS, Binding, Hotkeys, parse_binding
 from .overlay import OverlayWindow, ShapeRect, argb_visual
 
 __all__ = [
+    "BAD_VALUE",
+    "BAD_WINDOW",
     "DEFAULT_BINDINGS",
     "DISPLAY_UNAVAILABLE_STATUS",
-    "VANISHED",
+    "RACE_CODES",
     "Binding",
     "BindingError",
     "Client",
@@ -87,7 +89,11 @@ __all__ = [
     "X11Error",
     "X11UnsupportedError",
     "argb_visual",
+    "error_code",
     "grab_root",
+    "is_local_name",
+    "is_race",
+    "local_names",
     "parse_binding",
     "parse_xwd",
     "read_xwd",

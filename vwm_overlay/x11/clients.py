@@ -13,8 +13,10 @@ of ConfigureNotify while a window is dragged costs one query.
 
 from __future__ import annotations
 
+import logging
 import socket
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from Xlib import X
@@ -36,10 +38,20 @@ from .events import (
 from .props import read_text, read_windows, window_pid
 from .topology import client_rect, ewmh_manager, fallback_clients, find_frame, parent_of
 
-__all__ = ["Client", "ClientTracker"]
+__all__ = ["Client", "ClientTracker", "is_local_name", "local_names"]
+
+log = logging.getLogger(__name__)
 
 _ROOT_MASK = X.PropertyChangeMask | X.SubstructureNotifyMask
 _CLIENT_MASK = X.PropertyChangeMask | X.StructureNotifyMask
+
+#: A client whose properties changed more often than this within one batch of events floods us (a title or a
+#: progress counter rewritten in a loop): every notification costs us a parse, it could send more than we can
+#: read, and every round trip of ours waits behind all of them.  So we stop listening to its properties, read the
+#: ones we care about every :data:`PROPERTY_POLL_S` instead, and listen again after :data:`PROPERTY_MUTE_S`.
+PROPERTY_FLOOD = 128
+PROPERTY_POLL_S = 2.0
+PROPERTY_MUTE_S = 30.0
 
 
 @dataclass(slots=True)
@@ -72,6 +84,7 @@ class _Pending:
     frames: set[int] = field(default_factory=set)
     geometry: set[int] = field(default_factory=set)
     restacked: set[int] = field(default_factory=set)
+    listen: set[int] = field(default_factory=set)  # clients to listen to again, once read
 
 
 class ClientTracker:
@@ -80,12 +93,18 @@ class ClientTracker:
     ``start()`` selects the events and returns a :class:`ClientAdded` for every
     client already there.  ``process(events)`` returns what changed.
     ``hostname`` is this machine's name, for ``WM_CLIENT_MACHINE`` (default:
-    :func:`socket.gethostname`).
+    :func:`socket.gethostname`; see :func:`local_names`).
     """
 
-    def __init__(self, conn: Connection, *, hostname: str | None = None) -> None:
+    def __init__(
+        self, conn: Connection, *, hostname: str | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.conn = conn
+        self.clock = clock
+        self._muted: dict[int, list[float]] = {}  # client window -> [when to read it, when to listen again]
         self.hostname = (hostname if hostname is not None else socket.gethostname()).lower()
+        self._local = local_names(self.hostname)
+        self._told_pid_mismatch = False
         self.clients: dict[int, Client] = {}
         self._frames: dict[int, set[int]] = {}  # frame -> clients inside it
         self._ewmh = False
@@ -107,6 +126,7 @@ class ClientTracker:
             handler = self._HANDLERS.get(event.type)
             if handler is not None:
                 handler(self, event)
+        self._mute_floods()
         return self._finish()
 
     def rescan(self) -> list[ClientEvent]:
@@ -144,6 +164,25 @@ class ClientTracker:
         self.conn.root.change_attributes(event_mask=X.NoEventMask)
         self.clients.clear()
         self._frames.clear()
+
+    def _mute_floods(self) -> None:
+        now = self.clock()
+        for wid, count in self.conn.property_counts.items():
+            if count > PROPERTY_FLOOD and wid in self.clients and wid not in self._muted:
+                self._muted[wid] = [now + PROPERTY_POLL_S, now + PROPERTY_MUTE_S]
+                self.conn.window(wid).change_attributes(event_mask=X.StructureNotifyMask)
+        for wid, (poll_at, listen_at) in list(self._muted.items()):
+            if now < poll_at:
+                continue
+            # Read what may have changed unheard; listen again only after these reads (see _finish): listening
+            # first would put the client's flood, if it goes on, ahead of every reply.
+            self._muted[wid][0] = now + PROPERTY_POLL_S
+            self._pending.pids.add(wid)
+            self._pending.machines.add(wid)
+            self._pending.relist |= not self._ewmh
+            if now >= listen_at:
+                del self._muted[wid]
+                self._pending.listen.add(wid)
 
     # -- event handlers: only take notes, the round trips wait for _finish -----------
 
@@ -257,6 +296,8 @@ class ClientTracker:
             if client.local and client.mapped != client.reported_mapped:
                 client.reported_mapped = client.mapped
                 out.append(ClientMapped(wid) if client.mapped else ClientUnmapped(wid))
+        for wid in pending.listen & self.clients.keys():
+            self.conn.window(wid).change_attributes(event_mask=_CLIENT_MASK)
         return out
 
     def _check_wm(self) -> str | None:
@@ -305,11 +346,12 @@ class ClientTracker:
         self._frames.setdefault(frame, set()).add(wid)
         if not client.local:
             return []
-        client.pid = window_pid(self.conn, wid)
+        client.pid = self._pid_of(wid)
         client.reported_mapped = client.mapped
         return [ClientAdded(wid, client.pid, rect, frame, client.mapped)]
 
     def _forget(self, wid: int, *, report: bool = True) -> list[ClientEvent]:
+        self._muted.pop(wid, None)
         client = self.clients.pop(wid, None)
         if client is None:
             return []
@@ -334,7 +376,7 @@ class ClientTracker:
             client.local = False
             return [ClientRemoved(wid, client.pid)]
         client.local = True
-        client.pid = window_pid(self.conn, wid)
+        client.pid = self._pid_of(wid)
         client.reported_mapped = client.mapped
         return [ClientAdded(wid, client.pid, client.rect, client.frame, client.mapped)]
 
@@ -342,7 +384,7 @@ class ClientTracker:
         client = self.clients.get(wid)
         if client is None or not client.local:
             return []
-        pid = window_pid(self.conn, wid)
+        pid = self._pid_of(wid)
         if pid == client.pid:
             return []
         old, client.pid = client.pid, pid
@@ -373,9 +415,25 @@ class ClientTracker:
 
     # -- queries ---------------------------------------------------------------------
 
+    def _pid_of(self, wid: int) -> int | None:
+        """X-Resource's pid (from the client's socket), ``_NET_WM_PID`` only where the server cannot tell."""
+        server_pid, claimed_pid = window_pid(self.conn, wid)
+        if server_pid is None:
+            return claimed_pid
+        if claimed_pid is not None and claimed_pid != server_pid and not self._told_pid_mismatch:
+            self._told_pid_mismatch = True  # once: a desktop of Flatpak apps would say it for every window
+            log.warning(
+                "window 0x%x: _NET_WM_PID says %d, the X server says %d (a pid namespace?); "
+                "using the X server's pids where they differ",
+                wid,
+                claimed_pid,
+                server_pid,
+            )
+        return server_pid
+
     def _is_local(self, wid: int) -> bool:
         machine = read_text(self.conn, wid, "WM_CLIENT_MACHINE")
-        return machine is None or machine.lower() in (self.hostname, "localhost")
+        return machine is None or is_local_name(machine.lower(), self._local)
 
     def _client_of(self, wid: int) -> int | None:
         """The client that ``wid`` is, frames, or lies inside of."""
@@ -393,3 +451,25 @@ class ClientTracker:
                 return None
             current = parent
         return None
+
+
+def local_names(hostname: str) -> frozenset[str]:
+    """The ``WM_CLIENT_MACHINE`` values that mean this machine, ``hostname`` being what ``gethostname`` says.
+
+    ICCCM asks clients for the fully qualified name, many give the short one, some ``localhost``.  Both forms of
+    ours count; when ``hostname`` has no domain, any name whose first label is ours does (see
+    :func:`is_local_name`), since learning our domain would need a DNS query that may hang.
+    """
+    name = hostname.lower().rstrip(".")
+    short = name.split(".", 1)[0]
+    return frozenset({name, short, "localhost", "localhost.localdomain", "localhost6", "localhost6.localdomain6"})
+
+
+def is_local_name(machine: str, local: frozenset[str]) -> bool:
+    """Whether a lower-case ``WM_CLIENT_MACHINE`` names this machine, ``local`` being :func:`local_names`."""
+    machine = machine.rstrip(".")
+    if machine in local:
+        return True
+    short, dot, _ = machine.partition(".")
+    # A fully qualified name with our short name, when we do not know our own domain.
+    return bool(dot) and short in local and not any("." in name and not name.startswith("localhost") for name in local)

@@ -14,23 +14,61 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import ParamSpec, TypeVar, cast
 
+from Xlib import X
 from Xlib import error as xerror
 from Xlib.display import Display
 from Xlib.protocol import rq
+from Xlib.protocol.request import GetProperty
 from Xlib.xobject.drawable import Window
 
 from .errors import ConnectionLostError, DisplayUnavailableError
 
-__all__ = ["VANISHED", "Connection"]
+__all__ = ["BAD_VALUE", "BAD_WINDOW", "RACE_CODES", "Connection", "error_code", "is_race"]
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-#: Errors a request gets when its window was destroyed meanwhile.  Clients close
-#: windows whenever they like, so these are normal, never a bug of ours.
-VANISHED: tuple[type[xerror.XError], ...] = (xerror.BadWindow, xerror.BadDrawable)
+# Core protocol error codes (X Window System Protocol, section 4 "Errors").
+BAD_VALUE = 2
+BAD_WINDOW = 3
+BAD_PIXMAP = 4
+BAD_MATCH = 8
+BAD_DRAWABLE = 9
+
+#: Errors that another client can cause by acting between our requests, so they are normal, never a bug of ours:
+#: a window destroyed meanwhile (BadWindow; BadDrawable from GetGeometry; BadPixmap for a drawable that was a
+#: window; BadMatch for a request that needs it viewable), a property that shrank between two reads of it
+#: (BadValue: the second read's offset lies past its new end).
+RACE_CODES = frozenset({BAD_VALUE, BAD_WINDOW, BAD_PIXMAP, BAD_MATCH, BAD_DRAWABLE})
+
+#: Largest core error code (BadImplementation); extensions' errors come after it.
+_LAST_CORE_CODE = 17
+
+#: Bytes of the 32-byte error packet that hold its code.
+_CODE_BYTE = 1
+
+
+def error_code(err: BaseException) -> int | None:
+    """The raw X error code of ``err``, or None when it is no X protocol error.
+
+    By the raw code, not the class: python-xlib 0.33's RANDR extension registers its error classes under core
+    codes 0-2 (BadRequest and BadValue then arrive as RANDR classes, which are not even ``XError``).  The
+    connection undoes that at open, and this still reads the code from the packet when a class lacks ``code``.
+    """
+    code = getattr(err, "code", None)
+    if isinstance(code, int):
+        return code
+    packet = err.args[1] if len(err.args) == 2 else None
+    if isinstance(packet, bytes | bytearray) and len(packet) >= 32 and packet[0] == 0:
+        return packet[_CODE_BYTE]
+    return None
+
+
+def is_race(err: BaseException) -> bool:
+    """Whether ``err`` is an X error that a change by another client explains (see :data:`RACE_CODES`)."""
+    return error_code(err) in RACE_CODES
 
 
 class Connection:
@@ -59,9 +97,12 @@ class Connection:
         self._closed = False
         self._takers: list[Callable[[rq.Event], bool]] = []
         self._helpers: dict[str, object] = {}
+        #: PropertyNotify read by the last :meth:`events` call, by window, before they were coalesced.
+        self.property_counts: dict[int, int] = {}
         # Asynchronous errors without an onerror= handler land here; python-xlib's
         # default prints them to stderr, which vanished windows would flood.
         self.display.set_error_handler(self._on_error)
+        _restore_core_errors(self.display)
 
     # -- atoms -----------------------------------------------------------------
 
@@ -90,15 +131,35 @@ class Connection:
         return self.display.create_resource_object("window", wid)
 
     def tolerant(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
-        """Run a request that may hit a window that vanished; None if it did.
+        """Run a request that another client may have raced (see :data:`RACE_CODES`); None if it did.
 
         For round-trip requests, whose errors python-xlib raises.  One-way requests
         are covered by the connection's error handler, which drops these errors.
         """
         try:
             return call(*args, **kwargs)
-        except VANISHED:
-            return None
+        except Exception as err:
+            if is_race(err):
+                return None
+            raise
+
+    def get_property(self, wid: int, atom: int, kind: int) -> GetProperty | None:
+        """The whole value of a property, read from its start; None if it is missing or the window vanished.
+
+        Always from offset 0, with room for all of it: a property read in two pieces (python-xlib's
+        ``get_full_property``) gets BadValue when it shrank in between, and one that grew in between is
+        read again, whole, a few times at most.
+        """
+        window = self.window(wid)
+        length_words = _PROPERTY_WORDS
+        for _ in range(_PROPERTY_TRIES):
+            prop = self.tolerant(window.get_property, atom, kind, 0, length_words)
+            if prop is None or prop.property_type == X.NONE:
+                return None
+            if not prop.bytes_after:
+                return prop
+            length_words = (len(prop.value) * prop.format // 8 + prop.bytes_after) // 4 + _PROPERTY_WORDS
+        return prop  # still growing: what we read is a consistent prefix
 
     @contextlib.contextmanager
     def guard(self) -> Iterator[None]:
@@ -129,15 +190,33 @@ class Connection:
         with self.guard():
             return self.display.pending_events()
 
-    def events(self) -> list[rq.Event]:
-        """All events that can be read now, without blocking (except those a taker took)."""
+    def events(self, limit: int = 1 << 30) -> list[rq.Event]:
+        """The events that can be read now without blocking, at most ``limit`` (except those a taker took).
+
+        A PropertyNotify is kept only once per window and property in a batch (the last one): only the
+        property's value, read afterwards, matters, and a client rewriting a property in a loop sends thousands.
+        """
         out: list[rq.Event] = []
         takers = self._takers
+        seen: dict[tuple[int, int], int] = {}  # (window, atom) -> index of its PropertyNotify in out
+        counts = self.property_counts
+        counts.clear()
+        read = 0
         with self.guard():
-            while self.display.pending_events():
+            while read < limit and self.display.pending_events():
                 event = self.display.next_event()
-                if not any(take(event) for take in takers):
-                    out.append(event)
+                read += 1
+                if any(take(event) for take in takers):
+                    continue
+                if event.type == X.PropertyNotify:
+                    key = (event.window.id, event.atom)
+                    counts[key[0]] = counts.get(key[0], 0) + 1
+                    index = seen.get(key)
+                    if index is not None:
+                        out[index] = event
+                        continue
+                    seen[key] = len(out)
+                out.append(event)
         return out
 
     def helper(self, key: str, make: Callable[[], T]) -> T:
@@ -174,9 +253,35 @@ class Connection:
         self.close()
 
     def _on_error(self, err: xerror.XError, request: rq.Request | None) -> None:
-        if isinstance(err, VANISHED):
+        if is_race(err):
             return
         log.warning("X error: %s", _one_line(err))
+
+
+#: A property is first read with room for this many 32-bit words (a client list of 4,096 windows).
+_PROPERTY_WORDS = 4096
+#: Reads of a property that keeps growing before the last one is taken as it is.
+_PROPERTY_TRIES = 4
+
+
+def _restore_core_errors(display: Display) -> None:
+    """Give the core error codes back their core classes, on this connection only.
+
+    python-xlib 0.33's RANDR support registers its three errors at codes 0-2 instead of at the extension's first
+    error code, over the core BadRequest and BadValue.  Its classes are plain exceptions without the fields the
+    reply reader needs (``sequence_number``), so such an error arriving for a request breaks the connection's
+    reader in the middle of a packet: every later request then waits forever.  The table is shared by every
+    connection of the process; this connection gets a repaired copy of its own.
+    """
+    protocol = display.display
+    classes = dict(protocol.error_classes)
+    for code in range(_LAST_CORE_CODE + 1):
+        core = xerror.xerror_class.get(code)
+        if core is None:
+            classes.pop(code, None)
+        else:
+            classes[code] = core
+    protocol.error_classes = classes
 
 
 def _one_line(err: BaseException) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from Xlib import X, Xatom
 from Xlib.ext import res
 
-from .connection import VANISHED, Connection
+from .connection import Connection
 
 __all__ = ["read_cardinal", "read_text", "read_windows", "window_pid", "xres_pid"]
 
@@ -28,10 +28,7 @@ def read_windows(conn: Connection, wid: int, name: str) -> list[int] | None:
 
 def read_text(conn: Connection, wid: int, name: str) -> str | None:
     """A text property (``WM_CLIENT_MACHINE``, ``_NET_WM_NAME``), decoded."""
-    try:
-        prop = conn.window(wid).get_full_property(conn.atom(name), X.AnyPropertyType)
-    except VANISHED:
-        return None
+    prop = conn.get_property(wid, conn.atom(name), X.AnyPropertyType)
     if prop is None or prop.format != 8:
         return None
     value = prop.value
@@ -49,9 +46,8 @@ def xres_pid(conn: Connection, wid: int) -> int | None:
     """
     if not conn.display.has_extension("X-Resource"):
         return None
-    try:
-        reply = conn.display.res_query_client_ids([(wid, res.LocalClientPIDMask)])
-    except VANISHED:
+    reply = conn.tolerant(conn.display.res_query_client_ids, [(wid, res.LocalClientPIDMask)])
+    if reply is None:
         return None
     for ident in reply.ids:
         if ident.spec.mask & res.LocalClientPIDMask and ident.value:
@@ -60,19 +56,19 @@ def xres_pid(conn: Connection, wid: int) -> int | None:
     return None
 
 
-def window_pid(conn: Connection, wid: int) -> int | None:
-    """``_NET_WM_PID``, else the X-Resource answer."""
-    pid = read_cardinal(conn, wid, "_NET_WM_PID")
-    if pid is not None and pid > 0:
-        return pid
-    return xres_pid(conn, wid)
+def window_pid(conn: Connection, wid: int) -> tuple[int | None, int | None]:
+    """``(server_pid, claimed_pid)``: what X-Resource says of ``wid``'s client, and its ``_NET_WM_PID``.
+
+    Prefer the first: the server took it from the client's socket, so it is the pid in our pid namespace.
+    ``_NET_WM_PID`` is what the client believes its pid is: inside Flatpak, bubblewrap, firejail or any pid
+    namespace it is a pid of that namespace (a Flatpak app says 2, which here is kthreadd).
+    """
+    claimed = read_cardinal(conn, wid, "_NET_WM_PID")
+    return xres_pid(conn, wid), claimed if claimed is not None and claimed > 0 else None
 
 
 def _read32(conn: Connection, wid: int, name: str, kind: int) -> list[int] | None:
-    try:
-        prop = conn.window(wid).get_full_property(conn.atom(name), kind)
-    except VANISHED:
-        return None
+    prop = conn.get_property(wid, conn.atom(name), kind)
     if prop is None or prop.format != 32:
         return None
     return list(prop.value)

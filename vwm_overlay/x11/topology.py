@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from Xlib import X
 
-from .connection import VANISHED, Connection
+from .connection import Connection
 from .events import Rect
 from .props import read_text, read_windows
 
@@ -58,10 +58,7 @@ def fallback_clients(conn: Connection) -> list[int]:
 
 def has_wm_state(conn: Connection, wid: int) -> bool:
     """Whether a window manager manages ``wid`` (WM_STATE Normal or Iconic)."""
-    try:
-        prop = conn.window(wid).get_full_property(conn.atom("WM_STATE"), X.AnyPropertyType)
-    except VANISHED:
-        return False
+    prop = conn.get_property(wid, conn.atom("WM_STATE"), X.AnyPropertyType)
     if prop is None or prop.format != 32 or not prop.value:
         return False
     return prop.value[0] in (_WM_STATE_NORMAL, _WM_STATE_ICONIC)

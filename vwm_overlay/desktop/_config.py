@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .x11.hotkeys import DEFAULT_BINDINGS, parse_binding
+from ..errors import UsageError
+from ..x11.hotkeys import DEFAULT_BINDINGS, parse_binding
 
 __all__ = [
     "ACTION_HELP",
+    "MAX_CONFIG_BYTES",
     "AppConfig",
     "ConfigError",
     "add_overlay_arguments",
@@ -38,6 +40,7 @@ __all__ = [
     "default_output_dir",
     "hotkeys_help",
     "load_config_file",
+    "read_config_bytes",
 ]
 
 #: What each hotkey does, in the order the help lists them.
@@ -99,15 +102,48 @@ class AppConfig:
     show_all: bool = False
 
 
-def load_config_file(path: Path) -> dict[str, Any]:
-    """The checked contents of a config file: ``hertz``, ``output_dir``, ``keys`` (each optional)."""
+#: A settings file is a few lines; anything longer than this is not one (``--config /dev/zero``).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def read_config_bytes(path: Path) -> bytes:
+    """The bytes of a settings file: a regular file of at most :data:`MAX_CONFIG_BYTES`.
+
+    Opened without blocking, so a FIFO or a device given as the file is refused instead of waited on.
+    """
+    _check_path(path, str(path))
     try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except OSError as err:
         raise ConfigError(f"{path}: {err.strerror or err}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{path}: not a regular file")
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, MAX_CONFIG_BYTES + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"{path}: too large for a settings file (over {MAX_CONFIG_BYTES} bytes)")
+        return b"".join(chunks)
+    except OSError as err:
+        raise ConfigError(f"{path}: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """The checked contents of a config file: ``hertz``, ``output_dir``, ``keys`` (each optional)."""
+    raw = read_config_bytes(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     unknown = sorted(set(data) - set(_FILE_KEYS))
@@ -123,6 +159,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
         value = data["output_dir"]
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{path}: output_dir must be a non-empty string")
+        _check_path(value, f"{path}: output_dir")
         out["output_dir"] = Path(value)
     if "keys" in data:
         keys = data["keys"]
@@ -169,6 +206,7 @@ def config_from_arguments(args: argparse.Namespace, environ: Mapping[str, str]) 
     explicit = path is not None
     if path is None:
         path = default_config_path(environ)
+    _check_path(path, "--config" if explicit else "the settings file's path")
     from_file = load_config_file(path) if explicit or path.exists() else {}
 
     bindings = dict(DEFAULT_BINDINGS)
@@ -183,7 +221,10 @@ def config_from_arguments(args: argparse.Namespace, environ: Mapping[str, str]) 
     hertz = from_file.get("hertz", 10.0)
     if args.hertz is not None:
         hertz = _checked_hertz(args.hertz, "--hertz")
+    if args.output_dir is not None:
+        _check_path(args.output_dir, "--output-dir")
     output_dir: Path = args.output_dir or from_file.get("output_dir") or default_output_dir(environ)
+    _check_path(output_dir, "the output directory")
     return AppConfig(
         display=args.display,
         bindings={action: text for action, text in bindings.items() if text.strip()},
@@ -202,6 +243,12 @@ def hotkeys_help(bindings: Mapping[str, str] = DEFAULT_BINDINGS) -> str:
     )
 
 
+def _check_path(path: Path | str, where: str) -> None:
+    """A path no system call can take (a NUL byte in it) is a usage error, found before it is used."""
+    if "\0" in str(path):
+        raise ConfigError(f"{where}: a path cannot hold a NUL character: {str(path)!r}")
+
+
 def _check_binding(action: str, text: str, where: str) -> None:
     if action not in DEFAULT_BINDINGS:
         raise ConfigError(f"{where}: unknown action {action!r} (known: {', '.join(DEFAULT_BINDINGS)})")
@@ -214,7 +261,7 @@ def _check_binding(action: str, text: str, where: str) -> None:
 
 def _checked_hertz(value: float, where: str) -> float:
     # Imported here: the chart package loads cairo, which the command line's help does not need.
-    from .schedule import MAX_HZ, MIN_HZ
+    from ..schedule import MAX_HZ, MIN_HZ
 
     if not MIN_HZ <= value <= MAX_HZ:
         raise ConfigError(f"{where}: the rate must be {MIN_HZ:g} to {MAX_HZ:g} Hz, not {value:g}")

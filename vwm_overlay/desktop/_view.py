@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from .chart import Chart, Theme
-from .chart.cairo_types import OPERATOR_OVER, OPERATOR_SOURCE, Context, new_context
-from .chart.shape import ChartShape
-from .errors import TaskGone
-from .schedule import Schedule
-from .vmon import Vmon
-from .vmon.records import Task
-from .x11 import Connection, OverlayWindow, Rect
+from ..chart import Chart, Theme
+from ..chart.cairo_types import OPERATOR_OVER, OPERATOR_SOURCE, Context, new_context
+from ..chart.shape import ChartShape
+from ..errors import TaskGone
+from ..schedule import Schedule
+from ..vmon import Vmon
+from ..vmon.records import Task
+from ..x11 import Connection, OverlayWindow, Rect
 
 if TYPE_CHECKING:
     import cairocffi
 
-    from .chart.cairo_types import ImageSurface
+    from ..chart.cairo_types import ImageSurface
 
 __all__ = ["OVERLAY_THEME", "SHAPED_UNDERLAY", "UNDERLAY_ALPHA", "WindowView"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import cairocffi
 
-from .chart import Chart
+from ..chart import Chart
 
 __all__ = ["chart_file_name", "save_chart"]
 
@@ -31,17 +32,25 @@ def save_chart(chart: Chart, directory: Path, name: str | None, pid: int | None)
     """Write ``chart`` to a new PNG file in ``directory`` (created if needed) and return its path.
 
     The file appears whole or not at all: it is written under a temporary name
-    and renamed.  Raises :class:`OSError`.
+    and renamed.  The PNG goes through the descriptor that created the temporary
+    file (``O_EXCL``, mode 0600), never reopened by name: in a directory where
+    others may write, a name swapped for a symlink meanwhile is never written
+    through.  Raises :class:`OSError`.
     """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / chart_file_name(name, pid, time.time())
     fd, temporary = tempfile.mkstemp(prefix=".", suffix=".png.part", dir=directory)
-    os.close(fd)
     try:
-        try:
-            chart.write_png(temporary)
-        except cairocffi.CairoError as err:
-            raise OSError(f"cannot write {path.name}: {err}") from err
+        with os.fdopen(fd, "wb") as out:
+            try:
+                chart.to_surface().write_to_png(out)
+            except cairocffi.CairoError as err:
+                raise OSError(f"cannot write {path.name}: {err}") from err
+            out.flush()
+            # Only what we wrote gets the final name: not whatever another user put under the temporary one.
+            mine, named = os.fstat(out.fileno()), os.stat(temporary, follow_symlinks=False)
+            if (mine.st_dev, mine.st_ino) != (named.st_dev, named.st_ino):
+                raise OSError(errno.EEXIST, f"{temporary} was replaced by someone else while being written")
         os.replace(temporary, path)
     except BaseException:
         try:

@@ -1,0 +1,283 @@
+"""The overlay program driven from inside: real windows under openbox, the program's actions called directly.
+
+``OverlayApp`` runs in the test's process on its own connection, with a clock the test moves: a sample is
+taken when the test steps the program after moving the clock, never because time passed.  Hotkeys are not
+grabbed (no bindings): the tests call the actions the hotkeys would.
+"""
+
+from __future__ import annotations
+
+import io
+import select
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from polling import wait_for
+from x11_helpers import ClientProc, Session, new_session, xdotool
+from Xlib import X
+from Xlib.protocol import event
+
+from vwm_overlay.desktop import ACTIONS, AppConfig, OverlayApp, WindowView
+from vwm_overlay.x11 import Connection
+
+pytestmark = pytest.mark.x11
+
+
+class Clock:
+    """Time that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now_s = 1000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+class Driven:
+    """An OverlayApp on its own connection, and the means to drive it."""
+
+    def __init__(self, session: Session, output_dir: Path, *, show_all: bool = False) -> None:
+        self.session = session
+        self.clock = Clock()
+        self.conn = Connection(session.display)
+        self.out, self.err = io.StringIO(), io.StringIO()
+        config = AppConfig(display=session.display, bindings={}, output_dir=output_dir, show_all=show_all)
+        self.app = OverlayApp(self.conn, config, out=self.out, err=self.err, clock=self.clock)
+        self.app.start()
+
+    def pump(self, until: Callable[[], Any], what: str, timeout_s: float = 10.0) -> Any:
+        """Feed the program the X events until ``until()`` is true (no samples taken)."""
+
+        def step() -> Any:
+            select.select([self.conn.fileno()], [], [], 0.02)
+            self.app.handle(self.conn.events())
+            self.conn.flush()
+            return until()
+
+        return wait_for(step, timeout_s, what)
+
+    def samples(self, count: int) -> None:
+        """Take ``count`` samples, one interval of the clock apart, each frame taken in by the server."""
+        for _ in range(count):
+            self.clock.now_s += self.app.schedule.interval_s
+            self.app.step()
+            self.settle()
+
+    def settle(self) -> None:
+        """Wait until the X server has read every frame sent (until then, a new frame would be skipped)."""
+        self.pump(lambda: not any(v.overlay is not None and v.overlay.busy for v in self.app.views.values()), "frames")
+
+    def view(self, client: ClientProc) -> WindowView:
+        view: WindowView = self.pump(lambda: self.app.views.get(client.window), "the program to see the window")
+        return view
+
+    def focus(self, client: ClientProc) -> None:
+        xdotool(self.session.env, "windowactivate", "--sync", str(client.window))
+        self.pump(lambda: self.app.tracker.active_client() == client.window, "the focus on the window")
+
+    def close(self) -> None:
+        self.app.close()
+        self.conn.close()
+
+
+def mapped(conn: Connection, view: WindowView) -> bool:
+    """Whether the view's overlay window is on screen, asked of the X server."""
+    if view.overlay is None:
+        return False
+    return bool(conn.window(view.overlay.window.id).get_attributes().map_state == X.IsViewable)
+
+
+def count_uploads(view: WindowView) -> list[int]:
+    """Count the frames the view sends from now on (``counter[0]``)."""
+    assert view.overlay is not None
+    counter = [0]
+    upload = view.overlay.upload
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        counter[0] += 1
+        upload(*args, **kwargs)
+
+    view.overlay.upload = counted  # type: ignore[method-assign]
+    return counter
+
+
+@pytest.fixture
+def driven(xsession: Session, tmp_path: Path) -> Iterator[Driven]:
+    if shutil.which("xdotool") is None:
+        pytest.skip("needs xdotool")
+    program = Driven(xsession, tmp_path / "charts")
+    yield program
+    program.close()
+
+
+@pytest.fixture
+def clients() -> Iterator[list[ClientProc]]:
+    started: list[ClientProc] = []
+    yield started
+    for client in started:
+        client.close()
+
+
+def client(session: Session, clients: list[ClientProc], x: int, *args: str) -> ClientProc:
+    proc = ClientProc(session.env, "--x", str(x), "--y", "60", "--width", "260", "--height", "180", *args)
+    clients.append(proc)
+    return proc
+
+
+def test_every_action_has_a_test() -> None:
+    # The actions below, one test each (toggle_all and rate_up/rate_down share theirs).
+    assert set(ACTIONS) == {"toggle", "toggle_all", "rate_up", "rate_down", "pause", "discard", "save"}
+
+
+def test_toggle_shows_and_hides_the_focused_windows_chart(
+    xsession: Session, driven: Driven, clients: list[ClientProc]
+) -> None:
+    one, other = client(xsession, clients, 40), client(xsession, clients, 400)
+    view, other_view = driven.view(one), driven.view(other)
+    driven.focus(one)
+    driven.app.act("toggle")
+    assert view.visible and mapped(driven.conn, view)
+    assert not other_view.visible
+    driven.app.act("toggle")
+    assert not mapped(driven.conn, view), "hidden again"
+
+
+def test_toggle_all_shows_every_chart_and_those_of_new_windows_then_hides_them(
+    xsession: Session, driven: Driven, clients: list[ClientProc]
+) -> None:
+    views = [driven.view(client(xsession, clients, x)) for x in (40, 400)]
+    driven.app.act("toggle_all")
+    assert all(view.visible and mapped(driven.conn, view) for view in views)
+    late = driven.view(client(xsession, clients, 760))
+    assert late.visible, "a window that came after toggle-all shows its chart too"
+    driven.app.act("toggle_all")
+    assert not any(view.visible for view in [*views, late])
+
+
+def test_rate_up_and_down_step_through_the_presets_and_redraw_every_heading(
+    xsession: Session, driven: Driven, clients: list[ClientProc]
+) -> None:
+    view = driven.view(client(xsession, clients, 40))
+    driven.app.act("toggle_all")
+    driven.samples(2)
+    frames = count_uploads(view)
+    schedule = driven.app.schedule
+    assert schedule.display_hertz == 10
+    driven.app.act("rate_up")
+    assert schedule.display_hertz == 20 and schedule.interval_s == pytest.approx(0.05)
+    assert frames[0] == 1, "the heading shows the new rate at once, before the next sample"
+    driven.settle()
+    driven.app.act("rate_down")
+    driven.settle()
+    driven.app.act("rate_down")
+    driven.settle()
+    assert schedule.display_hertz == 1
+    driven.app.act("rate_down")
+    assert schedule.display_hertz == 1, "1 Hz is the slowest preset"
+    assert frames[0] == 4
+
+
+def test_pause_stops_sampling_and_a_second_press_resumes(
+    xsession: Session, driven: Driven, clients: list[ClientProc]
+) -> None:
+    view = driven.view(client(xsession, clients, 40))
+    driven.samples(3)
+    before = view.chart.samples
+    assert before >= 2
+    driven.app.act("pause")
+    assert driven.app.schedule.paused
+    driven.samples(5)
+    assert view.chart.samples == before
+    driven.app.act("pause")
+    driven.samples(2)
+    assert view.chart.samples > before
+
+
+def test_discard_forgets_the_exited_tasks_of_the_focused_chart(
+    xsession: Session, driven: Driven, clients: list[ClientProc]
+) -> None:
+    # The client's process has a child shell whose own child exits a moment later and is reaped: an exited
+    # task, a "snowflake".  (The client never reaps its own children: they would stay as zombies.)
+    prefix = ["sh", "-c", 'sh -c "sleep 2; true" & exec "$0" "$@"']
+    proc = ClientProc(xsession.env, "--x", "40", "--y", "60", prefix=prefix)
+    clients.append(proc)
+    view = driven.view(proc)
+
+    def snowflake() -> bool:
+        driven.samples(1)
+        return view.chart.snowflake_count > 0
+
+    wait_for(snowflake, 10, "the child to exit and show as an exited task")
+    driven.focus(proc)
+    driven.app.act("discard")
+    assert view.chart.snowflake_count == 0
+
+
+def test_save_writes_the_focused_chart_and_says_so_when_nothing_has_the_focus(
+    xsession: Session, driven: Driven, clients: list[ClientProc], tmp_path: Path
+) -> None:
+    one = client(xsession, clients, 40)
+    driven.view(one)
+    driven.samples(2)
+    driven.focus(one)
+    driven.app.act("save")
+    path = Path(driven.out.getvalue().strip())
+    assert path.parent == tmp_path / "charts" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # The focus on no window the program monitors (the desktop, a remote window).
+    driven.app.actions.focused = lambda: None
+    driven.app.act("save")
+    assert driven.err.getvalue() == "vwm-overlay: no chart to save: no monitored window has the focus\n"
+
+
+def test_an_exposed_overlay_is_sent_again(xsession: Session, driven: Driven, clients: list[ClientProc]) -> None:
+    view = driven.view(client(xsession, clients, 40))
+    driven.app.act("toggle_all")
+    driven.samples(2)
+    driven.app.act("pause")  # no sample is due: the frame is sent at once, not with the next sample
+    driven.settle()
+    frames = count_uploads(view)
+    assert view.overlay is not None
+    # The X server keeps the pixels of a 32-bit overlay on a 24-bit screen itself (Composite redirects such a
+    # window implicitly), so it sends Expose only where the overlay's shape grew; here another client sends it.
+    with Connection(xsession.display) as other:
+        exposed = event.Expose(window=other.window(view.overlay.window.id), x=0, y=0, width=50, height=20, count=0)
+        other.window(view.overlay.window.id).send_event(exposed, event_mask=X.ExposureMask)
+        other.sync()
+        driven.pump(lambda: frames[0] >= 1, "the overlay to be sent again")
+    assert frames[0] == 1
+
+
+def test_after_a_window_manager_restart_overlays_follow_the_new_frames(tmp_path: Path) -> None:
+    if shutil.which("openbox") is None:
+        pytest.skip("needs openbox")
+    with new_session(wm="openbox") as session:
+        procs: list[ClientProc] = []
+        program = Driven(session, tmp_path, show_all=True)
+        try:
+            proc = client(session, procs, 120)
+            view = program.view(proc)
+            program.pump(lambda: view.visible, "the chart over the window")
+            old_frame = view.frame
+            assert session.wm_proc is not None
+            session.stop(session.wm_proc)
+            session.start_wm("openbox")
+
+            def followed() -> bool:
+                tracked = program.app.tracker.get(proc.window)
+                return (
+                    tracked is not None
+                    and view.frame == tracked.frame != old_frame
+                    and view.overlay is not None
+                    and view.overlay.rect == tracked.rect
+                    and mapped(program.conn, view)
+                )
+
+            program.pump(followed, "the overlay over the window in its new frame")
+        finally:
+            program.close()
+            for each in procs:
+                each.close()

@@ -1,0 +1,81 @@
+"""The monitored client windows: one view per window, found by its window or by its overlay window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..schedule import Schedule
+from ..vmon import Vmon
+from ..x11 import ClientAdded, Connection
+from ._view import WindowView
+
+__all__ = ["WindowRegistry"]
+
+
+class WindowRegistry:
+    """Every client window's view, by client window id and by overlay window id (for Expose).
+
+    Views are attached to the shared monitor when added and detached when removed; ``show`` maps or unmaps a
+    view's overlay to match what is wanted, and remembers the overlay's id.
+    """
+
+    def __init__(self, conn: Connection, vmon: Vmon, schedule: Schedule) -> None:
+        self.conn = conn
+        self.vmon = vmon
+        self.schedule = schedule
+        self.views: dict[int, WindowView] = {}
+        self._by_overlay: dict[int, WindowView] = {}
+
+    def __iter__(self) -> Iterator[WindowView]:
+        return iter(list(self.views.values()))
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def get(self, window: int) -> WindowView | None:
+        return self.views.get(window)
+
+    def by_overlay(self, overlay: int) -> WindowView | None:
+        """The view whose overlay window is ``overlay``."""
+        return self._by_overlay.get(overlay)
+
+    def add(self, added: ClientAdded, name: str | None, *, wanted: bool) -> WindowView:
+        """A view for a new client window (replacing one for the same window id), monitoring its process."""
+        old = self.views.get(added.window)
+        if old is not None:
+            self.remove(old)
+        view = WindowView(
+            added.window,
+            added.pid,
+            added.rect,
+            added.frame,
+            mapped=added.mapped,
+            name=name,
+            hertz=self.schedule.display_hertz,
+        )
+        self.views[added.window] = view
+        view.attach(self.vmon, self.schedule)
+        view.wanted = wanted
+        return view
+
+    def remove(self, view: WindowView) -> None:
+        """Stop monitoring the window and destroy its overlay."""
+        self.views.pop(view.window, None)
+        if view.overlay is not None:
+            self._by_overlay.pop(view.overlay.window.id, None)
+        view.destroy()
+
+    def show(self, view: WindowView, composited: bool) -> None:
+        """Map or unmap the view's overlay to match ``wanted`` and its window's visibility."""
+        view.update_visibility(self.conn, composited)
+        if view.overlay is not None:
+            self._by_overlay[view.overlay.window.id] = view
+
+    def clear(self) -> list[WindowView]:
+        """Forget every view (they stop monitoring) and return them, for their overlays to be destroyed."""
+        views = list(self.views.values())
+        self.views.clear()
+        self._by_overlay.clear()
+        for view in views:
+            view.detach()
+        return views
