@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from record_helpers import Start, finish, pngs
 
-from vwm_overlay.record.files import OutputDir, create_log
+from vwm_overlay.record.files import OutputDir, create_output
 from vwm_overlay.record.snapshots import SnapshotWriter, snapshot_name
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the attacks need root to run the recorder as root")
@@ -135,7 +135,7 @@ def test_a_planted_dangling_log_symlink_is_refused(tmp_path: Path, nobody: int) 
     shared = shared_dir(tmp_path)
     plant_symlink(shared / "log.jsonl", tmp_path / "would-be-created", nobody)
     with pytest.raises(Exception, match="belongs to another user"):
-        create_log(str(shared / "log.jsonl"))
+        create_output(str(shared / "log.jsonl"))
     assert not (tmp_path / "would-be-created").exists()
 
 

@@ -71,19 +71,29 @@ def test_three_holders_give_one_command_with_three_instances(
     assert "exit status 5" in step
 
 
-def test_an_existing_summary_file_stops_the_run_before_the_command(record: Start, tmp_path: Path) -> None:
-    (tmp_path / "summary.json").write_text("keep me")
-    status, stderr = finish(record("--summary", "summary.json", "--output-dir", "out", "touch", "ran"))
-    assert status == 2
-    assert "cannot create --summary 'summary.json'" in stderr and len(stderr.splitlines()) == 1
-    assert (tmp_path / "summary.json").read_text() == "keep me"
-    assert not (tmp_path / "ran").exists()
+def test_an_existing_summary_of_ours_is_replaced_by_a_new_file(record: Start, tmp_path: Path) -> None:
+    old = tmp_path / "summary.json"
+    old.write_text("last run")
+    os.link(old, tmp_path / "other-name")
+    status, stderr = finish(record("--summary", "summary.json", "--output-dir", "out", "true"))
+    assert (status, stderr) == (0, "")
+    assert json.loads(old.read_text())["exit_status"] == 0
+    assert (tmp_path / "other-name").read_text() == "last run"  # a new file: the old one was not written through
+
+
+def test_a_summary_in_another_users_directory_stops_the_run_before_the_command(record: Start, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chown(shared, 65534, 65534)
+    status, stderr = finish(record("--summary", "shared/summary.json", "--output-dir", "out", "touch", "ran"))
+    assert status == 2 and "another user" in stderr and len(stderr.splitlines()) == 1
+    assert not (shared / "summary.json").exists() and not (tmp_path / "ran").exists()
 
 
 def test_a_symlink_is_never_followed(record: Start, tmp_path: Path) -> None:
     os.symlink(tmp_path / "elsewhere", tmp_path / "summary.json")
     status, stderr = finish(record("--summary", "summary.json", "--output-dir", "out", "true"))
-    assert status == 2 and "cannot create --summary" in stderr
+    assert status == 2 and stderr.startswith("vwm-overlay record: summary.json: ")
     assert not (tmp_path / "elsewhere").exists()
 
 
@@ -110,11 +120,12 @@ def test_markdown_cells_cannot_break_the_table() -> None:
 
 
 def test_a_run_that_never_starts_leaves_no_report_files(record: Start, tmp_path: Path) -> None:
-    (tmp_path / "taken.json").write_text("keep me")
+    (tmp_path / "kept.json").write_text("keep me")
+    os.symlink(tmp_path / "kept.json", tmp_path / "taken.json")  # never written through
     status, stderr = finish(record("--summary", "summary.json", "--trace", "taken.json", "--output-dir", "out", "true"))
-    assert status == 2 and "cannot create --trace 'taken.json'" in stderr
+    assert status == 2 and stderr.startswith("vwm-overlay record: taken.json: ")
     assert not (tmp_path / "summary.json").exists()
-    assert (tmp_path / "taken.json").read_text() == "keep me"
+    assert (tmp_path / "kept.json").read_text() == "keep me"
     status, _ = finish(record("--summary", "summary.json", "--trace", "run.json", "--output-dir", "out", "no-such-cmd"))
     assert status == 127
     assert not (tmp_path / "summary.json").exists() and not (tmp_path / "run.json").exists()

@@ -20,6 +20,7 @@ import fcntl
 import os
 import re
 import stat
+import tempfile
 from typing import TextIO
 
 from ..errors import UsageError
@@ -29,11 +30,14 @@ __all__ = [
     "FILE_MODE",
     "LineFile",
     "OutputDir",
-    "create_log",
+    "create_output",
     "describe",
+    "discard",
+    "replace_atomically",
     "report",
     "shown",
     "stale_wip_pid",
+    "write_all",
 ]
 
 FILE_MODE = 0o666
@@ -233,8 +237,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def create_log(path: str, *, allow_foreign: bool = False) -> int:
-    """Open ``path`` for the log and return the fd; raises ``UsageError`` if it may not be written.
+def create_output(path: str, *, allow_foreign: bool = False) -> int:
+    """Open ``path`` for an output (the log, a summary, a trace) and return the fd; raises ``UsageError`` if it
+    may not be written.
 
     A new file is created.  An existing regular file of this user is replaced (a new file under the name; the old
     one's contents are never written through).  A pipe, terminal or other character device (``/dev/stdout``, a
@@ -266,6 +271,55 @@ def create_log(path: str, *, allow_foreign: bool = False) -> int:
         if existing is not None:
             return existing
     raise UsageError(f"{shown(path)}: {describe(FileExistsError(errno.EEXIST, ''))}; nothing was started")
+
+
+def discard(fd: int, path: str) -> None:
+    """Close and remove a file :func:`create_new` made, when the run it was for never happened; a file that
+    replaced it under that name since is left alone."""
+    try:
+        ours = os.fstat(fd)
+        there = os.lstat(path)
+        if (ours.st_dev, ours.st_ino) == (there.st_dev, there.st_ino):
+            os.unlink(path)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` (``os.write`` may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def replace_atomically(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` as one step: a temporary file in its directory, fsync, rename."""
+    directory, base = os.path.split(path)
+    # mkstemp opens with O_EXCL|O_NOFOLLOW; the name does not end in the target's suffix (.prom), so a collector
+    # reading the directory never picks it up.
+    fd, temporary = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory or ".")
+    try:
+        try:
+            os.fchmod(fd, FILE_MODE & ~_umask())
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _open_existing(path: str) -> int | None:

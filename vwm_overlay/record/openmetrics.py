@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..errors import UsageError
-from ._outfile import replace_atomically, report_failure
+from .files import describe, replace_atomically, report
 from .groups import Group, GroupTotals
 
 __all__ = ["OpenMetricsWriter", "render_metrics"]
@@ -108,7 +108,8 @@ class OpenMetricsWriter:
             replace_atomically(self.path, render_metrics(self.totals).encode())
         except OSError as err:
             self.failed = True
-            report_failure(self._stderr, self.path, err, "the file keeps its last whole version; the recording goes on")
+            what_now = "the file keeps its last whole version; the recording goes on"
+            report(self._stderr, self.path, describe(err), what_now)
             return
         self.writes += 1
         if self.totals.per_pid:

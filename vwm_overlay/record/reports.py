@@ -34,6 +34,7 @@ class Reports:
         stderr: TextIO,
         *,
         command: Sequence[str],
+        allow_foreign: bool = False,
         clock: Callable[[], float] = time.monotonic,
         boottime_clock: Callable[[], float] = lambda: time.clock_gettime(time.CLOCK_BOOTTIME),
     ) -> None:
@@ -57,10 +58,14 @@ class Reports:
             if options.follows_group:
                 self._group = CgroupFollower(resolve_group(options.cgroup, options.unit), vmon)
             if options.summary_path is not None:
-                self._summary = SummaryWriter(options.summary_path, stderr)
+                self._summary = SummaryWriter(options.summary_path, stderr, allow_foreign=allow_foreign)
             if options.trace_path is not None:
                 self._trace = TraceWriter(
-                    options.trace_path, stderr, ticks_per_s=vmon.ticks_per_s, start_boottime_s=start_boottime_s
+                    options.trace_path,
+                    stderr,
+                    ticks_per_s=vmon.ticks_per_s,
+                    start_boottime_s=start_boottime_s,
+                    allow_foreign=allow_foreign,
                 )
             if options.openmetrics_path is not None:
                 # Its own groups: per process with --per-pid, while the summary stays per command name.

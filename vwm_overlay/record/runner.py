@@ -20,7 +20,7 @@ from ..errors import TaskGone, UsageError
 from ..schedule import Schedule
 from ..vmon import ProcWants, SysWants, Task, Vmon, VmonFlags
 from .child import Command, set_child_subreaper
-from .files import LineFile, OutputDir, create_log, describe, report
+from .files import LineFile, OutputDir, create_output, describe, report
 from .jsonlog import JsonLog
 from .options import RecordOptions
 from .progress import Progress
@@ -117,7 +117,13 @@ class Recorder:
                     wall_clock=self._wall_clock,
                 )
                 log_file = self._open_log()
-                self._reports = Reports(self.options.reports, vmon, self._stderr, command=self.command)
+                self._reports = Reports(
+                    self.options.reports,
+                    vmon,
+                    self._stderr,
+                    command=self.command,
+                    allow_foreign=self.options.allow_foreign_dir,
+                )
                 with SignalWait(self._signals) as signals:
                     if self.command:
                         child_mask = self._child_mask if self._child_mask is not None else signals.previous_mask
@@ -137,7 +143,7 @@ class Recorder:
         path = self.options.jsonl_path
         if path is None:
             return None
-        out = LineFile(create_log(path, allow_foreign=self.options.allow_foreign_dir), path)
+        out = LineFile(create_output(path, allow_foreign=self.options.allow_foreign_dir), path)
         assert self._vmon is not None
         self._log = JsonLog(cast(TextIO, out), ticks_per_s=self._vmon.ticks_per_s, page_size=self._vmon.page_size)
         return out

@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from ._outfile import create_new, discard, report_failure, write_all
+from .files import create_output, describe, discard, report, write_all
 from .groups import GroupTotals
 
 __all__ = ["SummaryWriter", "markdown_table", "summary_dict"]
@@ -117,10 +117,12 @@ def _cell(text: str) -> str:
 class SummaryWriter:
     """The ``--summary`` file, created at the start (so a bad path stops the run before it began)."""
 
-    def __init__(self, path: str, stderr: TextIO, environ: Mapping[str, str] = os.environ) -> None:
+    def __init__(
+        self, path: str, stderr: TextIO, environ: Mapping[str, str] = os.environ, *, allow_foreign: bool = False
+    ) -> None:
         self.path = path
         self._stderr = stderr
-        self._fd = create_new(path, "--summary")
+        self._fd = create_output(path, allow_foreign=allow_foreign)
         self._step_summary = environ.get("GITHUB_STEP_SUMMARY") or None
 
     def write(self, summary: Mapping[str, Any]) -> bool:
@@ -130,7 +132,7 @@ class SummaryWriter:
             write_all(self._fd, (json.dumps(summary, indent=2) + "\n").encode())
             os.fsync(self._fd)
         except OSError as err:
-            report_failure(self._stderr, self.path, err, "no summary is written")
+            report(self._stderr, self.path, describe(err), "no summary is written")
             ok = False
         if self._step_summary is not None:
             ok = self._append_step_summary(self._step_summary, markdown_table(summary)) and ok
@@ -155,6 +157,6 @@ class SummaryWriter:
             finally:
                 os.close(fd)
         except OSError as err:
-            report_failure(self._stderr, path, err, "the step summary has no table")
+            report(self._stderr, path, describe(err), "the step summary has no table")
             return False
         return True

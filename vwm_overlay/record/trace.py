@@ -22,13 +22,12 @@ killed with SIGKILL still leaves a trace that loads.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from typing import Any, TextIO
 
 from ..vmon import Task, TaskStat
-from ._outfile import create_new, discard, report_failure, write_all
 from ._processes import iter_processes
+from .files import LineFile, create_output, describe, discard, report
 
 __all__ = ["TraceWriter"]
 
@@ -53,25 +52,27 @@ class _Track:
 class TraceWriter:
     """The trace file of one recording."""
 
-    def __init__(self, path: str, stderr: TextIO, *, ticks_per_s: int, start_boottime_s: float) -> None:
+    def __init__(
+        self, path: str, stderr: TextIO, *, ticks_per_s: int, start_boottime_s: float, allow_foreign: bool = False
+    ) -> None:
         self.path = path
         self._stderr = stderr
         self._ticks_per_s = ticks_per_s
         self._start_boottime_s = start_boottime_s
-        self._fd = create_new(path, "--trace")
+        self._file = LineFile(create_output(path, allow_foreign=allow_foreign), path)
         self._tracks: dict[Task, _Track] = {}
         self._last_us = 0
         self._first = True
-        self._whole_bytes = 0  # the file's size after the last complete write
+        self._written_bytes = 0
         self.events = 0
 
     @property
     def failed(self) -> bool:
-        return self._fd < 0
+        return self._file.fd < 0
 
     def add_sample(self, roots: Iterable[Task], *, boottime_s: float, elapsed_s: float) -> None:
         """The events of one sample (call after the engine sampled)."""
-        if self._fd < 0:
+        if self._file.fd < 0:
             return
         # Never backwards, even if a caller's clock were.
         now_us = self._last_us = max(self._last_us, round((boottime_s - self._start_boottime_s) * _US_PER_S))
@@ -113,7 +114,7 @@ class TraceWriter:
 
     def finish(self) -> None:
         """Close every task still running at the last sample, and the array."""
-        if self._fd < 0:
+        if self._file.fd < 0:
             return
         events: list[dict[str, Any]] = []
         for task in list(self._tracks):
@@ -121,12 +122,12 @@ class TraceWriter:
         self._write(events, closing=True)
 
     def close(self) -> None:
-        if self._fd >= 0:
-            if self._whole_bytes == 0:
-                discard(self._fd, self.path)  # nothing was traced (the run never started): no empty file
+        if self._file.fd >= 0:
+            if self._written_bytes == 0:
+                discard(self._file.fd, self.path)  # nothing was traced (the run never started): no empty file
+                self._file.fd = -1
             else:
-                os.close(self._fd)
-            self._fd = -1
+                self._file.close()
 
     def _new_track(self, task: Task, now_us: int, events: list[dict[str, Any]]) -> _Track:
         stat = task.stat
@@ -208,19 +209,15 @@ class TraceWriter:
             parts.append(json.dumps(event, separators=(",", ":")))
         if closing:
             parts.append("[]\n" if self._first else "]\n")
-        data = "".join(parts).encode()
+        text = "".join(parts)
         try:
-            write_all(self._fd, data)
+            # A failed write is cut back to whole events (LineFile), so the file still loads.
+            self._file.write(text)
         except OSError as err:
-            try:
-                # A partial write would leave half an event: cut back to whole ones, so the file still loads.
-                os.ftruncate(self._fd, self._whole_bytes)
-            except OSError:
-                pass
-            report_failure(self._stderr, self.path, err, "the trace stops here; the recording goes on")
+            report(self._stderr, self.path, describe(err), "the trace stops here; the recording goes on")
             self.close()
             return
-        self._whole_bytes += len(data)
+        self._written_bytes += len(text)
         self.events += len(events)
 
 
