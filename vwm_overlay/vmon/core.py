@@ -40,6 +40,7 @@ class TaskState:
     """The engine's private per-task state: kept fds and last raw reads."""
 
     __slots__ = (
+        "argv_pending",
         "base",
         "born_generation",
         "children_fd",
@@ -54,11 +55,14 @@ class TaskState:
         "relist_threads",
         "reported",
         "seen_generation",
+        "stale_children",
+        "stale_threads",
         "stat_fd",
         "stat_raw",
         "statm_fd",
         "statm_raw",
         "thread_io_fd",
+        "threads_quiet",
         "wchan_fd",
     )
 
@@ -69,6 +73,12 @@ class TaskState:
         self.gone = False
         self.stat_fd = NOT_OPEN
         self.stat_raw = b""
+        self.argv_pending = False
+        #: The threads were left as they were (deltas 0) since the process's stat last moved.
+        self.threads_quiet = False
+        #: Some children are stale: they are dropped at the next sample.
+        self.stale_children = False
+        self.stale_threads = False
         self.cmdline_fd = NOT_OPEN
         self.wchan_fd = NOT_OPEN
         self.children_fd = NOT_OPEN
@@ -142,6 +152,8 @@ class VmonCore:
     _processes_by_pid: dict[int, Task]
     _threads_by_tid: dict[int, Task]
     _migrations: list[tuple[Task, Task]]
+    #: This sample reads every followed process's children files (too many new pids to look at each).
+    all_children: bool
     _array_slots: dict[Task, int]
     _array_free: list[int]
 
@@ -319,8 +331,10 @@ class VmonCore:
                 self.processes_changed = True
             elif node.is_thread:
                 parent.threads_changed = True
+                state_of(parent).stale_threads = True
             else:
                 parent.children_changed = True
+                state_of(parent).stale_children = True
             # Threads die with their process; children leave this tree with it
             # (they are reparented elsewhere), unless a subreaper below keeps them.
             stack.extend(node.threads)

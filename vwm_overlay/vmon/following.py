@@ -9,15 +9,19 @@ stale; those stale since the previous cycle are dropped first.
 
 from __future__ import annotations
 
+import os
+
 from . import parse
 from .core import TaskState, VmonCore, state_of
-from .procfs import read_all
+from .procfs import NOT_OPEN, read_all
 from .records import Task
 from .sampling import STAT_READ
 
 __all__ = ["TreeFollowing"]
 
 _CHILDREN_READ = 4096
+#: More new pids than this in one sample, and every children file is read instead.
+_NEW_PIDS_LOOKED_AT = 256
 
 
 class TreeFollowing(VmonCore):
@@ -25,9 +29,56 @@ class TreeFollowing(VmonCore):
 
     _ppid_generation: int
     _ppid_children: dict[int, list[int]]
+    _loadavg_fd: int
+    _last_pid: int
+    _pid_retry: list[int]
+
+    def _scan_new_pids(self) -> None:
+        """Find the processes whose children files need a look although their stat did not move.
+
+        The fifth field of ``/proc/loadavg`` is the last pid allocated: when
+        it has not moved, no task was created anywhere.  When it has, only the
+        new pids are looked at: the parent of each new process is told to read
+        its children files.  Too many new pids (or a wrapped counter) and every
+        followed process reads them instead, as does a system without that file.
+        """
+        self.all_children = False
+        if self._loadavg_fd == NOT_OPEN:
+            self._loadavg_fd = self.procfs.open("loadavg", priority=True)
+        try:
+            data = os.pread(self._loadavg_fd, 128, 0) if self._loadavg_fd >= 0 else None
+            last_pid = int(data.split()[4]) if data else -1
+        except (OSError, ValueError, IndexError):
+            last_pid = -1
+        previous, self._last_pid = self._last_pid, last_pid
+        if last_pid < 0 or previous < 0:
+            self.all_children = last_pid < 0
+            return
+        retry, self._pid_retry = self._pid_retry, []
+        if last_pid == previous and not retry:
+            return
+        if not previous <= last_pid <= previous + _NEW_PIDS_LOOKED_AT:
+            self.all_children = True
+            return
+        known = self._processes_by_pid
+        for pid in (*retry, *range(previous + 1, last_pid + 1)):
+            stat = self.procfs.read_transient(f"{pid}/stat", STAT_READ)
+            if not isinstance(stat, bytes):
+                if pid > previous:
+                    # Allocated but maybe not visible yet: one more look next sample.
+                    self._pid_retry.append(pid)
+                continue
+            try:
+                ppid = int(stat[stat.rfind(b")") + 2 :].split(None, 2)[1])
+            except (ValueError, IndexError):
+                continue
+            parent = known.get(ppid)
+            if parent is not None:
+                state_of(parent).force_children = True
 
     def _follow_threads(self, task: Task, state: TaskState) -> None:
         threads = task.threads
+        state.stale_threads = False
         if threads and any(t.is_stale for t in threads):
             # Second phase: threads stale since the last cycle are dropped now.
             for thread in threads:
@@ -98,15 +149,18 @@ class TreeFollowing(VmonCore):
             self._read_failed(task, state, "children_fd", "children", fd, err)
             return None
 
-    def _follow_children(self, task: Task, state: TaskState) -> None:
+    def _drop_stale_children(self, task: Task, state: TaskState) -> None:
+        # Second phase of removal for children stale since the last cycle.
+        state.stale_children = False
         children = task.children
-        if children and any(c.is_stale for c in children):
-            # Second phase of removal for children stale since the last cycle.
-            gone = [c for c in children if c.is_stale]
+        gone = [c for c in children if c.is_stale]
+        if gone:
             children[:] = [c for c in children if not c.is_stale]
             for child in gone:
                 self._release_child(child)
             task.children_changed = True
+
+    def _follow_children(self, task: Task, state: TaskState) -> None:
         if not self.children_files:
             self._follow_children_by_ppid(task)
             return

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import TaskGone
 from .core import FILES, FOLLOW_CHILDREN, FOLLOW_THREADS, IO, VM, TaskLifeCallback, TaskState, log, state_of
+from .core import STAT as STAT_WANT
 from .files import FileObjectCallback, FileTable
 from .following import TreeFollowing
 from .procfs import NOT_OPEN, ProcFS
@@ -125,6 +126,10 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
             if children_files is not None
             else os.path.exists(f"{proc_root}/self/task/{os.getpid()}/children")
         )
+        self.all_children = False
+        self._loadavg_fd = NOT_OPEN
+        self._last_pid = -1
+        self._pid_retry: list[int] = []
         self._ppid_generation = -1
         self._ppid_children: dict[int, list[int]] = {}
 
@@ -169,6 +174,8 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         self.cap_ticks = self.elapsed_s * self.ticks_per_s * self.num_cpus
         if self.flags & VmonFlags.PROC_ALL:
             self._sync_all_processes()
+        elif self._proc_wants & FOLLOW_CHILDREN or any(t.wants & FOLLOW_CHILDREN for t in self.processes):
+            self._scan_new_pids()
         self._sample_sys()
         if self.sample_cb is not None:
             self.sample_cb(self, self.sample_cb_arg)
@@ -213,6 +220,7 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         self.orphans.clear()
         self.procfs.release(self._sys_stat_fd)
         self.procfs.release(self._meminfo_fd)
+        self.procfs.release(self._loadavg_fd)
         self.procfs.close()
 
     def __enter__(self) -> Vmon:
@@ -236,9 +244,8 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
             if task.is_stale:
                 continue
             self._sample_process(task)
-            for thread in task.threads:
-                if not thread.is_stale:
-                    self._sample_thread(thread)
+            if task.threads:
+                self._sample_threads(task)
             if task.children:
                 stack.extend(reversed(task.children))
 
@@ -261,9 +268,8 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
                 continue
             if not task.is_stale:
                 self._sample_process(task)
-                for thread in task.threads:
-                    if not thread.is_stale:
-                        self._sample_thread(thread)
+                if task.threads:
+                    self._sample_threads(task)
             stack.append((task, True))
             stack.extend((child, False) for child in reversed(task.children))
 
@@ -345,16 +351,47 @@ class Vmon(TaskSampling, TreeFollowing, SystemSampling):
         if not self._sample_stat(task, state, False):
             task.delta.clear()
             return
-        if wants & FOLLOW_THREADS:
+        # A process's stat holds its thread group's totals: while its bytes
+        # stay the same, no thread ran and none came or went, and the process
+        # neither forked (its new pid would be found by the new-pid scan) nor
+        # reaped; its threads and children files need no look.  (Cumulative
+        # counters make a skipped read a delay, never a loss.)
+        moved = task.activity
+        if wants & FOLLOW_THREADS and (moved or state.relist_threads or state.stale_threads):
             self._follow_threads(task, state)
         if wants & FOLLOW_CHILDREN:
-            self._follow_children(task, state)
+            if state.stale_children:
+                self._drop_stale_children(task, state)
+            # Monitored roots are always looked at: a subreaper adopts orphans
+            # without its stat moving.
+            if moved or state.force_children or task.parent is None or self.all_children:
+                self._follow_children(task, state)
         if wants & IO:
             self._sample_io(task, state)
         if wants & VM:
-            self._sample_statm(task, state)
+            if moved:
+                self._sample_statm(task, state)
+            elif task.vm is not None:
+                task.vm.changed = 0
         if wants & FILES:
             self._sample_files(task, state)
+
+    def _sample_threads(self, task: Task) -> None:
+        """The threads of a process whose stat moved; else only those shown (their state and wait channel)."""
+        state: TaskState = task._engine
+        if task.activity & STAT_WANT:
+            state.threads_quiet = False
+            for thread in task.threads:
+                if not thread.is_stale:
+                    self._sample_thread(thread)
+            return
+        if not state.threads_quiet:
+            state.threads_quiet = True
+            for thread in task.threads:
+                self._quiet_thread(thread)
+        for thread in task.threads:
+            if thread.shown and not thread.is_stale:
+                self._sample_thread(thread)
 
     def _account(self, task: Task) -> None:
         """A process's deltas, once its subtree was sampled: a child found gone

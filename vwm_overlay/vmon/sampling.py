@@ -39,6 +39,7 @@ STAT_READ = 1024
 _CMDLINE_READ = 4096
 
 _START = STAT_FIELDS.index("start_ticks")
+_NAMES_MAY_MOVE = STAT_COMM_BIT | (1 << STAT_FIELDS.index("vsize_bytes"))
 _READ_BYTES = IO_FIELDS.index("read_bytes")
 _WRITE_BYTES = IO_FIELDS.index("write_bytes")
 
@@ -112,6 +113,15 @@ class TaskSampling(VmonCore):
                 task.vm.changed = 0
         self._account_thread(task, state)
 
+    def _quiet_thread(self, task: Task) -> None:
+        """A thread of a process whose stat did not move: nothing of it changed this sample."""
+        task.is_new = False
+        task.activity = 0
+        task.delta.clear()
+        for record in (task.stat, task.io, task.vm):
+            if record is not None:
+                record.changed = 0
+
     def _sample_stat(self, task: Task, state: TaskState, is_thread: bool) -> bool:
         """Returns False when the task is gone."""
         fd = state.stat_fd
@@ -163,21 +173,21 @@ class TaskSampling(VmonCore):
         state.stat_raw = data
         stat.state = state_char
         stat.comm = comm
-        # The names can only have changed when stat did (exec changes comm,
-        # vsize and more; a wait channel change changes the state or times).
-        if not is_thread:
+        # The names can only have changed when stat did: exec changes comm or
+        # the address space size (and a busy process changes neither).
+        if not is_thread and (changed & _NAMES_MAY_MOVE or state.argv_pending):
             argv = self._read(task, state, "cmdline_fd", "cmdline", _CMDLINE_READ)
+            state.argv_pending = False
             if argv is not None:
                 parsed = parse.parse_cmdline(argv)
                 # A zombie's cmdline reads empty: keep the last one known.
                 # So does an exec's, until the new image has set up its
-                # arguments: keep the last one too, and parse stat again next
-                # cycle (even if unchanged) so that cmdline is read again.
+                # arguments: keep the last one too, and read it again next cycle.
                 if parsed != stat.argv and (parsed or not stat.argv):
                     stat.argv = parsed
                     changed |= STAT_ARGV_BIT
                 elif not parsed and stat.argv and state_char != "Z":
-                    state.stat_raw = b""
+                    state.argv_pending = True
             if stat.argv and changed & (STAT_COMM_BIT | STAT_ARGV_BIT):
                 exe = self.procfs.readlink(state.base + "exe")  # kernel threads have none
                 if exe != stat.exe:
@@ -217,29 +227,32 @@ class TaskSampling(VmonCore):
 
     def _account_process(self, task: Task, state: TaskState, with_io: bool) -> None:
         """This sample's :class:`TaskDelta` of a process, once its children were reconciled."""
+        ledger = state.ledger
+        if not task.activity and ledger.settled_up:
+            # Nothing read moved and nothing is owed: all zero, as it already is.
+            return
         stat = task.stat
         delta = task.delta
         delta.clear()
         if stat is None:
             return
-        ledger = state.ledger
         baseline = stat.start_ticks < self.start_boottime_ticks
         account_cpu(ledger, delta, stat, baseline=baseline, cap_ticks=self.cap_ticks, process=True)
         delta.rss_bytes = stat.rss_pages * self.page_size
         io = task.io
-        if io is None or not with_io:
-            return
-        mark = reap_mark(stat)
-        reap = mark != ledger.reap_mark or ledger.reaped
-        split = None
-        if reap or not ledger.io_started or stat.num_threads < ledger.num_threads:
-            # A reap, or a thread gone (its IO moved out of the live threads'):
-            # split the process's IO from its children's by its threads' own.
-            split = self._io_split(task, state, io)
-        ledger.reap_mark = mark
-        ledger.reaped = False
-        ledger.num_threads = stat.num_threads
-        account_io(ledger, delta, io.read_bytes, io.write_bytes, split, reap=reap)
+        if io is not None and with_io:
+            mark = reap_mark(stat)
+            reap = mark != ledger.reap_mark or ledger.reaped
+            split = None
+            if reap or not ledger.io_started or stat.num_threads < ledger.num_threads:
+                # A reap, or a thread gone (its IO moved out of the live threads'):
+                # split the process's IO from its children's by its threads' own.
+                split = self._io_split(task, state, io)
+            ledger.reap_mark = mark
+            ledger.reaped = False
+            ledger.num_threads = stat.num_threads
+            account_io(ledger, delta, io.read_bytes, io.write_bytes, split, reap=reap)
+        ledger.check_settled_up(delta)
 
     def _io_split(self, task: Task, state: TaskState, io: TaskIO) -> tuple[int, int] | None:
         """The process's IO less its live threads' own: its dead threads' and reaped children's."""
