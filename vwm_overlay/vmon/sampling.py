@@ -7,6 +7,7 @@ only what moved, with a ``changed`` bit per field.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import os
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import NamedTuple
 from . import parse
 from ._ledger import account_cpu, account_io, reap_mark
 from .core import FILES, IO, STAT, VM, TaskState, VmonCore
-from .procfs import DENIED, GONE
+from .procfs import DENIED, GONE, READ_SLACK
 from .records import (
     IO_FIELDS,
     STAT_ALL_BITS,
@@ -47,19 +48,21 @@ _WRITE_BYTES = IO_FIELDS.index("write_bytes")
 class _Fields:
     """The numeric fields of a record type, read in one C call."""
 
-    __slots__ = ("get", "names")
+    __slots__ = ("get", "indices", "names")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
         self.get = operator.attrgetter(*names)
+        self.indices = range(len(names))
 
     def store(self, record: object, values: list[int]) -> int:
         """Store only the values that moved; return their ``changed`` bits."""
         changed = 0
-        for index, (new, old) in enumerate(zip(values, self.get(record), strict=True)):
-            if new != old:
-                changed |= 1 << index
-                setattr(record, self.names[index], new)
+        names = self.names
+        # Which moved, found in C: a busy task moves a few of its fields only.
+        for index in itertools.compress(self.indices, map(operator.ne, values, self.get(record))):
+            changed |= 1 << index
+            setattr(record, names[index], values[index])
         return changed
 
 
@@ -303,7 +306,19 @@ class TaskSampling(VmonCore):
 
     def _sample_counters(self, task: Task, state: TaskState, counters: _Counters) -> None:
         """io or statm: one pread; parse and store only when the bytes changed."""
-        data = self._read(task, state, counters.fd_attr, counters.name, counters.read_size)
+        fd = getattr(state, counters.fd_attr)
+        data: bytes | None
+        if fd >= 0:
+            try:
+                data = os.pread(fd, counters.read_size, 0)
+            except OSError as err:
+                self._read_failed(task, state, counters.fd_attr, counters.name, fd, err)
+                data = None
+            else:
+                if len(data) >= counters.read_size - READ_SLACK:
+                    data = self._read(task, state, counters.fd_attr, counters.name, counters.read_size)
+        else:
+            data = self._read(task, state, counters.fd_attr, counters.name, counters.read_size)
         if data is None:
             if getattr(state, counters.fd_attr) == DENIED:
                 task.unavailable |= counters.want
