@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 
 from vwm_overlay.limits import raise_open_files_limit
 from vwm_overlay.vmon import ProcWants, SysWants, Task, Vmon, VmonFlags, iter_tree
-from vwm_overlay.vmon.parse import parse_children, parse_stat
+from vwm_overlay.vmon._parse import parse_children, parse_stat
 
 WANTS = ProcWants.STAT | ProcWants.IO | ProcWants.FOLLOW_CHILDREN | ProcWants.FOLLOW_THREADS
 

@@ -20,7 +20,7 @@ from proc_helpers import reap_children, spawn
 from test_vmon_errors import run_sampler
 
 from vwm_overlay.vmon import ProcWants, SysWants, Task, Vmon, VmonFlags, iter_tree
-from vwm_overlay.vmon.monitor import _post_order
+from vwm_overlay.vmon._walk import post_order
 
 STAT_ONLY = ProcWants.STAT | ProcWants.FOLLOW_CHILDREN | ProcWants.FOLLOW_THREADS
 
@@ -81,7 +81,7 @@ def test_walks_are_iterative_at_any_depth() -> None:
         tip.children.append(child)
         tip = child
     assert sum(1 for _ in iter_tree(root)) == 100_001
-    assert next(_post_order(root)) is tip
+    assert next(post_order(root)) is tip
 
 
 def test_recording_a_deep_chain(tmp_path: Path, reaped: None) -> None:

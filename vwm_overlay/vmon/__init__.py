@@ -18,8 +18,9 @@ This package knows nothing of cairo or X.
 """
 
 from ..errors import TaskGone
-from .files import FileTable, classify_link
-from .monitor import DEFAULT_PROC_WANTS, Vmon
+from ._files import FileTable, classify_link
+from ._monitor import DEFAULT_PROC_WANTS, Vmon
+from ._walk import iter_tree
 from .records import (
     FileObject,
     FileObjectKind,
@@ -35,7 +36,6 @@ from .records import (
     TaskVM,
     VmonFlags,
 )
-from .walk import iter_tree
 
 __all__ = [
     "DEFAULT_PROC_WANTS",

@@ -11,29 +11,43 @@ from __future__ import annotations
 
 import os
 
-from . import parse
-from .core import TaskState, VmonCore, state_of
-from .procfs import NOT_OPEN, read_all
+from . import _parse as parse
+from ._cycle import Cycle
+from ._kept import KeptFiles, kept
+from ._procfs import NOT_OPEN, read_all
+from ._readers import STAT_READ
+from ._table import TaskTable
 from .records import Task
-from .sampling import STAT_READ
 
-__all__ = ["TreeFollowing"]
+__all__ = ["TreeFollower"]
 
 _CHILDREN_READ = 4096
 #: More new pids than this in one sample, and every children file is read instead.
 _NEW_PIDS_LOOKED_AT = 256
 
 
-class TreeFollowing(VmonCore):
-    """The followers of a process's threads and children."""
+class TreeFollower:
+    """Follows processes' threads and children into the task table."""
 
-    _ppid_generation: int
-    _ppid_children: dict[int, list[int]]
-    _loadavg_fd: int
-    _last_pid: int
-    _pid_retry: list[int]
+    def __init__(self, table: TaskTable, cycle: Cycle, *, children_files: bool) -> None:
+        self._table = table
+        self._cycle = cycle
+        #: Whether this kernel has ``/proc/PID/task/TID/children``
+        #: (CONFIG_PROC_CHILDREN); without it children are found by ppid.
+        self.children_files = children_files
+        #: This sample reads every followed process's children files (too many new pids to look at each).
+        self.all_children = False
+        self._loadavg_fd = NOT_OPEN
+        self._last_pid = -1
+        self._pid_retry: list[int] = []
+        self._ppid_generation = -1
+        self._ppid_children: dict[int, list[int]] = {}
 
-    def _scan_new_pids(self) -> None:
+    def close(self) -> None:
+        self._table.procfs.release(self._loadavg_fd)
+        self._loadavg_fd = NOT_OPEN
+
+    def scan_new_pids(self) -> None:
         """Find the processes whose children files need a look although their stat did not move.
 
         The fifth field of ``/proc/loadavg`` is the last pid allocated: when
@@ -44,7 +58,7 @@ class TreeFollowing(VmonCore):
         """
         self.all_children = False
         if self._loadavg_fd == NOT_OPEN:
-            self._loadavg_fd = self.procfs.open("loadavg", priority=True)
+            self._loadavg_fd = self._table.procfs.open("loadavg", priority=True)
         try:
             data = os.pread(self._loadavg_fd, 128, 0) if self._loadavg_fd >= 0 else None
             last_pid = int(data.split()[4]) if data else -1
@@ -60,9 +74,9 @@ class TreeFollowing(VmonCore):
         if not previous <= last_pid <= previous + _NEW_PIDS_LOOKED_AT:
             self.all_children = True
             return
-        known = self._processes_by_pid
+        known = self._table.by_pid
         for pid in (*retry, *range(previous + 1, last_pid + 1)):
-            stat = self.procfs.read_transient(f"{pid}/stat", STAT_READ)
+            stat = self._table.procfs.read_transient(f"{pid}/stat", STAT_READ)
             if not isinstance(stat, bytes):
                 if pid > previous:
                     # Allocated but maybe not visible yet: one more look next sample.
@@ -74,9 +88,9 @@ class TreeFollowing(VmonCore):
                 continue
             parent = known.get(ppid)
             if parent is not None:
-                state_of(parent).force_children = True
+                kept(parent).force_children = True
 
-    def _follow_threads(self, task: Task, state: TaskState) -> None:
+    def follow_threads(self, task: Task, state: KeptFiles) -> None:
         threads = task.threads
         state.stale_threads = False
         if threads and any(t.is_stale for t in threads):
@@ -84,7 +98,7 @@ class TreeFollowing(VmonCore):
             for thread in threads:
                 if thread.is_stale:
                     thread.refcount = 0
-                    self._free(thread)
+                    self._table.free(thread)
             threads[:] = [t for t in threads if not t.is_stale]
             task.threads_changed = True
         stat = task.stat
@@ -96,34 +110,34 @@ class TreeFollowing(VmonCore):
         if not state.relist_threads and num_threads == state.live_threads:
             return
         state.relist_threads = False
-        names = self.procfs.listdir(state.base + "task")
+        names = self._table.procfs.listdir(state.base + "task")
         if names is None:
             return
-        generation = self.generation
-        known = self._threads_by_tid
+        generation = self._cycle.generation
+        known = self._table.by_tid
         for name in names:
             tid = int(name)
             existing = known.get(tid)
             if existing is not None and existing.parent is task and not existing.is_stale:
-                state_of(existing).seen_generation = generation
+                kept(existing).seen_generation = generation
                 continue
-            created = self._create(tid, task, is_thread=True, born=generation)
+            created = self._table.create(tid, task, is_thread=True, born=generation)
             if created is None:
                 continue  # exited between the listing and the open
-            state_of(created).seen_generation = generation
+            kept(created).seen_generation = generation
             threads.append(created)
             task.threads_changed = True
             task.is_threaded = True
             created.is_threaded = True
         live = 0
         for thread in threads:
-            if state_of(thread).seen_generation != generation:
-                self._mark_stale(thread)
+            if kept(thread).seen_generation != generation:
+                self._table.mark_stale(thread)
             elif not thread.is_stale:
                 live += 1
         state.live_threads = live
 
-    def _children_bytes(self, task: Task, state: TaskState) -> bytes | None:
+    def _children_bytes(self, task: Task, state: KeptFiles) -> bytes | None:
         """The pids of the process's children: through every thread's
         ``children`` file, since a child is listed under the thread that forked it."""
         if not task.threads:
@@ -137,19 +151,19 @@ class TreeFollowing(VmonCore):
                 parts.append(data)
         return b" ".join(parts) if parts else b""
 
-    def _read_children(self, task: Task, state: TaskState, name: str) -> bytes | None:
+    def _read_children(self, task: Task, state: KeptFiles, name: str) -> bytes | None:
         """A ``children`` file to its end: one read returns at most one page
         (about 800 pids), whatever the buffer size."""
         fd = state.children_fd
         if fd < 0:
-            return self._read(task, state, "children_fd", name, _CHILDREN_READ)
+            return self._table.read(task, state, "children_fd", name, _CHILDREN_READ)
         try:
             return read_all(fd, _CHILDREN_READ)
         except OSError as err:
-            self._read_failed(task, state, "children_fd", "children", fd, err)
+            self._table.read_failed(task, state, "children_fd", "children", fd, err)
             return None
 
-    def _drop_stale_children(self, task: Task, state: TaskState) -> None:
+    def drop_stale_children(self, task: Task, state: KeptFiles) -> None:
         # Second phase of removal for children stale since the last cycle.
         state.stale_children = False
         children = task.children
@@ -157,10 +171,10 @@ class TreeFollowing(VmonCore):
         if gone:
             children[:] = [c for c in children if not c.is_stale]
             for child in gone:
-                self._release_child(child)
+                self._table.release_child(child)
             task.children_changed = True
 
-    def _follow_children(self, task: Task, state: TaskState) -> None:
+    def follow_children(self, task: Task, state: KeptFiles) -> None:
         if not self.children_files:
             self._follow_children_by_ppid(task)
             return
@@ -174,46 +188,46 @@ class TreeFollowing(VmonCore):
         try:
             pids = parse.parse_children(data)
         except parse.ParseError as err:
-            self._report(task, "children", err)
+            self._table.report(task, "children", err)
             return
         self._reconcile_children(task, pids)
 
     def _reconcile_children(self, task: Task, pids: list[int]) -> None:
-        generation = self.generation
-        known = self._processes_by_pid
+        generation = self._cycle.generation
+        known = self._table.by_pid
         children = task.children
         for pid in pids:
             child = known.get(pid)
-            if child is not None and not state_of(child).gone:
-                state_of(child).seen_generation = generation
+            if child is not None and not kept(child).gone:
+                kept(child).seen_generation = generation
                 if child.parent is not task:
                     # The kernel says it is ours now: it was monitored on its
                     # own, or its parent exited and we adopted it (a subreaper).
                     # It moves under us with its history, once the walk is done.
                     child.refcount += 1
-                    self._migrations.append((child, task))
+                    self._table.migrations.append((child, task))
                 continue
-            new_child = self._create(pid, task, is_thread=False, born=generation)
+            new_child = self._table.create(pid, task, is_thread=False, born=generation)
             if new_child is None:
                 continue  # already reaped
-            state_of(new_child).seen_generation = generation
+            kept(new_child).seen_generation = generation
             children.append(new_child)
             task.children_changed = True
         for child in children:
-            if not child.is_stale and state_of(child).seen_generation != generation:
+            if not child.is_stale and kept(child).seen_generation != generation:
                 # Gone from a live parent's list: reaped, its use folded into ours.
-                self._settle_gone(child)
-                self._mark_stale(child)
+                self._table.settle_gone(child)
+                self._table.mark_stale(child)
 
     def _follow_children_by_ppid(self, task: Task) -> None:
         # Kernels without CONFIG_PROC_CHILDREN have no children file: find the
         # children from every process's ppid, one scan per cycle for all parents.
-        if self._ppid_generation != self.generation:
-            self._ppid_generation = self.generation
+        if self._ppid_generation != self._cycle.generation:
+            self._ppid_generation = self._cycle.generation
             by_parent = self._ppid_children
             by_parent.clear()
-            for pid in self.procfs.list_pids():
-                data = self.procfs.read_transient(f"{pid}/stat", STAT_READ)
+            for pid in self._table.procfs.list_pids():
+                data = self._table.procfs.read_transient(f"{pid}/stat", STAT_READ)
                 if not isinstance(data, bytes):
                     continue
                 try:
