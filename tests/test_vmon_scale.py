@@ -19,7 +19,10 @@ from polling import wait_for
 from proc_helpers import reap_children, spawn
 from test_vmon_errors import run_sampler
 
-from vwm_overlay.vmon import ProcWants, SysWants, Task, Vmon, VmonFlags, iter_tree
+from vwm_overlay.vmon import FileTable, ProcWants, SysWants, Task, Vmon, VmonFlags, iter_tree
+from vwm_overlay.vmon._kept import KeptFiles
+from vwm_overlay.vmon._procfs import ProcFS
+from vwm_overlay.vmon._table import TaskTable
 from vwm_overlay.vmon._walk import post_order
 
 STAT_ONLY = ProcWants.STAT | ProcWants.FOLLOW_CHILDREN | ProcWants.FOLLOW_THREADS
@@ -74,14 +77,58 @@ def test_a_thousand_deep_chain_is_seen_in_one_sample(tmp_path: Path, reaped: Non
     vmon.close()
 
 
-def test_walks_are_iterative_at_any_depth() -> None:
+def _synthetic_chain(length: int) -> tuple[Task, Task]:
     root = tip = Task(1)
-    for pid in range(2, 100_002):
+    root._engine = KeptFiles("1/", 0)
+    for pid in range(2, length + 1):
         child = Task(pid, parent=tip)
+        child._engine = KeptFiles(f"{pid}/", 0)
         tip.children.append(child)
         tip = child
+    return root, tip
+
+
+def test_walks_are_iterative_at_any_depth() -> None:
+    root, tip = _synthetic_chain(100_001)
     assert sum(1 for _ in iter_tree(root)) == 100_001
     assert next(post_order(root)) is tip
+    # The task table alone: a whole chain goes stale, then is released, without recursion.
+    with ProcFS() as procfs:
+        table = TaskTable(procfs, FileTable(), owner=None)
+        table.mark_stale(root)
+        assert tip.is_stale and table.structure_changes == 100_001
+        table.release_subtree(root)
+        assert root.children == [] and tip.parent is not None and tip.refcount == 0
+
+
+def test_a_wide_tree_of_five_thousand_processes_is_seen_in_one_sample(reaped: None) -> None:
+    leaves = "i=0; while [ $i -lt 99 ]; do sleep 600 & i=$((i+1)); done; wait"
+    script = f"i=0; while [ $i -lt 50 ]; do sh -c '{leaves}' & i=$((i+1)); done; "
+    with Vmon(VmonFlags.TWO_PASS, SysWants.NONE, STAT_ONLY) as vmon:
+        proc = spawn(["sh", "-c", script + "wait"])
+        root = vmon.monitor(proc.pid)
+
+        def counted() -> int:
+            return sum(1 for task, _ in iter_tree(root) if not task.is_stale and not task.is_thread)
+
+        vmon.sample()  # while it grows
+        # Once it has all, one more sample sees all (5,001 processes).
+        wait_for(lambda: _count_processes(proc.pid) == 5001, 120, "the wide tree")
+        vmon.sample()
+        assert counted() == 5001
+
+
+def _count_processes(root_pid: int) -> int:
+    count, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        count += 1
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
+                stack.extend(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return count
 
 
 def test_recording_a_deep_chain(tmp_path: Path, reaped: None) -> None:
