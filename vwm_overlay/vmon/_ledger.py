@@ -19,6 +19,13 @@ visible yet (a child reaped between the parent's stat read and its children
 read): it waits one sample, then is forgiven (with SIGCHLD ignored the kernel
 folds nothing).
 
+A process's own IO is told from its children's by its threads' own IO
+(``task/TID/io``), read only in a sample where it reaped something (its
+cutime, cstime, cminflt or cmajflt moved, or a child was found gone) or lost
+a thread.  When both happen in one sample, the IO of the threads that died
+since the last sample counts as its children's: the sum stays exact, only
+that split is approximate.
+
 Since the balance absorbs everything attributed, a task's accounted figure is
 simply its last cumulative total less its balance (plus gone children not yet
 deducted): no running sums are needed.

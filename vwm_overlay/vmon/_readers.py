@@ -231,7 +231,7 @@ class TaskReaders:
         account_cpu(ledger, delta, stat, baseline=baseline, cap_ticks=0.0, process=False)
         delta.rss_bytes = stat.rss_pages * self._cycle.page_size
         io = task.io
-        if io is not None:
+        if io is not None and (task.activity & IO or not ledger.io_started):
             account_io(ledger, delta, io.read_bytes, io.write_bytes, None, reap=False)
 
     def account_process(self, task: Task, state: KeptFiles, with_io: bool) -> None:

@@ -115,7 +115,10 @@ class TreeWalker:
             self._table.processes_changed = True
 
     def sample_array(self) -> None:
-        # Flat order; a node's callbacks run right after it was sampled.
+        # Flat order; a node's callbacks run right after it was sampled.  A
+        # process is accounted before its children are sampled here, so a
+        # child reaped just before is deducted one sample later than in the
+        # tree walks (a pid reused at once may then be credited twice).
         index = 0
         while index < len(self._table.array):
             task = self._table.array[index]
