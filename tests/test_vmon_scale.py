@@ -194,3 +194,26 @@ def test_the_library_leaves_the_limit_alone() -> None:
         vmon.monitor(os.getpid())
         vmon.sample()
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
+
+
+def _hard_limit_128() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+
+
+def test_a_recording_with_few_fds_degrades_and_still_writes_its_png(tmp_path: Path) -> None:
+    # 150 processes want far more than 128 fds: the engine keeps what the budget allows, says so
+    # once, and the PNG is still written.
+    script = "i=0; while [ $i -lt 150 ]; do sleep 2 & i=$((i+1)); done; wait"
+    command = ["sh", "-c", script]
+    done = subprocess.run(
+        [sys.executable, "-m", "vwm_overlay", "record", "--snapshot", "--output-dir", str(tmp_path), "--", *command],
+        capture_output=True,
+        text=True,
+        preexec_fn=_hard_limit_128,
+        timeout=100,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(list(tmp_path.glob("*.png"))) == 1
+    said = [line for line in done.stderr.splitlines() if "open-read-close" in line]
+    assert len(said) == 1, done.stderr
