@@ -2,9 +2,14 @@
 
 Children are read from every thread's ``task/TID/children`` file, since a
 child is listed under the thread that forked it; where the kernel has no such
-files, from one ppid scan of /proc per cycle.  ``task/`` is listed only when
+files, from one ppid scan of /proc per sample.  ``task/`` is listed only when
 the thread count moved or a thread exited.  Tasks not found again are marked
-stale; those stale since the previous cycle are dropped first.
+stale; those stale since the previous sample are dropped first.  A child
+missing from a live parent's list was reaped: what it was attributed is
+settled into the parent's ledger.
+
+Which children files are read at all is the walker's choice; the follower's
+new-pid scan tells it which processes a new pid names as parent.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Per-task samplers: stat (with comm, argv, wchan, exe), io, statm and open files.
+"""Per-task readers: stat (with comm, argv, wchan, exe), io, statm and open files; and the task's deltas.
 
 Each reads its kept file with one pread and does nothing more when the bytes
 did not change since the last sample; otherwise it parses them and stores
-only what moved, with a ``changed`` bit per field.
+only what moved, with a ``changed`` bit per field.  The accounting turns the
+cumulative figures into ``task.delta`` through the task's ledger (``_ledger``).
 """
 
 from __future__ import annotations
