@@ -10,6 +10,7 @@ tasks with the root) and measures, in this one run, the median CPU time of one
 - idle tree: nothing in it runs.  Against a floor doing exactly the reads the
   engine does (per process its stat and io, the root's children file, and
   ``/proc/loadavg``), and against one stat pread per process;
+- K running: the same tree with K tasks' stat changing (cost grows with K);
 - busy tree: every task's stat changes each sample (the engine's kept stat
   bytes are dropped before each sample, so every stat is parsed and every
   thread and children file is read).  Against a floor that reads and parses
@@ -218,10 +219,13 @@ def _tasks(vmon: Vmon) -> Iterator[Task]:
             yield task
 
 
-def drop_kept_stat(vmon: Vmon) -> Callable[[], None]:
+def drop_kept_stat(vmon: Vmon, processes_n: int | None = None) -> Callable[[], None]:
     """Make every task's stat differ from what the engine kept, as a running task's does (its times, the CPU
-    it last ran on): the busy path for all."""
+    it last ran on): the busy path for all; or for the first ``processes_n`` processes and their threads."""
     tasks = list(_tasks(vmon))
+    if processes_n is not None:
+        chosen = [t for t in tasks if not t.is_thread][:processes_n]
+        tasks = [t for t in tasks if (t.parent if t.is_thread else t) in chosen]
 
     def drop() -> None:
         for task in tasks:
@@ -249,6 +253,8 @@ def measure_tree(processes_n: int, threads_n: int, samples: int) -> None:
         shape = shape_of(root)
         tasks = sum(max(len(tids), 1) for _, tids in shape)
         idle_ms = cpu_per_call_ms(vmon.sample, samples)
+        some = [max(1, processes_n // 30), max(1, processes_n // 3)]
+        some_ms = [cpu_per_call_ms(vmon.sample, samples, before=drop_kept_stat(vmon, n)) for n in some]
         busy_ms = cpu_per_call_ms(vmon.sample, samples, before=drop_kept_stat(vmon))
         vmon.close()
         # The floors keep as many fds as the engine: one at a time, the engine's closed.
@@ -260,6 +266,10 @@ def measure_tree(processes_n: int, threads_n: int, samples: int) -> None:
     print(f"idle tree, {processes_n} processes x {threads_n} threads under a root ({tasks} tasks):")
     print(f"  vmon {idle_ms:.3f} ms/sample; same-reads floor {idle_floor_ms:.3f} ms; stat floor {stat_floor_ms:.3f} ms")
     print(f"  vmon/same-reads={idle_ms / idle_floor_ms:.2f} vmon/stat-pread-per-process={idle_ms / stat_floor_ms:.2f}")
+    print("the same tree with K processes (and their threads) running, the others idle:")
+    for n, ms in zip(some, some_ms, strict=True):
+        ran = n * threads_n
+        print(f"  K={ran} tasks: vmon {ms:.3f} ms/sample, {(ms - idle_ms) * 1000 / ran:.1f} us more per task that ran")
     print(f"busy tree (every task's stat changes each sample), {tasks} tasks:")
     print(f"  vmon {busy_ms:.3f} ms/sample; read-and-parse floor {busy_floor_ms:.3f} ms")
     print(f"  vmon/read-and-parse={busy_ms / busy_floor_ms:.2f}")
