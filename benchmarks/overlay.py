@@ -142,7 +142,7 @@ def run_counting_app(counter_path: str, argv: list[str], profile_path: str | Non
 #: Parts of a sample and the functions whose cumulative time they are, ``(file suffix, function name)``; a part
 #: written ``a - b`` is a's time without the time of the parts named in ``b``.
 PARTS: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]], ...] = (
-    ("sampling (engine)", (("vmon/monitor.py", "sample"),), ("chart update",)),
+    ("sampling (engine)", (("vmon/_monitor.py", "sample"),), ("chart update",)),
     ("chart update", (("chart/chart.py", "_on_sample"),), ()),
     ("compose", (("vwm_overlay/desktop/_view.py", "present"),), ("upload", "shape")),
     ("upload", (("x11/overlay.py", "_put_rows"), ("x11/shm.py", "put_image")), ()),

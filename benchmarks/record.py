@@ -91,7 +91,7 @@ def print_profile(path: str) -> None:
             sum(ct for (file, _, func), (_, _, _, ct, _) in entries.items() if func == name and filename_part in file)
         )
 
-    sample_s = cumulative("sample", "vmon/monitor.py")
+    sample_s = cumulative("sample", "vmon/_monitor.py")
     chart_s = cumulative("update", "chart/chart.py")
     png_s = cumulative("write_png", "chart/chart.py")
     loop_s = cumulative("_loop", "record/runner.py")

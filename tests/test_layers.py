@@ -65,8 +65,8 @@ def is_under(name: str, roots: tuple[str, ...]) -> bool:
 
 
 def test_imports_are_read_with_relative_imports_resolved() -> None:
-    names = set(imported(PACKAGE / "vmon" / "monitor.py"))
-    assert "vwm_overlay.errors" in names and "vwm_overlay.vmon.core" in names
+    names = set(imported(PACKAGE / "vmon" / "_monitor.py"))
+    assert "vwm_overlay.errors" in names and "vwm_overlay.vmon._table" in names
 
 
 @pytest.mark.parametrize("path", modules("vmon"), ids=lambda p: p.name)

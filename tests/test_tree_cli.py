@@ -54,7 +54,7 @@ def test_tree_prints_pid_state_cpu_and_argv(nodes: Controller) -> None:
         assert re.fullmatch(r"\d+\.\d%", cpu)
         state, cpu, command = by_pid[spinner]
         assert state == "R" and command.strip().endswith(f"node {nodes.path}")
-        assert 20.0 <= float(cpu.rstrip("%")) <= 120.0  # a core, or what it got of a busy machine
+        assert 0.0 < float(cpu.rstrip("%")) <= 120.0  # at most a core: what it got of a busy machine
         threads = {pid for pid, _, _, command in sample if command.lstrip().startswith("~")}
         assert threads == {node.pid, *tids}  # the main thread too
 

@@ -14,8 +14,8 @@ import os
 import pytest
 from proc_helpers import DATA_PROC
 
-from vwm_overlay.vmon import parse
-from vwm_overlay.vmon.parse import ParseError
+from vwm_overlay.vmon import _parse as parse
+from vwm_overlay.vmon._parse import ParseError
 from vwm_overlay.vmon.records import IO_FIELDS, STAT_FIELDS, STATM_FIELDS
 
 

@@ -19,8 +19,11 @@ from polling import wait_for
 from proc_helpers import reap_children, spawn
 from test_vmon_errors import run_sampler
 
-from vwm_overlay.vmon import ProcWants, SysWants, Task, Vmon, VmonFlags, iter_tree
-from vwm_overlay.vmon.monitor import _post_order
+from vwm_overlay.vmon import FileTable, ProcWants, SysWants, Task, Vmon, VmonFlags, iter_tree
+from vwm_overlay.vmon._kept import KeptFiles
+from vwm_overlay.vmon._procfs import ProcFS
+from vwm_overlay.vmon._table import TaskTable
+from vwm_overlay.vmon._walk import post_order
 
 STAT_ONLY = ProcWants.STAT | ProcWants.FOLLOW_CHILDREN | ProcWants.FOLLOW_THREADS
 
@@ -74,14 +77,58 @@ def test_a_thousand_deep_chain_is_seen_in_one_sample(tmp_path: Path, reaped: Non
     vmon.close()
 
 
-def test_walks_are_iterative_at_any_depth() -> None:
+def _synthetic_chain(length: int) -> tuple[Task, Task]:
     root = tip = Task(1)
-    for pid in range(2, 100_002):
+    root._engine = KeptFiles("1/", 0)
+    for pid in range(2, length + 1):
         child = Task(pid, parent=tip)
+        child._engine = KeptFiles(f"{pid}/", 0)
         tip.children.append(child)
         tip = child
+    return root, tip
+
+
+def test_walks_are_iterative_at_any_depth() -> None:
+    root, tip = _synthetic_chain(100_001)
     assert sum(1 for _ in iter_tree(root)) == 100_001
-    assert next(_post_order(root)) is tip
+    assert next(post_order(root)) is tip
+    # The task table alone: a whole chain goes stale, then is released, without recursion.
+    with ProcFS() as procfs:
+        table = TaskTable(procfs, FileTable(), owner=None)
+        table.mark_stale(root)
+        assert tip.is_stale and table.structure_changes == 100_001
+        table.release_subtree(root)
+        assert root.children == [] and tip.parent is not None and tip.refcount == 0
+
+
+def test_a_wide_tree_of_five_thousand_processes_is_seen_in_one_sample(reaped: None) -> None:
+    leaves = "i=0; while [ $i -lt 99 ]; do sleep 600 & i=$((i+1)); done; wait"
+    script = f"i=0; while [ $i -lt 50 ]; do sh -c '{leaves}' & i=$((i+1)); done; "
+    with Vmon(VmonFlags.TWO_PASS, SysWants.NONE, STAT_ONLY) as vmon:
+        proc = spawn(["sh", "-c", script + "wait"])
+        root = vmon.monitor(proc.pid)
+
+        def counted() -> int:
+            return sum(1 for task, _ in iter_tree(root) if not task.is_stale and not task.is_thread)
+
+        vmon.sample()  # while it grows
+        # Once it has all, one more sample sees all (5,001 processes).
+        wait_for(lambda: _count_processes(proc.pid) == 5001, 120, "the wide tree")
+        vmon.sample()
+        assert counted() == 5001
+
+
+def _count_processes(root_pid: int) -> int:
+    count, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        count += 1
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
+                stack.extend(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return count
 
 
 def test_recording_a_deep_chain(tmp_path: Path, reaped: None) -> None:
@@ -147,3 +194,26 @@ def test_the_library_leaves_the_limit_alone() -> None:
         vmon.monitor(os.getpid())
         vmon.sample()
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
+
+
+def _hard_limit_128() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+
+
+def test_a_recording_with_few_fds_degrades_and_still_writes_its_png(tmp_path: Path) -> None:
+    # 150 processes want far more than 128 fds: the engine keeps what the budget allows, says so
+    # once, and the PNG is still written.
+    script = "i=0; while [ $i -lt 150 ]; do sleep 2 & i=$((i+1)); done; wait"
+    command = ["sh", "-c", script]
+    done = subprocess.run(
+        [sys.executable, "-m", "vwm_overlay", "record", "--snapshot", "--output-dir", str(tmp_path), "--", *command],
+        capture_output=True,
+        text=True,
+        preexec_fn=_hard_limit_128,
+        timeout=100,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(list(tmp_path.glob("*.png"))) == 1
+    said = [line for line in done.stderr.splitlines() if "open-read-close" in line]
+    assert len(said) == 1, done.stderr

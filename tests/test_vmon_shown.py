@@ -1,5 +1,5 @@
 """Fresh where shown: the wait channel of a task a consumer shows is read every sample, and nobody else's;
-the chart shows the rows within its height."""
+the chart shows the rows within its height, the tree command every task it prints."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from chart_helpers import Feed, make_task
 from proc_helpers import current, reap_children, sample_until, spawn
 
 from vwm_overlay.chart import Chart
+from vwm_overlay.tree import TreePrinter
 from vwm_overlay.vmon import ProcWants, SysWants, Vmon, VmonFlags
 
 STAT_ONLY = ProcWants.STAT | ProcWants.FOLLOW_CHILDREN | ProcWants.FOLLOW_THREADS
@@ -65,3 +66,15 @@ def test_a_chart_shows_the_rows_within_its_height() -> None:
     assert all(task.shown in (0, 1) for task in children)
     chart.detach()
     assert not any(task.shown for task in (root, *children))
+
+
+def test_the_tree_command_shows_every_task_it_prints() -> None:
+    root = make_task(100)
+    thread = make_task(101, parent=root, thread=True)
+    child = make_task(102, parent=root)
+    printer = TreePrinter(ticks_per_s=100)
+    printer.lines(root, 0.0)
+    assert (root.shown, thread.shown, child.shown) == (1, 1, 1)
+    child.is_stale = True  # exited: no longer printed, no longer shown
+    printer.lines(root, 0.5)
+    assert (root.shown, thread.shown, child.shown) == (1, 1, 0)

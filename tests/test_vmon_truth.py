@@ -8,9 +8,12 @@ is counted twice although the kernel folds every reaped child into its parent.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -255,3 +258,24 @@ def test_io_of_a_reaping_process_is_split_from_its_childrens() -> None:
     # The child wrote 70 in all (20 after its last sample); the parent itself wrote 5.
     account_io(parent, delta, 100, 175, (0, 70), reap=True)
     assert (delta.write_bytes, delta.children_write_bytes) == (5, 20)
+
+
+def test_the_recorders_log_sums_to_the_bytes_written(tmp_path: Path) -> None:
+    # The last command (exec'd by the shell) idles while the last folds land and are logged.
+    script = f'{_dd(tmp_path / "a", 30)}; sh -c "{_dd(tmp_path / "b", 30)}; {_dd(tmp_path / "c", 30)}"; sleep 0.5'
+    log = tmp_path / "run.jsonl"
+    options = ["--hertz", "20", "--jsonl", str(log), "--output-dir", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "vwm_overlay", "record", *options, "--", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    written = 0
+    for line in log.read_text().splitlines():
+        for task in json.loads(line)["tasks"]:
+            if not task["thread"] and task["write_bytes"] is not None:
+                written += task["write_bytes"]
+    assert abs(written - 90 * MIB) <= 0.03 * 90 * MIB, written

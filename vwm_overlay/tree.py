@@ -20,10 +20,14 @@ class TreePrinter:
 
     def __init__(self, ticks_per_s: int) -> None:
         self.ticks_per_s = ticks_per_s
+        # The tasks printed: counted in their ``shown``, so the engine keeps their state fresh.
+        self._shown: set[Task] = set()
 
     def lines(self, root: Task, elapsed_s: float) -> list[str]:
         out = [f"{'PID':>7} S {'CPU%':>6} {'READ/s':>9} {'WRITE/s':>9}  COMMAND"]
+        shown: set[Task] = set()
         for task, depth in iter_tree(root, include_stale=False):
+            shown.add(task)
             stat = task.stat
             if stat is None:
                 continue
@@ -47,7 +51,15 @@ class TreePrinter:
                 name = " ".join(stat.argv) if stat.argv else f"[{stat.comm or '?'}]"
             name = printable(name)
             out.append(f"{task.pid:>7} {stat.state} {cpu:>6} {read_rate:>9} {write_rate:>9}  {'  ' * depth}{name}")
+        self._show(shown)
         return out
+
+    def _show(self, tasks: set[Task]) -> None:
+        for task in tasks - self._shown:
+            task.shown += 1
+        for task in self._shown - tasks:
+            task.shown -= 1
+        self._shown = tasks
 
 
 def printable(text: str) -> str:
@@ -83,6 +95,7 @@ def run_tree(
             raise UsageError(f"no such process: {pid}") from None
         printer = TreePrinter(vmon.ticks_per_s)
         vmon.sample()  # the baseline the first rates are taken against
+        printer.lines(root, 0.0)  # and the tasks to show
         last_s = clock()
         printed = 0
         while count is None or printed < count:

@@ -6,7 +6,8 @@ kept-open files and one ``pread`` per file per sample::
     from vwm_overlay.vmon import Vmon, VmonFlags, ProcWants
 
     def on_sample(vmon, task, arg):
-        print(task.pid, task.stat.utime_ticks, [c.pid for c in task.children])
+        used = task.delta  # this sample's use, each tick and byte counted once
+        print(task.pid, used.utime_ticks + used.children_utime_ticks, [c.pid for c in task.children])
 
     with Vmon(VmonFlags.TWO_PASS) as vmon:
         vmon.monitor(pid, callback=on_sample)
@@ -18,8 +19,9 @@ This package knows nothing of cairo or X.
 """
 
 from ..errors import TaskGone
-from .files import FileTable, classify_link
-from .monitor import DEFAULT_PROC_WANTS, Vmon
+from ._files import FileTable, classify_link
+from ._monitor import DEFAULT_PROC_WANTS, Vmon
+from ._walk import iter_tree
 from .records import (
     FileObject,
     FileObjectKind,
@@ -35,7 +37,6 @@ from .records import (
     TaskVM,
     VmonFlags,
 )
-from .walk import iter_tree
 
 __all__ = [
     "DEFAULT_PROC_WANTS",

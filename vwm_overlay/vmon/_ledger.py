@@ -19,6 +19,13 @@ visible yet (a child reaped between the parent's stat read and its children
 read): it waits one sample, then is forgiven (with SIGCHLD ignored the kernel
 folds nothing).
 
+A process's own IO is told from its children's by its threads' own IO
+(``task/TID/io``), read only in a sample where it reaped something (its
+cutime, cstime, cminflt or cmajflt moved, or a child was found gone) or lost
+a thread.  When both happen in one sample, the IO of the threads that died
+since the last sample counts as its children's: the sum stays exact, only
+that split is approximate.
+
 Since the balance absorbs everything attributed, a task's accounted figure is
 simply its last cumulative total less its balance (plus gone children not yet
 deducted): no running sums are needed.
@@ -53,6 +60,7 @@ class Ledger:
         "reap_mark",
         "reaped",
         "settled",
+        "settled_up",
         "short_cpu",
         "short_io",
         "split_r",
@@ -82,6 +90,31 @@ class Ledger:
         self.dead_u = self.dead_s = self.dead_r = self.dead_w = 0
         # Steps in a row that ended with a negative balance.
         self.short_cpu = self.short_io = 0
+        #: Nothing owed either way and the last delta all zero: a sample in
+        #: which nothing moved needs no accounting at all.
+        self.settled_up = False
+
+    def check_settled_up(self, delta: TaskDelta) -> None:
+        self.settled_up = not (
+            self.owed_u
+            or self.owed_s
+            or self.owed_r
+            or self.owed_w
+            or self.dead_u
+            or self.dead_s
+            or self.dead_r
+            or self.dead_w
+            or self.reaped
+            or delta.baseline
+            or delta.utime_ticks
+            or delta.stime_ticks
+            or delta.children_utime_ticks
+            or delta.children_stime_ticks
+            or delta.read_bytes
+            or delta.write_bytes
+            or delta.children_read_bytes
+            or delta.children_write_bytes
+        )
 
     def accounted_cpu(self) -> tuple[int, int]:
         """(user, system) ticks attributed to this task and its subtree so far, as the kernel would fold them."""
@@ -202,3 +235,4 @@ def settle(child: Ledger, parent: Ledger) -> None:
         parent.dead_r += read
         parent.dead_w += write
     parent.reaped = True
+    parent.settled_up = False

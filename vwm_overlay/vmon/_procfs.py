@@ -86,7 +86,7 @@ class ProcFS:
         a state: GONE, DENIED, or TRANSIENT when no fd may be kept for it."""
         limit = self.budget if priority else self.budget * 3 // 4
         if self.kept >= limit:
-            self._degrade(f"keeping at most {limit} of {self.budget} /proc files open")
+            self._degrade(f"at most {self.budget} /proc files are kept open under this open files limit")
             return TRANSIENT
         try:
             fd = os.open(path, _OPEN_FLAGS, dir_fd=self.dir_fd)

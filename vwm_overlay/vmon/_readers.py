@@ -1,21 +1,25 @@
-"""Per-task samplers: stat (with comm, argv, wchan, exe), io, statm and open files.
+"""Per-task readers: stat (with comm, argv, wchan, exe), io, statm and open files; and the task's deltas.
 
 Each reads its kept file with one pread and does nothing more when the bytes
 did not change since the last sample; otherwise it parses them and stores
-only what moved, with a ``changed`` bit per field.
+only what moved, with a ``changed`` bit per field.  The accounting turns the
+cumulative figures into ``task.delta`` through the task's ledger (``_ledger``).
 """
 
 from __future__ import annotations
 
+import itertools
 import operator
 import os
 from collections.abc import Callable
 from typing import NamedTuple
 
-from . import parse
+from . import _parse as parse
+from ._cycle import FILES, IO, STAT, VM, Cycle
+from ._kept import KeptFiles
 from ._ledger import account_cpu, account_io, reap_mark
-from .core import FILES, IO, STAT, VM, TaskState, VmonCore
-from .procfs import DENIED, GONE
+from ._procfs import DENIED, GONE, READ_SLACK
+from ._table import TaskTable
 from .records import (
     IO_FIELDS,
     STAT_ALL_BITS,
@@ -32,13 +36,14 @@ from .records import (
     TaskVM,
 )
 
-__all__ = ["STAT_READ", "TaskSampling"]
+__all__ = ["STAT_READ", "TaskReaders"]
 
-# Read sizes: one pread nearly always gets the whole file (see procfs.read_all).
+# Read sizes: one pread nearly always gets the whole file (see _procfs.read_all).
 STAT_READ = 1024
 _CMDLINE_READ = 4096
 
 _START = STAT_FIELDS.index("start_ticks")
+_NAMES_MAY_MOVE = STAT_COMM_BIT | (1 << STAT_FIELDS.index("vsize_bytes"))
 _READ_BYTES = IO_FIELDS.index("read_bytes")
 _WRITE_BYTES = IO_FIELDS.index("write_bytes")
 
@@ -46,19 +51,21 @@ _WRITE_BYTES = IO_FIELDS.index("write_bytes")
 class _Fields:
     """The numeric fields of a record type, read in one C call."""
 
-    __slots__ = ("get", "names")
+    __slots__ = ("get", "indices", "names")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
         self.get = operator.attrgetter(*names)
+        self.indices = range(len(names))
 
     def store(self, record: object, values: list[int]) -> int:
         """Store only the values that moved; return their ``changed`` bits."""
         changed = 0
-        for index, (new, old) in enumerate(zip(values, self.get(record), strict=True)):
-            if new != old:
-                changed |= 1 << index
-                setattr(record, self.names[index], new)
+        names = self.names
+        # Which moved, found in C: a busy task moves a few of its fields only.
+        for index in itertools.compress(self.indices, map(operator.ne, values, self.get(record))):
+            changed |= 1 << index
+            setattr(record, names[index], values[index])
         return changed
 
 
@@ -84,17 +91,21 @@ _IO = _Counters("io", "io_fd", "io_raw", 512, parse.parse_io, "io", TaskIO, _Fie
 _STATM = _Counters("statm", "statm_fd", "statm_raw", 128, parse.parse_statm, "vm", TaskVM, _Fields(STATM_FIELDS), VM)
 
 
-class TaskSampling(VmonCore):
-    """The samplers of one task's own files."""
+class TaskReaders:
+    """The readers of one task's own files, and its accounting."""
 
-    def _sample_thread(self, task: Task) -> None:
-        state: TaskState = task._engine
-        generation = self.generation
+    def __init__(self, table: TaskTable, cycle: Cycle) -> None:
+        self._table = table
+        self._cycle = cycle
+
+    def sample_thread(self, task: Task) -> None:
+        state: KeptFiles = task._engine
+        generation = self._cycle.generation
         task.is_new = state.born_generation == generation
         task.generation = generation
-        wants = task.wants or self._proc_wants
+        wants = task.wants or self._cycle.proc_wants
         task.activity = 0
-        if not self._sample_stat(task, state, True):
+        if not self.sample_stat(task, state, True):
             task.delta.clear()
             return
         # A thread's io and statm can only have moved if it ran, and running
@@ -102,30 +113,39 @@ class TaskSampling(VmonCore):
         # (IO done in less than a tick is counted at the thread's next tick.)
         if task.activity:
             if wants & IO:
-                self._sample_io(task, state)
+                self.sample_io(task, state)
             if wants & VM:
-                self._sample_statm(task, state)
+                self.sample_statm(task, state)
         else:
             if task.io is not None:
                 task.io.changed = 0
             if task.vm is not None:
                 task.vm.changed = 0
-        self._account_thread(task, state)
+        self.account_thread(task, state)
 
-    def _sample_stat(self, task: Task, state: TaskState, is_thread: bool) -> bool:
+    def quiet_thread(self, task: Task) -> None:
+        """A thread of a process whose stat did not move: nothing of it changed this sample."""
+        task.is_new = False
+        task.activity = 0
+        task.delta.clear()
+        for record in (task.stat, task.io, task.vm):
+            if record is not None:
+                record.changed = 0
+
+    def sample_stat(self, task: Task, state: KeptFiles, is_thread: bool) -> bool:
         """Returns False when the task is gone."""
         fd = state.stat_fd
         if fd >= 0:
             try:
                 data: bytes | None = os.pread(fd, STAT_READ, 0)
             except OSError as err:
-                self._read_failed(task, state, "stat_fd", "stat", fd, err)
+                self._table.read_failed(task, state, "stat_fd", "stat", fd, err)
                 data = None
         else:
-            data = self._read(task, state, "stat_fd", "stat", STAT_READ)
+            data = self._table.read(task, state, "stat_fd", "stat", STAT_READ)
         if data is None:
             if state.stat_fd == GONE:
-                self._mark_gone(task)
+                self._table.mark_gone(task)
                 return False
             return True  # out of fds this cycle: keep the last values
         stat = task.stat
@@ -136,13 +156,13 @@ class TaskSampling(VmonCore):
                     self._sample_wchan(task, state, stat)
             return True
         if len(data) == STAT_READ:
-            data = self._read(task, state, "stat_fd", "stat", STAT_READ)
+            data = self._table.read(task, state, "stat_fd", "stat", STAT_READ)
             if data is None:
                 return True
         try:
             comm, state_char, values = parse.parse_stat(data)
         except parse.ParseError as err:
-            self._report(task, "stat", err)
+            self._table.report(task, "stat", err)
             return True
         if stat is None:
             stat = task.stat = TaskStat()
@@ -152,7 +172,7 @@ class TaskSampling(VmonCore):
             if values[_START] != stat.start_ticks:
                 # Read by path (no fd could be kept), the pid now leads to
                 # another process: a task is (pid, start_ticks), ours is gone.
-                self._mark_gone(task)
+                self._table.mark_gone(task)
                 return False
             # Only the fields that moved are stored, and flagged for consumers.
             changed = _STAT_FIELDS.store(stat, values)
@@ -163,23 +183,23 @@ class TaskSampling(VmonCore):
         state.stat_raw = data
         stat.state = state_char
         stat.comm = comm
-        # The names can only have changed when stat did (exec changes comm,
-        # vsize and more; a wait channel change changes the state or times).
-        if not is_thread:
-            argv = self._read(task, state, "cmdline_fd", "cmdline", _CMDLINE_READ)
+        # The names can only have changed when stat did: exec changes comm or
+        # the address space size (and a busy process changes neither).
+        if not is_thread and (changed & _NAMES_MAY_MOVE or state.argv_pending):
+            argv = self._table.read(task, state, "cmdline_fd", "cmdline", _CMDLINE_READ)
+            state.argv_pending = False
             if argv is not None:
                 parsed = parse.parse_cmdline(argv)
                 # A zombie's cmdline reads empty: keep the last one known.
                 # So does an exec's, until the new image has set up its
-                # arguments: keep the last one too, and parse stat again next
-                # cycle (even if unchanged) so that cmdline is read again.
+                # arguments: keep the last one too, and read it again next cycle.
                 if parsed != stat.argv and (parsed or not stat.argv):
                     stat.argv = parsed
                     changed |= STAT_ARGV_BIT
                 elif not parsed and stat.argv and state_char != "Z":
-                    state.stat_raw = b""
+                    state.argv_pending = True
             if stat.argv and changed & (STAT_COMM_BIT | STAT_ARGV_BIT):
-                exe = self.procfs.readlink(state.base + "exe")  # kernel threads have none
+                exe = self._table.procfs.readlink(state.base + "exe")  # kernel threads have none
                 if exe != stat.exe:
                     stat.exe = exe
                     changed |= STAT_EXE_BIT
@@ -191,8 +211,8 @@ class TaskSampling(VmonCore):
         task.activity |= STAT
         return True
 
-    def _sample_wchan(self, task: Task, state: TaskState, stat: TaskStat) -> None:
-        wchan = self._read(task, state, "wchan_fd", "wchan", 64)
+    def _sample_wchan(self, task: Task, state: KeptFiles, stat: TaskStat) -> None:
+        wchan = self._table.read(task, state, "wchan_fd", "wchan", 64)
         if wchan is not None:
             text = parse.parse_wchan(wchan)
             if text != stat.wchan:
@@ -201,47 +221,50 @@ class TaskSampling(VmonCore):
 
     # ------------------------------------------------------------ accounting
 
-    def _account_thread(self, task: Task, state: TaskState) -> None:
+    def account_thread(self, task: Task, state: KeptFiles) -> None:
         stat = task.stat
         delta = task.delta
         delta.clear()
         if stat is None:
             return
         ledger = state.ledger
-        baseline = stat.start_ticks < self.start_boottime_ticks
+        baseline = stat.start_ticks < self._cycle.start_boottime_ticks
         account_cpu(ledger, delta, stat, baseline=baseline, cap_ticks=0.0, process=False)
-        delta.rss_bytes = stat.rss_pages * self.page_size
+        delta.rss_bytes = stat.rss_pages * self._cycle.page_size
         io = task.io
-        if io is not None:
+        if io is not None and (task.activity & IO or not ledger.io_started):
             account_io(ledger, delta, io.read_bytes, io.write_bytes, None, reap=False)
 
-    def _account_process(self, task: Task, state: TaskState, with_io: bool) -> None:
+    def account_process(self, task: Task, state: KeptFiles, with_io: bool) -> None:
         """This sample's :class:`TaskDelta` of a process, once its children were reconciled."""
+        ledger = state.ledger
+        if not task.activity and ledger.settled_up:
+            # Nothing read moved and nothing is owed: all zero, as it already is.
+            return
         stat = task.stat
         delta = task.delta
         delta.clear()
         if stat is None:
             return
-        ledger = state.ledger
-        baseline = stat.start_ticks < self.start_boottime_ticks
-        account_cpu(ledger, delta, stat, baseline=baseline, cap_ticks=self.cap_ticks, process=True)
-        delta.rss_bytes = stat.rss_pages * self.page_size
+        baseline = stat.start_ticks < self._cycle.start_boottime_ticks
+        account_cpu(ledger, delta, stat, baseline=baseline, cap_ticks=self._cycle.cap_ticks, process=True)
+        delta.rss_bytes = stat.rss_pages * self._cycle.page_size
         io = task.io
-        if io is None or not with_io:
-            return
-        mark = reap_mark(stat)
-        reap = mark != ledger.reap_mark or ledger.reaped
-        split = None
-        if reap or not ledger.io_started or stat.num_threads < ledger.num_threads:
-            # A reap, or a thread gone (its IO moved out of the live threads'):
-            # split the process's IO from its children's by its threads' own.
-            split = self._io_split(task, state, io)
-        ledger.reap_mark = mark
-        ledger.reaped = False
-        ledger.num_threads = stat.num_threads
-        account_io(ledger, delta, io.read_bytes, io.write_bytes, split, reap=reap)
+        if io is not None and with_io:
+            mark = reap_mark(stat)
+            reap = mark != ledger.reap_mark or ledger.reaped
+            split = None
+            if reap or not ledger.io_started or stat.num_threads < ledger.num_threads:
+                # A reap, or a thread gone (its IO moved out of the live threads'):
+                # split the process's IO from its children's by its threads' own.
+                split = self._io_split(task, state, io)
+            ledger.reap_mark = mark
+            ledger.reaped = False
+            ledger.num_threads = stat.num_threads
+            account_io(ledger, delta, io.read_bytes, io.write_bytes, split, reap=reap)
+        ledger.check_settled_up(delta)
 
-    def _io_split(self, task: Task, state: TaskState, io: TaskIO) -> tuple[int, int] | None:
+    def _io_split(self, task: Task, state: KeptFiles, io: TaskIO) -> tuple[int, int] | None:
         """The process's IO less its live threads' own: its dead threads' and reaped children's."""
         own_r = own_w = 0
         threads = task.threads
@@ -255,8 +278,8 @@ class TaskSampling(VmonCore):
                     own_w += values[1]
         elif task.stat is not None and task.stat.num_threads > 1:
             # Threads not followed: read them by path.
-            for name in self.procfs.listdir(state.base + "task") or ():
-                data = self.procfs.read_transient(f"{state.base}task/{name}/io", _IO.read_size)
+            for name in self._table.procfs.listdir(state.base + "task") or ():
+                data = self._table.procfs.read_transient(f"{state.base}task/{name}/io", _IO.read_size)
                 if isinstance(data, bytes):
                     try:
                         counters = parse.parse_io(data)
@@ -271,26 +294,38 @@ class TaskSampling(VmonCore):
             own_r, own_w = own
         return io.read_bytes - own_r, io.write_bytes - own_w
 
-    def _own_io(self, task: Task, state: TaskState, attr: str, name: str) -> tuple[int, int] | None:
-        data = self._read(task, state, attr, name, _IO.read_size)
+    def _own_io(self, task: Task, state: KeptFiles, attr: str, name: str) -> tuple[int, int] | None:
+        data = self._table.read(task, state, attr, name, _IO.read_size)
         if data is None:
             return None
         try:
             values = parse.parse_io(data)
         except parse.ParseError as err:
-            self._report(task, name, err)
+            self._table.report(task, name, err)
             return None
         return values[_READ_BYTES], values[_WRITE_BYTES]
 
-    def _sample_io(self, task: Task, state: TaskState) -> None:
+    def sample_io(self, task: Task, state: KeptFiles) -> None:
         self._sample_counters(task, state, _IO)
 
-    def _sample_statm(self, task: Task, state: TaskState) -> None:
+    def sample_statm(self, task: Task, state: KeptFiles) -> None:
         self._sample_counters(task, state, _STATM)
 
-    def _sample_counters(self, task: Task, state: TaskState, counters: _Counters) -> None:
+    def _sample_counters(self, task: Task, state: KeptFiles, counters: _Counters) -> None:
         """io or statm: one pread; parse and store only when the bytes changed."""
-        data = self._read(task, state, counters.fd_attr, counters.name, counters.read_size)
+        fd = getattr(state, counters.fd_attr)
+        data: bytes | None
+        if fd >= 0:
+            try:
+                data = os.pread(fd, counters.read_size, 0)
+            except OSError as err:
+                self._table.read_failed(task, state, counters.fd_attr, counters.name, fd, err)
+                data = None
+            else:
+                if len(data) >= counters.read_size - READ_SLACK:
+                    data = self._table.read(task, state, counters.fd_attr, counters.name, counters.read_size)
+        else:
+            data = self._table.read(task, state, counters.fd_attr, counters.name, counters.read_size)
         if data is None:
             if getattr(state, counters.fd_attr) == DENIED:
                 task.unavailable |= counters.want
@@ -303,7 +338,7 @@ class TaskSampling(VmonCore):
         try:
             values = counters.parse(data)
         except parse.ParseError as err:
-            self._report(task, counters.name, err)
+            self._table.report(task, counters.name, err)
             return
         setattr(state, counters.raw_attr, data)
         if record is None:
@@ -314,20 +349,20 @@ class TaskSampling(VmonCore):
             record.changed = counters.fields.store(record, values)
         task.activity |= counters.want
 
-    def _sample_files(self, task: Task, state: TaskState) -> None:
+    def sample_files(self, task: Task, state: KeptFiles) -> None:
         if task.unavailable & FILES:
             return
-        names = self.procfs.listdir(state.base + "fd")
+        names = self._table.procfs.listdir(state.base + "fd")
         if names is None:
             # EACCES for another user's process; a vanished one is caught by stat.
             task.unavailable |= FILES
             return
         current: dict[int, str] = {}
         for name in names:
-            link = self.procfs.readlink(f"{state.base}fd/{name}")
+            link = self._table.procfs.readlink(f"{state.base}fd/{name}")
             if link is not None:
                 current[int(name)] = link
         if task.files is None:
             task.files = {}
-        if self.files.update(task.files, current, self.generation):
+        if self._table.files.update(task.files, current, self._cycle.generation):
             task.activity |= FILES

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from .records import Task
 
-__all__ = ["iter_tree"]
+__all__ = ["iter_tree", "post_order"]
 
 
 def iter_tree(root: Task, *, include_stale: bool = True) -> Iterator[tuple[Task, int]]:
@@ -23,3 +23,15 @@ def iter_tree(root: Task, *, include_stale: bool = True) -> Iterator[tuple[Task,
             stack.append((child, depth + 1))
         for thread in reversed(task.threads):
             stack.append((thread, depth + 1))
+
+
+def post_order(root: Task) -> Iterator[Task]:
+    """The processes under ``root``, every one after its children (threads are not visited)."""
+    stack: list[tuple[Task, bool]] = [(root, False)]
+    while stack:
+        task, done = stack.pop()
+        if done:
+            yield task
+            continue
+        stack.append((task, True))
+        stack.extend((child, False) for child in reversed(task.children))

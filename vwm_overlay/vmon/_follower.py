@@ -1,0 +1,243 @@
+"""Following a process's threads (``task/``) and children (``children`` files).
+
+Children are read from every thread's ``task/TID/children`` file, since a
+child is listed under the thread that forked it; where the kernel has no such
+files, from one ppid scan of /proc per sample.  ``task/`` is listed only when
+the thread count moved or a thread exited.  Tasks not found again are marked
+stale; those stale since the previous sample are dropped first.  A child
+missing from a live parent's list was reaped: what it was attributed is
+settled into the parent's ledger.
+
+Which children files are read at all is the walker's choice; the follower's
+new-pid scan tells it which processes a new pid names as parent.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import _parse as parse
+from ._cycle import Cycle
+from ._kept import KeptFiles, kept
+from ._procfs import NOT_OPEN, read_all
+from ._readers import STAT_READ
+from ._table import TaskTable
+from .records import Task
+
+__all__ = ["TreeFollower"]
+
+_CHILDREN_READ = 4096
+#: More new pids than this in one sample, and every children file is read instead.
+_NEW_PIDS_LOOKED_AT = 256
+
+
+class TreeFollower:
+    """Follows processes' threads and children into the task table."""
+
+    def __init__(self, table: TaskTable, cycle: Cycle, *, children_files: bool) -> None:
+        self._table = table
+        self._cycle = cycle
+        #: Whether this kernel has ``/proc/PID/task/TID/children``
+        #: (CONFIG_PROC_CHILDREN); without it children are found by ppid.
+        self.children_files = children_files
+        #: This sample reads every followed process's children files (too many new pids to look at each).
+        self.all_children = False
+        self._loadavg_fd = NOT_OPEN
+        self._last_pid = -1
+        self._pid_retry: list[int] = []
+        self._ppid_generation = -1
+        self._ppid_children: dict[int, list[int]] = {}
+
+    def close(self) -> None:
+        self._table.procfs.release(self._loadavg_fd)
+        self._loadavg_fd = NOT_OPEN
+
+    def scan_new_pids(self) -> None:
+        """Find the processes whose children files need a look although their stat did not move.
+
+        The fifth field of ``/proc/loadavg`` is the last pid allocated: when
+        it has not moved, no task was created anywhere.  When it has, only the
+        new pids are looked at: the parent of each new process is told to read
+        its children files.  Too many new pids (or a wrapped counter) and every
+        followed process reads them instead, as does a system without that file.
+        """
+        self.all_children = False
+        if self._loadavg_fd == NOT_OPEN:
+            self._loadavg_fd = self._table.procfs.open("loadavg", priority=True)
+        try:
+            data = os.pread(self._loadavg_fd, 128, 0) if self._loadavg_fd >= 0 else None
+            last_pid = int(data.split()[4]) if data else -1
+        except (OSError, ValueError, IndexError):
+            last_pid = -1
+        previous, self._last_pid = self._last_pid, last_pid
+        if last_pid < 0 or previous < 0:
+            self.all_children = last_pid < 0
+            return
+        retry, self._pid_retry = self._pid_retry, []
+        if last_pid == previous and not retry:
+            return
+        if not previous <= last_pid <= previous + _NEW_PIDS_LOOKED_AT:
+            self.all_children = True
+            return
+        known = self._table.by_pid
+        for pid in (*retry, *range(previous + 1, last_pid + 1)):
+            stat = self._table.procfs.read_transient(f"{pid}/stat", STAT_READ)
+            if not isinstance(stat, bytes):
+                if pid > previous:
+                    # Allocated but maybe not visible yet: one more look next sample.
+                    self._pid_retry.append(pid)
+                continue
+            try:
+                ppid = int(stat[stat.rfind(b")") + 2 :].split(None, 2)[1])
+            except (ValueError, IndexError):
+                continue
+            parent = known.get(ppid)
+            if parent is not None:
+                kept(parent).force_children = True
+
+    def follow_threads(self, task: Task, state: KeptFiles) -> None:
+        threads = task.threads
+        state.stale_threads = False
+        if threads and any(t.is_stale for t in threads):
+            # Second phase: threads stale since the last cycle are dropped now.
+            for thread in threads:
+                if thread.is_stale:
+                    thread.refcount = 0
+                    self._table.free(thread)
+            threads[:] = [t for t in threads if not t.is_stale]
+            task.threads_changed = True
+        stat = task.stat
+        num_threads = stat.num_threads if stat is not None else 0
+        if num_threads <= 1 and not threads:
+            return
+        # task/ is listed only when the count differs from what we know, or a
+        # thread exited since (the count can stay the same through churn).
+        if not state.relist_threads and num_threads == state.live_threads:
+            return
+        state.relist_threads = False
+        names = self._table.procfs.listdir(state.base + "task")
+        if names is None:
+            return
+        generation = self._cycle.generation
+        known = self._table.by_tid
+        for name in names:
+            tid = int(name)
+            existing = known.get(tid)
+            if existing is not None and existing.parent is task and not existing.is_stale:
+                kept(existing).seen_generation = generation
+                continue
+            created = self._table.create(tid, task, is_thread=True, born=generation)
+            if created is None:
+                continue  # exited between the listing and the open
+            kept(created).seen_generation = generation
+            threads.append(created)
+            task.threads_changed = True
+            task.is_threaded = True
+            created.is_threaded = True
+        live = 0
+        for thread in threads:
+            if kept(thread).seen_generation != generation:
+                self._table.mark_stale(thread)
+            elif not thread.is_stale:
+                live += 1
+        state.live_threads = live
+
+    def _children_bytes(self, task: Task, state: KeptFiles) -> bytes | None:
+        """The pids of the process's children: through every thread's
+        ``children`` file, since a child is listed under the thread that forked it."""
+        if not task.threads:
+            return self._read_children(task, state, f"task/{task.pid}/children")
+        parts = []
+        for thread in task.threads:
+            if thread.is_stale:
+                continue
+            data = self._read_children(thread, thread._engine, "children")
+            if data:
+                parts.append(data)
+        return b" ".join(parts) if parts else b""
+
+    def _read_children(self, task: Task, state: KeptFiles, name: str) -> bytes | None:
+        """A ``children`` file to its end: one read returns at most one page
+        (about 800 pids), whatever the buffer size."""
+        fd = state.children_fd
+        if fd < 0:
+            return self._table.read(task, state, "children_fd", name, _CHILDREN_READ)
+        try:
+            return read_all(fd, _CHILDREN_READ)
+        except OSError as err:
+            self._table.read_failed(task, state, "children_fd", "children", fd, err)
+            return None
+
+    def drop_stale_children(self, task: Task, state: KeptFiles) -> None:
+        # Second phase of removal for children stale since the last cycle.
+        state.stale_children = False
+        children = task.children
+        gone = [c for c in children if c.is_stale]
+        if gone:
+            children[:] = [c for c in children if not c.is_stale]
+            for child in gone:
+                self._table.release_child(child)
+            task.children_changed = True
+
+    def follow_children(self, task: Task, state: KeptFiles) -> None:
+        if not self.children_files:
+            self._follow_children_by_ppid(task)
+            return
+        data = self._children_bytes(task, state)
+        if data is None:
+            return
+        if data == state.children_raw and not state.force_children:
+            return
+        state.children_raw = data
+        state.force_children = False
+        try:
+            pids = parse.parse_children(data)
+        except parse.ParseError as err:
+            self._table.report(task, "children", err)
+            return
+        self._reconcile_children(task, pids)
+
+    def _reconcile_children(self, task: Task, pids: list[int]) -> None:
+        generation = self._cycle.generation
+        known = self._table.by_pid
+        children = task.children
+        for pid in pids:
+            child = known.get(pid)
+            if child is not None and not kept(child).gone:
+                kept(child).seen_generation = generation
+                if child.parent is not task:
+                    # The kernel says it is ours now: it was monitored on its
+                    # own, or its parent exited and we adopted it (a subreaper).
+                    # It moves under us with its history, once the walk is done.
+                    child.refcount += 1
+                    self._table.migrations.append((child, task))
+                continue
+            new_child = self._table.create(pid, task, is_thread=False, born=generation)
+            if new_child is None:
+                continue  # already reaped
+            kept(new_child).seen_generation = generation
+            children.append(new_child)
+            task.children_changed = True
+        for child in children:
+            if not child.is_stale and kept(child).seen_generation != generation:
+                # Gone from a live parent's list: reaped, its use folded into ours.
+                self._table.settle_gone(child)
+                self._table.mark_stale(child)
+
+    def _follow_children_by_ppid(self, task: Task) -> None:
+        # Kernels without CONFIG_PROC_CHILDREN have no children file: find the
+        # children from every process's ppid, one scan per cycle for all parents.
+        if self._ppid_generation != self._cycle.generation:
+            self._ppid_generation = self._cycle.generation
+            by_parent = self._ppid_children
+            by_parent.clear()
+            for pid in self._table.procfs.list_pids():
+                data = self._table.procfs.read_transient(f"{pid}/stat", STAT_READ)
+                if not isinstance(data, bytes):
+                    continue
+                try:
+                    _, _, values = parse.parse_stat(data)
+                except parse.ParseError:
+                    continue
+                by_parent.setdefault(values[0], []).append(pid)
+        self._reconcile_children(task, self._ppid_children.get(task.pid, []))
