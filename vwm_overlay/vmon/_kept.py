@@ -17,7 +17,6 @@ class KeptFiles:
     """A task's kept fds and the last bytes read from them, hung on ``Task._engine``."""
 
     __slots__ = (
-        "argv_pending",
         "base",
         "born_generation",
         "children_fd",
@@ -50,7 +49,6 @@ class KeptFiles:
         self.gone = False
         self.stat_fd = NOT_OPEN
         self.stat_raw = b""
-        self.argv_pending = False
         self.cmdline_fd = NOT_OPEN
         self.wchan_fd = NOT_OPEN
         self.children_fd = NOT_OPEN

@@ -43,7 +43,6 @@ STAT_READ = 1024
 _CMDLINE_READ = 4096
 
 _START = STAT_FIELDS.index("start_ticks")
-_NAMES_MAY_MOVE = STAT_COMM_BIT | (1 << STAT_FIELDS.index("vsize_bytes"))
 _READ_BYTES = IO_FIELDS.index("read_bytes")
 _WRITE_BYTES = IO_FIELDS.index("write_bytes")
 
@@ -183,11 +182,11 @@ class TaskReaders:
         state.stat_raw = data
         stat.state = state_char
         stat.comm = comm
-        # The names can only have changed when stat did: exec changes comm or
-        # the address space size (and a busy process changes neither).
-        if not is_thread and (changed & _NAMES_MAY_MOVE or state.argv_pending):
+        # The names can only have changed when stat did.  Not only when comm or
+        # the address space size moved: a program that execs itself with other
+        # arguments can end up with both as they were.
+        if not is_thread:
             argv = self._table.read(task, state, "cmdline_fd", "cmdline", _CMDLINE_READ)
-            state.argv_pending = False
             if argv is not None:
                 parsed = parse.parse_cmdline(argv)
                 # A zombie's cmdline reads empty: keep the last one known.
@@ -197,7 +196,7 @@ class TaskReaders:
                     stat.argv = parsed
                     changed |= STAT_ARGV_BIT
                 elif not parsed and stat.argv and state_char != "Z":
-                    state.argv_pending = True
+                    state.stat_raw = b""  # parse stat again next cycle, even if unchanged, to read cmdline again
             if stat.argv and changed & (STAT_COMM_BIT | STAT_ARGV_BIT):
                 exe = self._table.procfs.readlink(state.base + "exe")  # kernel threads have none
                 if exe != stat.exe:
