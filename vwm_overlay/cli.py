@@ -86,6 +86,12 @@ def _main_record(argv: Sequence[str]) -> int:
     return run_record(argv)
 
 
+def _main_plot(argv: Sequence[str]) -> int:
+    from .record.plot import run_plot
+
+    return run_plot(argv)
+
+
 def _overlay_parser() -> _Parser:
     from .app_config import add_overlay_arguments, hotkeys_help
 
@@ -141,7 +147,7 @@ hotkeys (defaults; also set in the config file's [keys] table, e.g. toggle = "Mo
 {hotkeys_help()}"""
 
 
-SUBCOMMANDS = {"tree": _main_tree, "record": _main_record}
+SUBCOMMANDS = {"tree": _main_tree, "record": _main_record, "plot": _main_plot}
 
 MAIN_HELP = f"""\
 usage: vwm-overlay [options]
@@ -154,6 +160,7 @@ vwm's per-window process monitoring for every X11 desktop.
 commands:
   tree      print a process tree with CPU and IO once per sample
   record    chart a command or a process to PNG snapshots, with no X server
+  plot      draw the chart of a recorded log again (PNG, SVG, PDF; a window of the run)
 
 Run 'vwm-overlay COMMAND --help' for a command's options.
 

@@ -2,7 +2,9 @@
 
 The parts, one job each: :mod:`.options` (command line, ``%`` interpolation, output directory), :mod:`.child`
 (fork, hold, exec), :mod:`.signals` (signals taken synchronously), :mod:`.runner` (the loop),
-:mod:`.snapshots` (atomic PNGs), :mod:`.jsonlog` (``--jsonl``) and :mod:`.progress` (the terminal line).
+:mod:`.snapshots` (atomic PNGs), :mod:`.jsonlog` (``--jsonl``, in the format of :mod:`.logformat`) and
+:mod:`.progress` (the terminal line).  From a log: :mod:`.replay` rebuilds the engine's records, :mod:`.plot` draws
+the chart again (``vwm-overlay plot``).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from ..errors import TaskGone, UsageError
 from ..schedule import Schedule
 from ..vmon import ProcWants, SysWants, Task, Vmon, VmonFlags
 from .child import Command, set_child_subreaper
-from .jsonlog import JsonLog
+from .jsonlog import JsonLog, log_header
 from .options import RecordOptions, prepare_output_dir
 from .progress import Progress
 from .signals import SI_KERNEL, SignalWait
@@ -121,8 +121,30 @@ class Recorder:
         except OSError as err:
             raise UsageError(f"cannot write --jsonl {path!r}: {err.strerror}") from None
         assert self._vmon is not None
-        self._log = JsonLog(out, ticks_per_s=self._vmon.ticks_per_s, page_size=self._vmon.page_size)
+        self._log = JsonLog(out, self._log_header(self._vmon))
         return out
+
+    def _log_header(self, vmon: Vmon) -> dict[str, object]:
+        options = self.options
+        chart = {
+            "width_px": options.width_px,
+            "height_px": options.height_px,
+            "scale": options.scale,
+            "lanes": options.lanes,
+            "markers_every": options.markers_every,
+            "name": options.name,
+        }
+        return log_header(
+            argv=list(self.command),
+            pid=options.pid,
+            hertz=options.hertz,
+            ticks_per_s=vmon.ticks_per_s,
+            num_cpus=vmon.num_cpus,
+            page_size=vmon.page_size,
+            start_time=self._wall_clock(),
+            start_boottime_ticks=vmon.start_boottime_ticks,
+            chart=chart,
+        )
 
     def _start_command(self, vmon: Vmon, child_mask: set[int]) -> None:
         if self.options.reaper:
@@ -194,15 +216,19 @@ class Recorder:
     def _sample(self, now: float) -> None:
         assert self._vmon is not None and self._root is not None
         timing = self.schedule.begin_sample(now)
+        charted_before = self.chart.samples
         self._vmon.sample()
         root = self._root
         if self._log is not None and not self._root_logged_gone:
             self._log.write_sample(
                 root,
+                sys=self._vmon.sys_stat,
+                timing=timing,
                 t_s=now - self._start_s,
                 time_s=self._wall_clock(),
-                elapsed_s=timing.elapsed_s,
                 hertz=self.schedule.display_hertz,
+                charted=self.chart.samples != charted_before,
+                structure_version=self._vmon.structure_changes,
             )
         if root.is_stale and not self._root_logged_gone:
             self._root_logged_gone = True
@@ -269,12 +295,15 @@ class Recorder:
         if self.chart.samples == 0:
             return  # nothing sampled yet: the loop takes the first sample at once
         try:
-            self.snapshots.write(self.chart)
+            path = self.snapshots.write(self.chart)
         except OSError as err:
             # Reported, and the recording goes on: the next snapshot may well succeed (space freed).
             self._failed_writes += 1
             self.progress.clear()
             print(f"vwm-overlay record: cannot write a snapshot: {err}", file=self._stderr)
+            return
+        if self._log is not None:
+            self._log.write_snapshot(path, self.chart.samples)  # a replay composes at the same point
 
     def _finish(self, status: int) -> int:
         # Every run ends with a chart: the latest sample, unless a snapshot of it was just written.
