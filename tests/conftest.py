@@ -1,4 +1,4 @@
-"""Shared fixtures: X sessions for the tests marked ``x11``, and real process trees."""
+"""Shared fixtures: X sessions for the tests marked ``x11``, real process trees, recorders."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import proc_helpers
 import pytest
+from record_helpers import Start, recorders
 from x11_helpers import ClientProc, Session, new_session
 
 
@@ -51,3 +52,10 @@ def nodes() -> Iterator[proc_helpers.Controller]:
     """Drives node processes (``proc_helpers``); kills every process the test started."""
     with proc_helpers.nodes() as controller:
         yield controller
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> Iterator[Start]:
+    """Starts ``vwm-overlay record ARGS`` in ``tmp_path``; every recorder's process group is killed at the end."""
+    with recorders(tmp_path) as start:
+        yield start

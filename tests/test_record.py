@@ -13,58 +13,20 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import cairocffi
 import pytest
 from chart_helpers import is_cyan
 from log_helpers import cpu_percent, header_of, replayed, samples_of, tree_tasks
+from record_helpers import Start, finish, pngs, py
 
 from vwm_overlay.cli import main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HEADER_PX = 45  # three 15 px header rows
 NAME_RE = r"-\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d-\d+\.png"
-
-Start = Callable[..., "subprocess.Popen[str]"]
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Start]:
-    """Starts ``vwm-overlay record ARGS`` in ``tmp_path``, in its own process group; kills the group at the end."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vwm_overlay", "record", *args],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # the command and its orphans share the group: one killpg reaps them all
-        )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.communicate(timeout=10)
-
-
-def finish(proc: subprocess.Popen[str], timeout_s: float = 30.0) -> tuple[int, str]:
-    """Wait for the recorder; then kill what is left of its group (orphans hold its stderr open)."""
-    status = proc.wait(timeout=timeout_s)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    _, stderr = proc.communicate(timeout=10)
-    return status, stderr
 
 
 def wait_until(predicate: Callable[[], object], what: str, timeout_s: float = 15.0) -> None:
@@ -73,15 +35,6 @@ def wait_until(predicate: Callable[[], object], what: str, timeout_s: float = 15
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.02)
-
-
-def py(code: str, *args: str) -> list[str]:
-    """A command line running Python ``code`` (dedented) with ``args``."""
-    return [sys.executable, "-c", textwrap.dedent(code), *args]
-
-
-def pngs(directory: Path) -> list[Path]:
-    return sorted(directory.glob("*.png"))
 
 
 def gone_or_zombie(pid: int) -> bool:
