@@ -168,8 +168,9 @@ def test_a_version_1_log_is_refused_in_one_line(tmp_path: Path, capsys: pytest.C
     with pytest.raises(LogError, match="older vwm-overlay"):
         read_log(old)
     assert main(["plot", old, "--output", str(tmp_path / "x.png")]) == 2
+    assert main(["compare", old, old]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "version 1" in err
+    assert err.count("\n") == 2 and "version 1" in err
     assert not (tmp_path / "x.png").exists()
 
 

@@ -92,6 +92,12 @@ def _main_plot(argv: Sequence[str]) -> int:
     return run_plot(argv)
 
 
+def _main_compare(argv: Sequence[str]) -> int:
+    from .record.compare import run_compare
+
+    return run_compare(argv)
+
+
 def _overlay_parser() -> _Parser:
     from .app_config import add_overlay_arguments, hotkeys_help
 
@@ -147,7 +153,7 @@ hotkeys (defaults; also set in the config file's [keys] table, e.g. toggle = "Mo
 {hotkeys_help()}"""
 
 
-SUBCOMMANDS = {"tree": _main_tree, "record": _main_record, "plot": _main_plot}
+SUBCOMMANDS = {"tree": _main_tree, "record": _main_record, "plot": _main_plot, "compare": _main_compare}
 
 MAIN_HELP = f"""\
 usage: vwm-overlay [options]
@@ -161,6 +167,7 @@ commands:
   tree      print a process tree with CPU and IO once per sample
   record    chart a command or a process to PNG snapshots, with no X server
   plot      draw the chart of a recorded log again (PNG, SVG, PDF; a window of the run)
+  compare   compare two recorded logs per command name; exit 1 beyond --fail-on limits
 
 Run 'vwm-overlay COMMAND --help' for a command's options.
 
