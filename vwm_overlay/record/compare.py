@@ -79,7 +79,9 @@ class CommandStats:
 
 @dataclass(slots=True)
 class _Process:
-    task: Task
+    task: Task | None  # until the log drops it: then only its name and start are kept
+    name: str = "?"
+    start_ticks: int = 0
     cpu_ticks: int = 0
     rss_bytes: int = 0
     read_bytes: int = 0
@@ -119,10 +121,15 @@ def summarize(path: str) -> dict[str, CommandStats]:
             process = processes.get(task_id)
             if process is not None and process.end_boottime_ticks is None:
                 process.end_boottime_ticks = boottime_ticks
+        for task_id in line.get("dropped", ()):
+            process = processes.get(task_id)
+            if process is not None:
+                _forget_task(process)
     ticks_per_s = max(int(header["ticks_per_s"]), 1)
     by_name: dict[str, CommandStats] = {}
     total = CommandStats()
     for process in processes.values():
+        _forget_task(process)
         stats = CommandStats(
             count=1,
             cpu=process.cpu_ticks / ticks_per_s,
@@ -130,14 +137,22 @@ def summarize(path: str) -> dict[str, CommandStats]:
             read=process.read_bytes,
             write=process.write_bytes,
         )
-        start_ticks = process.task.start_ticks
+        start_ticks = process.start_ticks
         end_ticks = process.end_boottime_ticks if process.end_boottime_ticks is not None else boottime_ticks
         if 0 < start_ticks <= end_ticks:
             stats.wall = stats.longest = (end_ticks - start_ticks) / ticks_per_s
-        by_name.setdefault(command_name(process.task), CommandStats()).add(stats)
+        by_name.setdefault(process.name, CommandStats()).add(stats)
         total.add(stats)
     by_name[TOTAL_NAME] = total
     return by_name
+
+
+def _forget_task(process: _Process) -> None:
+    """Keep of a process's task what the summary needs: a long run's tasks are not all held."""
+    if process.task is not None:
+        process.name = command_name(process.task)
+        process.start_ticks = process.task.start_ticks
+        process.task = None
 
 
 def command_name(task: Task) -> str:

@@ -11,10 +11,9 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from typing import NoReturn
 
-from ..chart import Chart
-from ..chart.export import FORMATS, write_chart
+from ..chart import FORMATS, Chart, write_chart
 from ..errors import UsageError
 from .logformat import read_log
 from .options import MAX_SCALE, MIN_HEIGHT_PX, MIN_SCALE, MIN_WIDTH_PX
@@ -80,7 +79,7 @@ def _parser() -> _Parser:
     return parser
 
 
-def run_plot(argv: Sequence[str], *, stdout: TextIO = sys.stdout) -> int:
+def run_plot(argv: Sequence[str]) -> int:
     """Run ``vwm-overlay plot ARGV``; returns the exit status.  Bad input raises ``UsageError``."""
     args = _parser().parse_args(list(argv))
     fmt = args.format or os.path.splitext(args.output)[1].lower().lstrip(".")
