@@ -168,20 +168,30 @@ class JsonLog:
             delta = task.delta
             if delta.baseline:
                 baseline.append(written.id)
-            figures = [
-                delta.utime_ticks,
-                delta.stime_ticks,
-                delta.children_utime_ticks,
-                delta.children_stime_ticks,
-                delta.read_bytes,
-                delta.write_bytes,
-                delta.children_read_bytes,
-                delta.children_write_bytes,
-            ]
-            if any(figures):
+            if (
+                delta.utime_ticks
+                or delta.stime_ticks
+                or delta.children_utime_ticks
+                or delta.children_stime_ticks
+                or delta.read_bytes
+                or delta.write_bytes
+                or delta.children_read_bytes
+                or delta.children_write_bytes
+            ):
+                figures = [
+                    written.id,
+                    delta.utime_ticks,
+                    delta.stime_ticks,
+                    delta.children_utime_ticks,
+                    delta.children_stime_ticks,
+                    delta.read_bytes,
+                    delta.write_bytes,
+                    delta.children_read_bytes,
+                    delta.children_write_bytes,
+                ]
                 while not figures[-1]:
                     figures.pop()
-                use.append([written.id, *figures])
+                use.append(figures)
         if started:
             line["started"] = started
         if tree:
@@ -240,13 +250,14 @@ class JsonLog:
         flags: list[list[Any]],
     ) -> None:
         stat = task.stat
-        now_flags = (task.io is not None, task.is_threaded, stat is not None)
-        if now_flags != written.flags:
-            written.flags = now_flags
-            flags.append([written.id, *now_flags])
+        io, threaded, has_stat = written.flags
+        if (task.io is not None) != io or task.is_threaded != threaded or (stat is not None) != has_stat:
+            written.flags = (task.io is not None, task.is_threaded, stat is not None)
+            flags.append([written.id, *written.flags])
         if stat is not None:
             comm, argv = written.comm
-            if stat.comm != comm or stat.argv != argv:
+            # The engine replaces comm and argv only when they change: mostly one identity test each.
+            if (stat.comm is not comm and stat.comm != comm) or (stat.argv is not argv and stat.argv != argv):
                 written.comm = (stat.comm, stat.argv)
                 names.append([written.id, stat.comm, list(stat.argv)])
             state, wchan = written.state
