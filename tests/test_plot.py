@@ -76,6 +76,15 @@ def test_svg_pdf_and_another_size(record: Start, tmp_path: Path) -> None:
     assert pixels(tmp_path / "big.png")[:2] == (1000, 300)
 
 
+def test_an_unwritable_output_is_one_line(record: Start, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log, _ = recorded(record, tmp_path)
+    for name in ("x.png", "x.svg", "x.pdf"):
+        assert main(["plot", str(log), "-o", str(tmp_path / "missing" / name)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3
+    assert all(line.endswith("No such file or directory (ENOENT); nothing written") for line in lines)
+
+
 def root_row_cyan_columns(png: Png) -> list[int]:
     """The x of every column with cyan in the command's row (the first task row, below the 3 header rows)."""
     return [x for x in range(png.width) if any(is_cyan(rgb) for rgb in png.column(x, 45, 60))]

@@ -7,6 +7,7 @@ same update path, so at the recorder's size the PNG has the same pixels as the r
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import sys
@@ -101,7 +102,8 @@ def run_plot(argv: Sequence[str]) -> int:
     try:
         write_chart(chart, args.output, fmt)
     except OSError as err:
-        print(f"vwm-overlay plot: {args.output}: {err.strerror or err}", file=sys.stderr)
+        cause = f"{err.strerror} ({errno.errorcode.get(err.errno, err.errno)})" if err.errno else str(err)
+        print(f"vwm-overlay plot: {args.output}: {cause}; nothing written", file=sys.stderr)
         return 1
     return 0
 
