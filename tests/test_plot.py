@@ -8,6 +8,7 @@ import cairocffi
 import pytest
 from chart_helpers import Png, is_cyan
 from log_helpers import samples_of
+from polling import wait_for
 from record_helpers import Start, finish, pngs, py
 
 from vwm_overlay.cli import main
@@ -63,6 +64,24 @@ def test_the_plot_has_the_recorders_pixels(record: Start, tmp_path: Path, option
     width, height, recorded_px = pixels(png)
     assert pixels(tmp_path / "plot.png") == (width, height, recorded_px)
     assert any(is_cyan((recorded_px[i + 2], recorded_px[i + 1], recorded_px[i])) for i in range(0, len(recorded_px), 4))
+
+
+def test_orphans_adopted_with_reaper_replay_too(record: Start, tmp_path: Path) -> None:
+    # A subshell leaves a child behind, adopted by the recorder (the chart's root); then everything exits.
+    proc = record(
+        "--reaper", "--linger", "--hertz", "40", "--jsonl", "run.jsonl", "--output-dir", "out",
+        "--", "sh", "-c", "(sleep 1 & sleep 0.3; exit 0); sleep 0.3; exit 0",
+    )  # fmt: skip
+
+    def all_gone() -> bool:
+        samples = samples_of(tmp_path / "run.jsonl") if (tmp_path / "run.jsonl").exists() else []
+        return any([0, []] in s.get("children", ()) for s in samples)
+
+    wait_for(all_gone, 15.0, "the command and the orphan to exit")
+    proc.terminate()
+    assert finish(proc) == (0, "")
+    assert main(["plot", str(tmp_path / "run.jsonl"), "-o", str(tmp_path / "plot.png")]) == 0
+    assert pixels(tmp_path / "plot.png") == pixels(pngs(tmp_path / "out")[-1])
 
 
 def test_svg_pdf_and_another_size(record: Start, tmp_path: Path) -> None:
