@@ -4,7 +4,7 @@ The parts, one job each: :mod:`.options` (command line, ``%`` interpolation, out
 (fork, hold, exec), :mod:`.signals` (signals taken synchronously), :mod:`.runner` (the loop),
 :mod:`.snapshots` (atomic PNGs), :mod:`.jsonlog` (``--jsonl``, in the format of :mod:`.logformat`) and
 :mod:`.progress` (the terminal line).  From a log: :mod:`.replay` rebuilds the engine's records, :mod:`.plot` draws
-the chart again (``vwm-overlay plot``).
+the chart again (``vwm-overlay plot``), :mod:`.compare` compares two runs (``vwm-overlay compare``).
 """
 
 from __future__ import annotations
