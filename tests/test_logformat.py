@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from vwm_overlay.cli import main
 from vwm_overlay.record.jsonlog import JsonLog, log_header
 from vwm_overlay.record.logformat import LogError, read_log
+from vwm_overlay.record.options import parse_options
 from vwm_overlay.record.replay import LogReplay
 from vwm_overlay.schedule import SampleTiming
 from vwm_overlay.vmon import SysStat, Task, TaskIO, TaskStat
@@ -19,18 +21,19 @@ from vwm_overlay.vmon import SysStat, Task, TaskIO, TaskStat
 CHART = {"width_px": 800, "height_px": 600, "scale": 1.0, "lanes": False, "markers_every": 0, "name": "make"}
 
 
+@dataclass
+class Machine:
+    ticks_per_s: int = 100
+    num_cpus: int = 2
+    page_size: int = 4096
+    start_boottime_ticks: int = 400
+
+
 def header() -> dict[str, Any]:
-    return log_header(
-        argv=["make"],
-        pid=None,
-        hertz=10,
-        ticks_per_s=100,
-        num_cpus=2,
-        page_size=4096,
-        start_time=1.0,
-        start_boottime_ticks=400,
-        chart=CHART,
-    )
+    options = parse_options(["--name", "make", "--", "make"])
+    made = log_header(options, ["make"], Machine(), start_time=1.0)
+    assert made["chart"] == CHART and made["argv"] == ["make"] and made["ticks_per_s"] == 100
+    return made
 
 
 def make_task(pid: int, *, parent: Task | None = None, thread: bool = False, comm: str = "w") -> Task:

@@ -9,41 +9,48 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import Any, Protocol, TextIO
 
 from ..schedule import SampleTiming
 from ..vmon import SysStat, Task
 from .logformat import SCHEMA, SCHEMA_VERSION
+from .options import RecordOptions
 
-__all__ = ["JsonLog", "log_header"]
+__all__ = ["JsonLog", "Machine", "log_header"]
 
 
-def log_header(
-    *,
-    argv: list[str],
-    pid: int | None,
-    hertz: float,
-    ticks_per_s: int,
-    num_cpus: int,
-    page_size: int,
-    start_time: float,
-    start_boottime_ticks: int,
-    chart: dict[str, Any],
-) -> dict[str, Any]:
-    """The header line of a log (see :mod:`.logformat`)."""
+class Machine(Protocol):
+    """What the header says of the machine (``vwm_overlay.vmon.Vmon`` has it)."""
+
+    ticks_per_s: int
+    num_cpus: int
+    page_size: int
+    start_boottime_ticks: int
+
+
+def log_header(options: RecordOptions, command: Sequence[str], vmon: Machine, *, start_time: float) -> dict[str, Any]:
+    """The header line of the log of a recording of ``command`` (see :mod:`.logformat`)."""
     return {
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,
-        "argv": argv,
-        "pid": pid,
-        "hertz": hertz,
-        "ticks_per_s": ticks_per_s,
-        "num_cpus": num_cpus,
-        "page_size": page_size,
+        "argv": list(command),
+        "pid": options.pid,
+        "hertz": options.hertz,
+        "ticks_per_s": vmon.ticks_per_s,
+        "num_cpus": vmon.num_cpus,
+        "page_size": vmon.page_size,
         "host": os.uname().nodename,
         "start_time": start_time,
-        "start_boottime_ticks": start_boottime_ticks,
-        "chart": chart,
+        "start_boottime_ticks": vmon.start_boottime_ticks,
+        "chart": {
+            "width_px": options.width_px,
+            "height_px": options.height_px,
+            "scale": options.scale,
+            "lanes": options.lanes,
+            "markers_every": options.markers_every,
+            "name": options.name,
+        },
     }
 
 

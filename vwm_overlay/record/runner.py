@@ -121,30 +121,8 @@ class Recorder:
         except OSError as err:
             raise UsageError(f"cannot write --jsonl {path!r}: {err.strerror}") from None
         assert self._vmon is not None
-        self._log = JsonLog(out, self._log_header(self._vmon))
+        self._log = JsonLog(out, log_header(self.options, self.command, self._vmon, start_time=self._wall_clock()))
         return out
-
-    def _log_header(self, vmon: Vmon) -> dict[str, object]:
-        options = self.options
-        chart = {
-            "width_px": options.width_px,
-            "height_px": options.height_px,
-            "scale": options.scale,
-            "lanes": options.lanes,
-            "markers_every": options.markers_every,
-            "name": options.name,
-        }
-        return log_header(
-            argv=list(self.command),
-            pid=options.pid,
-            hertz=options.hertz,
-            ticks_per_s=vmon.ticks_per_s,
-            num_cpus=vmon.num_cpus,
-            page_size=vmon.page_size,
-            start_time=self._wall_clock(),
-            start_boottime_ticks=vmon.start_boottime_ticks,
-            chart=chart,
-        )
 
     def _start_command(self, vmon: Vmon, child_mask: set[int]) -> None:
         if self.options.reaper:
