@@ -1,12 +1,16 @@
 """The recorder's own CPU while it charts a big tree: ``record --pid`` at 10 Hz on 100 processes x 10 threads.
 
-    python benchmarks/record.py [--seconds 20] [--hertz 10] [--processes 100] [--threads 10] [--profile FILE]
+    python benchmarks/record.py [--seconds 20] [--hertz 10] [--processes 100] [--threads 10] [--profile FILE] [--jsonl]
 
 Spawns the tree (1,001 tasks with its root), runs ``vwm-overlay record --pid ROOT`` on it with stderr on a
 pseudo-terminal (so its progress line says how many samples it took), waits for the first sample, lets it settle
 for a second, then measures its CPU (utime + stime from /proc/PID/stat) over ``--seconds``.  Prints that as a
 percentage of one core, the samples taken, and the whole run's CPU including start-up and the final PNG (from
 ``wait4``).  The last line is ``record_cpu_percent=R`` (the steady state; the budget is 12.5).
+
+With ``--jsonl`` the recorder also writes its log; its size is printed: the header and first sample (every task's
+identity), and the bytes per sample after them (``log_bytes_per_sample=B``).  Run with and without it for the
+log's share of the recorder's CPU.
 
 With ``--profile FILE`` the recorder runs under cProfile on a CPU-time clock (which slows it down: use it for where
 the time goes, not for the number) and the time is split into engine sampling, chart update, PNG writing and the rest.
@@ -109,6 +113,12 @@ def print_profile(path: str) -> None:
     stats.sort_stats("tottime").print_stats(15)
 
 
+def log_line_sizes(path: str) -> list[int]:
+    """The size in bytes of each line of the log, header first."""
+    with open(path, "rb") as log:
+        return [len(line) for line in log]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -117,6 +127,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=10)
     parser.add_argument("--profile", metavar="FILE", help="run the recorder under cProfile, write the stats here")
     parser.add_argument("--reports", action="store_true", help="with --summary, --trace and --openmetrics too")
+    parser.add_argument("--jsonl", action="store_true", help="also write the log, and print its size per sample")
     args = parser.parse_args()
 
     tree = spawn_tree(args.processes, args.threads)
@@ -131,6 +142,9 @@ def main() -> int:
         if args.reports:
             for option, name in (("--summary", "s.json"), ("--trace", "t.json"), ("--openmetrics", "m.prom")):
                 record += [option, os.path.join(out_dir, name)]
+        log_path = os.path.join(out_dir, "run.jsonl")
+        if args.jsonl:
+            record += ["--jsonl", log_path]
         recorder = subprocess.Popen(
             [*run, *record],
             stdin=subprocess.DEVNULL,
@@ -150,6 +164,7 @@ def main() -> int:
             _, status, rusage = os.wait4(recorder.pid, 0)
             recorder.returncode = os.waitstatus_to_exitcode(status)
             pngs = [name for name in os.listdir(out_dir) if name.endswith(".png")]
+            log_sizes = log_line_sizes(log_path) if args.jsonl else []
         finally:
             if recorder.poll() is None:
                 recorder.kill()
@@ -171,6 +186,14 @@ def main() -> int:
         f"recorder CPU, whole run: {whole_s:.2f} s for {progress.samples} samples, with start-up and "
         f"{len(pngs)} final PNG (exit {recorder.returncode})"
     )
+    if log_sizes:
+        later = log_sizes[2:]
+        per_sample = sum(later) / max(len(later), 1)
+        print(
+            f"log: header {log_sizes[0]} B, first sample {log_sizes[1]} B, then {per_sample:.0f} B per sample "
+            f"over {len(later)} samples ({per_sample * args.hertz * 3600 / 1e6:.1f} MB per hour at {args.hertz} Hz)"
+        )
+        print(f"log_bytes_per_sample={per_sample:.0f}")
     if args.profile:
         print_profile(args.profile)
     print(f"record_cpu_percent={steady:.1f}")

@@ -1,4 +1,4 @@
-"""Shared fixtures: X sessions for the tests marked ``x11``, and real process trees."""
+"""Shared fixtures: X sessions for the tests marked ``x11``, real process trees, recorders."""
 
 from __future__ import annotations
 
@@ -56,6 +56,6 @@ def nodes() -> Iterator[proc_helpers.Controller]:
 
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Start]:
-    """Starts ``vwm-overlay record ARGS`` in ``tmp_path`` (see ``record_helpers.recorders``)."""
+    """Starts ``vwm-overlay record ARGS`` in ``tmp_path``; every recorder's process group is killed at the end."""
     with recorders(tmp_path) as start:
         yield start

@@ -40,13 +40,15 @@ def recorders(tmp_path: Path) -> Iterator[Start]:
         started.append(proc)
         return proc
 
-    yield start
-    for proc in started:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.communicate(timeout=10)
+    try:
+        yield start
+    finally:
+        for proc in started:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.communicate(timeout=10)
 
 
 def finish(proc: subprocess.Popen[str], timeout_s: float = 30.0) -> tuple[int, str]:

@@ -106,7 +106,7 @@ def test_premultiplied_pixel() -> None:
 def test_exported_names() -> None:
     public = {name for name in dir(chart_pkg) if not name.startswith("_")}
     modules = {"background", "cairo_types", "chart", "columns", "graphpass", "header", "layers", "layout", "patterns"}
-    modules |= {"rows"}
+    modules |= {"rows", "export"}
     modules |= {"scale", "shape", "text", "textpass", "theme", "annotations"}
     assert set(chart_pkg.__all__) == public - modules
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import cairocffi
 import pytest
 from chart_helpers import is_cyan
+from log_helpers import cpu_percent, header_of, replayed, samples_of, tree_tasks
 from record_helpers import (
     BUSY,
     HEADER_PX,
@@ -29,7 +30,6 @@ from record_helpers import (
     gone_or_zombie,
     pngs,
     py,
-    read_log,
     wait_until,
 )
 
@@ -274,31 +274,29 @@ def test_the_log_covers_the_run(record: Start, tmp_path: Path) -> None:
     assert status == 0
     report = json.loads((tmp_path / "report").read_text())
     command_pid = report["pid"]
-    samples = read_log(tmp_path / "log.jsonl")
+    samples = samples_of(tmp_path / "log.jsonl")
+    assert header_of(tmp_path / "log.jsonl")["argv"] == py(script)
     assert [s["sample"] for s in samples] == list(range(len(samples)))
     assert len(samples) >= 10
     assert all(a["t_s"] < b["t_s"] for a, b in itertools.pairwise(samples))
     # The first sample already sees the command; the last one records its exit.
-    assert samples[0]["tasks"][0]["pid"] == command_pid
     assert samples[0]["started"][0]["pid"] == command_pid
-    assert any(t["pid"] == command_pid for t in samples[-1]["exited"])
-    # The short-lived child came and went.
-    sleeps = [t for s in samples for t in s["exited"] if t["comm"] == "sleep"]
-    assert len(sleeps) == 1 and sleeps[0]["argv"] == ["sleep", "0.4"]
-    # The busy loop: (on an idle machine) a whole core in the samples that fall within it.
-    busy = [
-        t["cpu_percent"]
-        for s in samples
-        if report["start"] + 0.2 < s["time"] < report["end"]
-        for t in s["tasks"]
-        if t["pid"] == command_pid
-    ]
+    assert 0 in samples[-1]["exited"]
+    # The short-lived child came and went: started, exec'd sleep, exited.
+    sleeps: list[int] = []
+    busy: list[float] = []
+    for line, replay in replayed(tmp_path / "log.jsonl"):
+        for task in tree_tasks(replay.root):
+            if task.stat is not None and task.stat.argv == ("sleep", "0.4") and task.is_stale:
+                sleeps.append(task.pid)
+        # The busy loop: (on an idle machine) a whole core in the samples that fall within it.
+        if report["start"] + 0.2 < line["time"] < report["end"]:
+            assert replay.root is not None and replay.root.pid == command_pid
+            busy.append(cpu_percent(replay.root, replay))
+    assert len(sleeps) == 1
     assert len(busy) >= 5
     assert sum(busy) / len(busy) > 50 or report["share"] < 0.6
     assert abs(sum(busy) / len(busy) - 100 * report["share"]) < 20
-    for sample in samples:
-        for task in sample["tasks"]:
-            assert set(task) >= {"pid", "tid", "comm", "user_ticks", "sys_ticks", "read_bytes", "rss_bytes"}
 
 
 def test_a_pid_is_recorded_until_it_exits(record: Start, tmp_path: Path) -> None:
@@ -313,7 +311,7 @@ def test_a_pid_is_recorded_until_it_exits(record: Start, tmp_path: Path) -> None
         target.kill()
         target.wait()
     assert len(pngs(tmp_path / "out")) == 1
-    assert read_log(tmp_path / "log.jsonl")[0]["tasks"][0]["comm"] == "sleep"
+    assert samples_of(tmp_path / "log.jsonl")[0]["started"][0]["comm"] == "sleep"
 
 
 def test_the_reaper_keeps_orphans_in_the_chart(record: Start, tmp_path: Path) -> None:
@@ -322,12 +320,16 @@ def test_the_reaper_keeps_orphans_in_the_chart(record: Start, tmp_path: Path) ->
     orphan = int((tmp_path / "orphan").read_text())
 
     def orphan_charted_after_the_command_exited() -> bool:
-        samples = read_log(tmp_path / "log.jsonl")
-        exited = [i for i, s in enumerate(samples) if any(t["comm"] == "sh" for t in s["exited"])]
-        return bool(exited) and any(t["pid"] == orphan for s in samples[exited[0] + 1 :] for t in s["tasks"])
+        sh_exited = False
+        for _, replay in replayed(tmp_path / "log.jsonl"):
+            tasks = list(tree_tasks(replay.root))
+            if sh_exited and any(t.pid == orphan and not t.is_stale for t in tasks):
+                return True
+            sh_exited = sh_exited or any(t.is_stale and t.stat is not None and t.stat.comm == "sh" for t in tasks)
+        return False
 
     wait_until(orphan_charted_after_the_command_exited, "the orphan to be charted under the recorder")
-    assert read_log(tmp_path / "log.jsonl")[0]["tasks"][0]["pid"] == proc.pid  # the root is the recorder
+    assert samples_of(tmp_path / "log.jsonl")[0]["started"][0]["pid"] == proc.pid  # the root is the recorder
     proc.terminate()
     assert finish(proc)[0] == 0  # the command's status: it had exited
 

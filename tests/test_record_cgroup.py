@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from cgroup_helpers import join_group_argv, real_group
+from log_helpers import processes_named, replayed, tree_tasks
 from polling import wait_for
 from proc_helpers import reap_children, spawn
-from record_helpers import Start, finish, read_log
+from record_helpers import Start, finish
 
 from vwm_overlay.errors import UsageError
 from vwm_overlay.record.cgroup import find_cgroup2_mount, resolve_group
@@ -50,12 +51,6 @@ def reaped() -> Iterator[None]:
     reap_children()
 
 
-def tasks_named(log: Path, comm: str) -> list[dict[str, object]]:
-    if not log.exists():
-        return []
-    return [t for s in read_log(log)[:-1] for t in s["tasks"] if t["comm"] == comm]
-
-
 def test_the_cgroup2_mount_is_found_in_a_hybrid_layout(tmp_path: Path) -> None:
     (tmp_path / "mounts").write_text(HYBRID_MOUNTS)
     assert find_cgroup2_mount(str(tmp_path / "mounts")) == "/sys/fs/cgroup/unified"
@@ -79,12 +74,14 @@ def test_a_group_as_a_plain_directory_is_followed_without_a_mount(record: Start,
     (group / "cgroup.procs").write_text(f"{sleeper.pid}\n")
     (group / "cpu.stat").write_text("usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n")
     proc = record("--cgroup", str(group), "--jsonl", "log.jsonl", "--summary", "summary.json", "--output-dir", "out")
-    wait_for(lambda: tasks_named(tmp_path / "log.jsonl", "sleep"), 30.0, "the group's process in the log")
+    wait_for(lambda: processes_named(tmp_path / "log.jsonl", "sleep"), 30.0, "the group's process in the log")
     proc.send_signal(signal.SIGTERM)
     status, stderr = finish(proc)
     assert status == 0, stderr
-    first = read_log(tmp_path / "log.jsonl")[0]["tasks"][0]
-    assert first["pid"] == 0 and first["comm"] == "job.service"  # the group's row
+    _, replay = next(replayed(tmp_path / "log.jsonl"))
+    root = replay.root
+    assert root is not None and root.stat is not None
+    assert root.pid == 0 and root.stat.comm == "job.service"  # the group's row
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["cgroup"] == {"path": str(group), "cpu_user_s": 0.0, "cpu_system_s": 0.0}
     assert summary["tree"]["cpu_source"] == "cgroup"
@@ -100,13 +97,13 @@ def test_a_daemon_in_a_real_group_is_charted(record: Start, tmp_path: Path, reap
         assert starter.wait(30) == 0  # its parent returned at once: the daemon is nobody's child we know
         wait_for((tmp_path / "daemon.pid").exists, 30.0, "the daemon")
         daemon_pid = int((tmp_path / "daemon.pid").read_text())
-        wait_for(lambda: tasks_named(tmp_path / "log.jsonl", "daemon"), 30.0, "the daemon charted")
+        wait_for(lambda: processes_named(tmp_path / "log.jsonl", "daemon"), 30.0, "the daemon charted")
         (tmp_path / "release").touch()
         wait_for(lambda: not os.path.exists(f"/proc/{daemon_pid}"), 30.0, "the daemon to end")
         proc.send_signal(signal.SIGTERM)
         status, stderr = finish(proc)
     assert status == 0, stderr
-    assert all(t["pid"] == daemon_pid for t in tasks_named(tmp_path / "log.jsonl", "daemon"))
+    assert [t.pid for t in processes_named(tmp_path / "log.jsonl", "daemon")] == [daemon_pid]
     summary = json.loads((tmp_path / "summary.json").read_text())
     daemon = next(c for c in summary["commands"] if c["name"] == "daemon")
     assert daemon["count"] == 1 and daemon["cpu_user_s"] + daemon["cpu_system_s"] > 0
@@ -124,14 +121,16 @@ def test_a_unit_is_found_by_name_and_its_removal_ends_the_recording(
     with real_group(f"{unit}.slice", f"{unit}.service") as group:
         sleeper = spawn(join_group_argv(group, ["sleep", "60"]))
         proc = record("--unit", unit, "--jsonl", "log.jsonl", "--output-dir", "out")
-        wait_for(lambda: tasks_named(tmp_path / "log.jsonl", "sleep"), 30.0, "the unit's process in the log")
+        wait_for(lambda: processes_named(tmp_path / "log.jsonl", "sleep"), 30.0, "the unit's process in the log")
         sleeper.kill()
         sleeper.wait()
         wait_for(lambda: not (group / "cgroup.procs").read_text(), 10.0, "the unit to empty")
         group.rmdir()  # the unit stopped
         status, stderr = finish(proc)
     assert status == 0, stderr
-    assert read_log(tmp_path / "log.jsonl")[0]["tasks"][0]["comm"] == f"{unit}.service"
+    _, replay = next(replayed(tmp_path / "log.jsonl"))
+    assert replay.root is not None and replay.root.stat is not None
+    assert replay.root.stat.comm == f"{unit}.service"
 
 
 def test_bad_groups_are_usage_errors(record: Start, tmp_path: Path) -> None:
@@ -150,9 +149,8 @@ def test_a_command_in_its_group_is_charted_once_per_process(record: Start, tmp_p
         args = ("--cgroup", str(group), "--hertz", "40", "--jsonl", "log.jsonl", "--output-dir", "out")
         status, stderr = finish(record(*args, "--", "sh", "-c", script))
     assert status == 0, stderr
-    samples = read_log(tmp_path / "log.jsonl")
-    for sample in samples:
-        tids = [t["tid"] for t in sample["tasks"]]
-        assert len(tids) == len(set(tids)), sample
-    assert sum(1 for s in samples for t in s["started"] if t["comm"] == "sleep") >= 6
+    for line, replay in replayed(tmp_path / "log.jsonl"):
+        tids = [t.pid for t in tree_tasks(replay.root) if not t.is_stale and t.pid]
+        assert len(tids) == len(set(tids)), line
+    assert len(processes_named(tmp_path / "log.jsonl", "sleep")) >= 6
     assert list((tmp_path / "out").glob("*.png"))

@@ -82,6 +82,7 @@ def test_a_full_log_device_stops_the_log_only(record: Start, tmp_path: Path) -> 
 def test_a_log_reader_that_goes_away_stops_the_log_only(record: Start, tmp_path: Path) -> None:
     proc = record("--jsonl", "/dev/stdout", "--output-dir", "out", *py(UNTIL_STOP))
     assert proc.stdout is not None
+    assert json.loads(proc.stdout.readline())["schema"] == "vwm-overlay-log"  # the header, then the samples
     assert json.loads(proc.stdout.readline())["sample"] == 0
     proc.stdout.close()  # as `| head -1` does
     stderr = StderrLines(proc)

@@ -170,14 +170,14 @@ def test_an_existing_log_of_ours_is_replaced_not_written_through(record: Start, 
     status, _ = finish(record("--jsonl", "log.jsonl", "--output-dir", "out", "--", "true"))
     assert status == 0
     assert (tmp_path / "elsewhere").read_bytes() == PRECIOUS
-    assert (tmp_path / "log.jsonl").read_bytes().startswith(b'{"sample":0,')
+    assert (tmp_path / "log.jsonl").read_bytes().startswith(b'{"schema":"vwm-overlay-log",')
 
 
 def test_the_log_can_be_a_pipe(record: Start, tmp_path: Path) -> None:
     proc = record("--jsonl", "/dev/stdout", "--output-dir", "out", "--", "true")
     stdout, stderr = proc.communicate(timeout=30)
     assert (proc.returncode, stderr) == (0, "")
-    assert [json.loads(line)["sample"] for line in stdout.splitlines()][:2] == [0, 1]
+    assert [json.loads(line).get("sample") for line in stdout.splitlines()][:3] == [None, 0, 1]
 
 
 def test_the_log_can_be_stdout_redirected_to_a_file(record: Start, tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_the_log_can_be_stdout_redirected_to_a_file(record: Start, tmp_path: Pat
     assert status == 0
     first, *samples = (tmp_path / "log.jsonl").read_text().splitlines()
     assert first == "the shell's own line"
-    assert [json.loads(line)["sample"] for line in samples][:2] == [0, 1]
+    assert [json.loads(line).get("sample") for line in samples][:3] == [None, 0, 1]
 
 
 def test_modes_follow_the_umask(record: Start, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import time
@@ -14,11 +13,9 @@ import pytest
 
 from vwm_overlay.errors import UsageError
 from vwm_overlay.record.files import OutputDir
-from vwm_overlay.record.jsonlog import JsonLog
 from vwm_overlay.record.options import filename_safe, interpolate, parse_options
 from vwm_overlay.record.progress import Progress
 from vwm_overlay.record.snapshots import SnapshotWriter, snapshot_name
-from vwm_overlay.vmon.records import Task, TaskIO, TaskStat
 
 # -- options
 
@@ -152,65 +149,6 @@ def test_now_names_use_the_time_of_each_snapshot(tmp_path: Path) -> None:
     writer = SnapshotWriter(OutputDir(str(tmp_path)), "job", now_names=True, wall_clock=lambda: next(times))
     path = writer.write(FakeChart())
     assert Path(path).name == snapshot_name("job", 1_800_000_100.0, 0)
-
-
-# -- the log
-
-
-def _task(pid: int, *, parent: Task | None = None, thread: bool = False, comm: str = "w") -> Task:
-    task = Task(pid, is_thread=thread, parent=parent)
-    task.stat = TaskStat()
-    task.stat.comm = comm
-    task.stat.argv = (comm, "-x")
-    task.stat.start_ticks = 500
-    task.stat.rss_pages = 10
-    if not thread:
-        task.io = TaskIO()
-    if parent is not None:
-        (parent.threads if thread else parent.children).append(task)
-    return task
-
-
-def test_the_log_has_deltas_rates_and_lifecycle() -> None:
-    root = _task(10, comm="make")
-    child = _task(11, parent=root, comm="cc")
-    out = io.StringIO()
-    log = JsonLog(out, ticks_per_s=100, page_size=4096)
-    root.delta.baseline = child.delta.baseline = True  # running before the recording began
-    log.write_sample(root, t_s=0.0, time_s=1.0, elapsed_s=0.1, hertz=10)
-    # One sample later: the root used 8 user + 2 system ticks, its unseen children 5 more; it wrote 4 KiB.
-    for task in (root, child):
-        task.is_new = False
-        task.delta.clear()
-    root.delta.utime_ticks, root.delta.stime_ticks = 8, 2
-    root.delta.children_utime_ticks = 5
-    root.delta.write_bytes = 4096
-    child.is_stale = True
-    log.write_sample(root, t_s=0.1, time_s=1.1, elapsed_s=0.1, hertz=10)
-    first, second = (json.loads(line) for line in out.getvalue().splitlines())
-    assert [t["pid"] for t in first["started"]] == [10, 11]
-    assert first["tasks"][0]["user_ticks"] is None  # running before the recording began: no delta yet
-    assert first["tasks"][0]["rss_bytes"] == 40960
-    [make] = second["tasks"]
-    assert (make["user_ticks"], make["sys_ticks"], make["cpu_percent"]) == (13, 2, 150.0)
-    assert (make["read_bytes"], make["write_bytes"]) == (0, 4096)
-    assert second["exited"] == [{"pid": 11, "tid": 11, "thread": False, "comm": "cc", "argv": ["cc", "-x"]}]
-    assert second["started"] == []
-
-
-def test_the_log_writes_the_engines_deltas() -> None:
-    root = _task(10)
-    root.delta.utime_ticks = 3  # born during the recording: the engine's first delta is its whole life
-    root.delta.children_write_bytes = 512
-    thread = _task(12, parent=root, thread=True)
-    thread.delta.utime_ticks = 2
-    out = io.StringIO()
-    JsonLog(out, ticks_per_s=100, page_size=4096).write_sample(root, t_s=0.0, time_s=1.0, elapsed_s=0.1, hertz=10)
-    tasks = json.loads(out.getvalue())["tasks"]
-    assert (tasks[0]["user_ticks"], tasks[0]["write_bytes"]) == (3, 512)
-    assert (tasks[1]["pid"], tasks[1]["tid"], tasks[1]["thread"], tasks[1]["rss_bytes"]) == (10, 12, True, None)
-    assert tasks[1]["user_ticks"] == 2
-    assert thread.io is None and tasks[1]["read_bytes"] is None
 
 
 # -- progress

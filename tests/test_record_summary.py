@@ -9,8 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
+from log_helpers import replayed_so_far, tree_tasks
 from polling import wait_for
-from record_helpers import Start, finish, py, read_log
+from record_helpers import Start, finish, py
 
 from vwm_overlay.record.groups import Group, GroupTotals
 from vwm_overlay.record.summary import markdown_table, summary_dict
@@ -44,11 +45,13 @@ def test_three_holders_give_one_command_with_three_instances(
     proc = record("--summary", "summary.json", "--jsonl", "log.jsonl", "--output-dir", "out", *py(HOLDERS, HOLDER))
 
     def all_three_held_in_one_sample() -> bool:
-        log = tmp_path / "log.jsonl"
-        if not log.exists():
-            return False
-        for sample in read_log(log)[:-1]:  # the last line may be half written
-            holding = [t for t in sample["tasks"] if t["comm"] == "holder" and (t["rss_bytes"] or 0) >= 60 * MIB]
+        for _, replay in replayed_so_far(tmp_path / "log.jsonl"):
+            holding = [
+                t
+                for t in tree_tasks(replay.root)
+                if not t.is_thread and not t.is_stale and t.stat is not None and t.stat.comm == "holder"
+                if t.delta.rss_bytes >= 60 * MIB
+            ]
             if len(holding) == 3:
                 return True
         return False

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from fs_helpers import small_tmpfs
+from log_helpers import replayed
 from polling import wait_for
-from record_helpers import Start, finish, py, read_log
+from record_helpers import Start, finish, py
 
 # A busy parent with one extra thread, a busy child named "worker", then exit 7.
 WORKLOAD = """
@@ -131,5 +132,5 @@ def test_a_full_disk_stops_the_trace_with_one_line_and_the_recording_goes_on(rec
         cause = "No space left on device (ENOSPC)"
         assert line == f"vwm-overlay: small/run.json: {cause}; the trace stops here; the recording goes on"
         check_viewer_rules(load_as_viewer(tmp_path / "small" / "run.json"))
-    samples = read_log(tmp_path / "log.jsonl")
-    assert samples[-1]["exited"], "the log went on to the command's exit"
+    *_, (last, _) = replayed(tmp_path / "log.jsonl")
+    assert last.get("exited"), "the log went on to the command's exit"

@@ -40,8 +40,8 @@ _STARTUP_BLOCKED = signal.valid_signals() - {
 EXIT_CODES_HELP = """\
 exit status:
   0    success (record: the command's own status; 128+N when signal N killed it)
-  1    a run-time failure, reported in one line
-  2    bad arguments, no such process, an unwritable output directory, no display
+  1    a run-time failure, reported in one line; compare: a --fail-on limit was exceeded
+  2    bad arguments, no such process, an unwritable output directory, no display, an unreadable log
   3    the overlay lost its connection to the X server
 """
 
@@ -108,6 +108,20 @@ def _main_record(argv: Sequence[str], startup_mask: set[int]) -> int:
     return run_record(argv, startup_mask=startup_mask)
 
 
+def _main_plot(argv: Sequence[str], startup_mask: set[int]) -> int:
+    signal.pthread_sigmask(signal.SIG_SETMASK, startup_mask)
+    from .record.plot import run_plot
+
+    return run_plot(argv)
+
+
+def _main_compare(argv: Sequence[str], startup_mask: set[int]) -> int:
+    signal.pthread_sigmask(signal.SIG_SETMASK, startup_mask)
+    from .record.compare import run_compare
+
+    return run_compare(argv)
+
+
 def _overlay_parser() -> _Parser:
     from .desktop import add_overlay_arguments, hotkeys_help
 
@@ -163,7 +177,7 @@ hotkeys (defaults; also set in the config file's [keys] table, e.g. toggle = "Mo
 {hotkeys_help()}"""
 
 
-SUBCOMMANDS = {"tree": _main_tree, "record": _main_record}
+SUBCOMMANDS = {"tree": _main_tree, "record": _main_record, "plot": _main_plot, "compare": _main_compare}
 
 
 def _main_help() -> str:
@@ -179,6 +193,8 @@ vwm's per-window process monitoring for every X11 desktop.
 commands:
   tree      print a process tree with CPU and IO once per sample
   record    chart a command or a process to PNG snapshots, with no X server
+  plot      draw the chart of a recorded log again (PNG, SVG, PDF; a window of the run)
+  compare   compare two recorded logs per command name; exit 1 beyond --fail-on limits
 
 Run 'vwm-overlay COMMAND --help' for a command's options.
 

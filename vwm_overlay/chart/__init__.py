@@ -8,10 +8,12 @@ and composed onto any cairo context or image surface, each sample covering the 1
 from __future__ import annotations
 
 from .chart import MIN_HEIGHT_PX, MIN_WIDTH_PX, Chart, SampleSource
+from .export import FORMATS, write_chart
 from .scale import LogScale
 from .theme import RGBA, Theme
 
 __all__ = [
+    "FORMATS",
     "MIN_HEIGHT_PX",
     "MIN_WIDTH_PX",
     "RGBA",
@@ -19,4 +21,5 @@ __all__ = [
     "LogScale",
     "SampleSource",
     "Theme",
+    "write_chart",
 ]

@@ -3,7 +3,9 @@
 The parts, one job each: :mod:`.options` (command line, ``%`` interpolation, output directory), :mod:`.child`
 (fork, hold, exec), :mod:`.signals` (signals taken synchronously), :mod:`.runner` (the loop),
 :mod:`.snapshots` (atomic PNGs), :mod:`.files` (files no other user can redirect, one-line failure reports),
-:mod:`.jsonlog` (``--jsonl``) and :mod:`.progress` (the terminal line).
+:mod:`.jsonlog` (``--jsonl``, in the format of :mod:`.logformat`) and :mod:`.progress` (the terminal line).  From a
+log: :mod:`.replay` rebuilds the engine's records, :mod:`.plot` draws the chart again (``vwm-overlay plot``),
+:mod:`.compare` compares two runs (``vwm-overlay compare``).
 """
 
 from __future__ import annotations

@@ -1,102 +1,316 @@
-"""``--jsonl``: one JSON object per sample, so runs can be compared and re-plotted without the PNGs.
+"""``--jsonl``: writes the log specified in :mod:`.logformat`, one line per sample, only what changed.
 
-Each line::
-
-    {"sample": 3, "t_s": 0.301, "time": 1795851000.25, "elapsed_s": 0.1, "hertz": 10,
-     "tasks": [{"pid": 4242, "tid": 4242, "thread": false, "comm": "make",
-                "user_ticks": 9, "sys_ticks": 1, "cpu_percent": 100.0,
-                "read_bytes": 0, "write_bytes": 4096, "rss_bytes": 5242880}, ...],
-     "started": [{"pid": ..., "tid": ..., "thread": ..., "comm": ..., "argv": [...]}],
-     "exited": [{"pid": ..., "tid": ..., "thread": ..., "comm": ..., "argv": [...]}]}
-
-``t_s`` is seconds since the recording started (monotonic), ``time`` the wall clock (seconds since the epoch),
-``elapsed_s`` the time since the previous sample.  Per task, ``*_ticks``, ``read_bytes`` and ``write_bytes`` are
-what was used in this sample, as the engine's ``task.delta`` counts it: a process's own use plus what its children
-used unseen (after their last sample, or exiting between two samples), so the processes' figures of a run sum to
-what the tree used, each tick and byte once; a thread's are its own (already part of its process's).
-``cpu_percent`` is of one core; ``rss_bytes`` is the resident size now (processes only: threads share it).  A value
-is ``null`` when unknown: deltas in the sample that first saw a task that was already running when the recording
-began, IO when ``/proc/PID/io`` may not be read.  ``started`` lists the tasks seen for the first time, ``exited``
-those found gone (each also appears once in ``tasks`` before, unless it came and went within one sample).
+Each sample walks the tree once and compares every task with what was last written of it: a few attribute reads
+per task, and one small entry for a task that used anything.  Lists of children and threads are compared only in
+samples whose tree changed (the engine's ``structure_changes``).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, TextIO
+import os
+from collections.abc import Sequence
+from typing import Any, Protocol, TextIO
 
-from ..vmon import Task, iter_tree
+from ..schedule import SampleTiming
+from ..vmon import SysStat, Task
+from .logformat import SCHEMA, SCHEMA_VERSION
+from .options import RecordOptions
 
-__all__ = ["JsonLog"]
+__all__ = ["JsonLog", "Machine", "log_header"]
+
+
+class Machine(Protocol):
+    """What the header says of the machine (``vwm_overlay.vmon.Vmon`` has it)."""
+
+    @property
+    def ticks_per_s(self) -> int: ...
+    @property
+    def num_cpus(self) -> int: ...
+    @property
+    def page_size(self) -> int: ...
+    @property
+    def start_boottime_ticks(self) -> int: ...
+
+
+def log_header(options: RecordOptions, command: Sequence[str], vmon: Machine, *, start_time: float) -> dict[str, Any]:
+    """The header line of the log of a recording of ``command`` (see :mod:`.logformat`)."""
+    return {
+        "schema": SCHEMA,
+        "version": SCHEMA_VERSION,
+        "argv": list(command),
+        "pid": options.pid,
+        "hertz": options.hertz,
+        "ticks_per_s": vmon.ticks_per_s,
+        "num_cpus": vmon.num_cpus,
+        "page_size": vmon.page_size,
+        "host": os.uname().nodename,
+        "start_time": start_time,
+        "start_boottime_ticks": vmon.start_boottime_ticks,
+        "chart": {
+            "width_px": options.width_px,
+            "height_px": options.height_px,
+            "scale": options.scale,
+            "lanes": options.lanes,
+            "markers_every": options.markers_every,
+            "name": options.name,
+        },
+    }
+
+
+class _Written:
+    """What the log last said of one task."""
+
+    __slots__ = (
+        "children",
+        "comm",
+        "flags",
+        "id",
+        "parent",
+        "rss_bytes",
+        "seen",
+        "state",
+        "stime_ticks",
+        "threads",
+        "utime_ticks",
+        "wchan",
+    )
+
+    def __init__(self, task_id: int) -> None:
+        self.id = task_id
+        self.seen = -1
+        self.parent: int | None = None
+        self.children: list[int] = []
+        self.threads: list[int] = []
+        self.comm: tuple[str | None, tuple[str, ...]] = (None, ())
+        self.state: tuple[str, str | None] = ("?", None)
+        self.utime_ticks = 0
+        self.stime_ticks = 0
+        self.rss_bytes = 0
+        self.flags = (False, False, False)
 
 
 class JsonLog:
-    """Writes the samples of one tree to a text stream, one line each."""
+    """Writes the samples of one tree to a text stream, one line each, after the header."""
 
-    def __init__(self, out: TextIO, *, ticks_per_s: int, page_size: int) -> None:
+    def __init__(self, out: TextIO, header: dict[str, Any]) -> None:
         self._out = out
-        self._ticks_per_s = ticks_per_s
-        self._page_size = page_size
+        self._known: dict[Task, _Written] = {}
+        self._next_id = 0
+        self._structure_version: int | None = None
+        self._hertz: float | None = None
         self.samples = 0
+        self._write(header)
 
-    def write_sample(self, root: Task, *, t_s: float, time_s: float, elapsed_s: float, hertz: float) -> None:
-        tasks: list[dict[str, Any]] = []
-        started: list[dict[str, Any]] = []
-        exited: list[dict[str, Any]] = []
-        for task, _depth in iter_tree(root):
-            if task.is_stale:
-                exited.append(_identity(task, with_argv=True))
-                continue
-            stat = task.stat
-            if stat is None:
-                continue
-            entry = _identity(task)
-            if task.is_new:
-                started.append(_identity(task, with_argv=True))
-            self._add_deltas(entry, task, elapsed_s)
-            entry["rss_bytes"] = None if task.is_thread else stat.rss_pages * self._page_size
-            tasks.append(entry)
-        line = {
-            "sample": self.samples,
-            "t_s": round(t_s, 6),
-            "time": round(time_s, 6),
-            "elapsed_s": round(elapsed_s, 6),
-            "hertz": hertz,
-            "tasks": tasks,
-            "started": started,
-            "exited": exited,
-        }
+    def _write(self, line: dict[str, Any]) -> None:
         self._out.write(json.dumps(line, separators=(",", ":")) + "\n")
         self._out.flush()
+
+    def write_snapshot(self, path: str, charted_samples: int) -> None:
+        """A PNG was written after the chart took ``charted_samples`` samples."""
+        self._write({"snapshot": path, "samples": charted_samples})
+
+    def write_sample(
+        self,
+        root: Task,
+        *,
+        sys: SysStat | None,
+        timing: SampleTiming,
+        t_s: float,
+        time_s: float,
+        hertz: float,
+        charted: bool,
+        structure_version: int,
+    ) -> None:
+        """One line for the sample just taken of the tree under ``root``."""
+        line: dict[str, Any] = {
+            "sample": self.samples,
+            "t_s": t_s,
+            "time": time_s,
+            "elapsed_s": timing.elapsed_s,
+            "columns": timing.columns,
+            "adherence": timing.adherence,
+        }
+        if sys is not None:
+            line["boottime_ticks"] = sys.boottime_ticks
+            line["cpu"] = list(sys.cpu)
+        if hertz != self._hertz:
+            self._hertz = line["hertz"] = hertz
+        if not charted:
+            line["charted"] = False
+        tree = structure_version != self._structure_version
+        self._structure_version = structure_version
+        if tree:
+            line["tree"] = True
+        self._tasks(root, line, tree)
+        self._write(line)
         self.samples += 1
 
-    def _add_deltas(self, entry: dict[str, Any], task: Task, elapsed_s: float) -> None:
-        delta = task.delta
-        if delta.baseline:
-            entry.update(user_ticks=None, sys_ticks=None, cpu_percent=None, read_bytes=None, write_bytes=None)
-            return
-        user = delta.utime_ticks + delta.children_utime_ticks
-        system = delta.stime_ticks + delta.children_stime_ticks
-        entry["user_ticks"] = user
-        entry["sys_ticks"] = system
-        entry["cpu_percent"] = (
-            round(100.0 * (user + system) / self._ticks_per_s / elapsed_s, 1) if elapsed_s > 0 else None
-        )
-        known_io = task.io is not None
-        entry["read_bytes"] = delta.read_bytes + delta.children_read_bytes if known_io else None
-        entry["write_bytes"] = delta.write_bytes + delta.children_write_bytes if known_io else None
+    def _tasks(self, root: Task, line: dict[str, Any], tree: bool) -> None:
+        known = self._known
+        sample = self.samples
+        started: list[dict[str, Any]] = []
+        exited: list[int] = []
+        names: list[list[Any]] = []
+        states: list[list[Any]] = []
+        totals: list[list[int]] = []
+        rss: list[list[int]] = []
+        flags: list[list[Any]] = []
+        baseline: list[int] = []
+        use: list[list[int]] = []
+        walked: list[tuple[Task, _Written]] = []
+        stack = [root]
+        while stack:
+            task = stack.pop()
+            stack.extend(reversed(task.children))
+            stack.extend(reversed(task.threads))
+            written = known.get(task)
+            if written is None:
+                written = known[task] = _Written(self._next_id)
+                self._next_id += 1
+                started.append(self._started(task, written))
+            else:
+                self._changes(task, written, names, states, totals, rss, flags)
+            written.seen = sample
+            if tree:
+                walked.append((task, written))
+            if task.is_stale:
+                exited.append(written.id)
+            delta = task.delta
+            if delta.baseline:
+                baseline.append(written.id)
+            if (
+                delta.utime_ticks
+                or delta.stime_ticks
+                or delta.children_utime_ticks
+                or delta.children_stime_ticks
+                or delta.read_bytes
+                or delta.write_bytes
+                or delta.children_read_bytes
+                or delta.children_write_bytes
+            ):
+                figures = [
+                    written.id,
+                    delta.utime_ticks,
+                    delta.stime_ticks,
+                    delta.children_utime_ticks,
+                    delta.children_stime_ticks,
+                    delta.read_bytes,
+                    delta.write_bytes,
+                    delta.children_read_bytes,
+                    delta.children_write_bytes,
+                ]
+                while not figures[-1]:
+                    figures.pop()
+                use.append(figures)
+        if started:
+            line["started"] = started
+        if tree:
+            self._structure(walked, line)
+        for key, values in (
+            ("exited", exited),
+            ("names", names),
+            ("state", states),
+            ("totals", totals),
+            ("rss", rss),
+            ("flags", flags),
+            ("baseline", baseline),
+            ("use", use),
+        ):
+            if values:
+                line[key] = values
 
+    def _started(self, task: Task, written: _Written) -> dict[str, Any]:
+        stat = task.stat
+        parent = self._known.get(task.parent) if task.parent is not None else None
+        written.parent = parent.id if parent is not None else None
+        process = task.parent if task.is_thread and task.parent is not None else task
+        entry: dict[str, Any] = {
+            "id": written.id,
+            "pid": process.pid,
+            "tid": task.pid,
+            "thread": task.is_thread,
+            "parent": written.parent,
+            "start_ticks": task.start_ticks,
+        }
+        if stat is not None:
+            written.comm = (stat.comm, stat.argv)
+            written.state = (stat.state, stat.wchan)
+            written.utime_ticks, written.stime_ticks = stat.utime_ticks, stat.stime_ticks
+            entry.update(
+                comm=stat.comm,
+                argv=list(stat.argv),
+                state=stat.state,
+                wchan=stat.wchan,
+                utime_ticks=stat.utime_ticks,
+                stime_ticks=stat.stime_ticks,
+            )
+        written.rss_bytes = task.delta.rss_bytes
+        written.flags = (task.io is not None, task.is_threaded, stat is not None)
+        entry.update(rss_bytes=written.rss_bytes, io=written.flags[0], threaded=task.is_threaded, stat=stat is not None)
+        return entry
 
-def _identity(task: Task, *, with_argv: bool = False) -> dict[str, Any]:
-    stat = task.stat
-    parent = task.parent
-    pid = parent.pid if task.is_thread and parent is not None else task.pid
-    entry: dict[str, Any] = {
-        "pid": pid,
-        "tid": task.pid,
-        "thread": task.is_thread,
-        "comm": stat.comm if stat is not None else None,
-    }
-    if with_argv:
-        entry["argv"] = list(stat.argv) if stat is not None else []
-    return entry
+    @staticmethod
+    def _changes(
+        task: Task,
+        written: _Written,
+        names: list[list[Any]],
+        states: list[list[Any]],
+        totals: list[list[int]],
+        rss: list[list[int]],
+        flags: list[list[Any]],
+    ) -> None:
+        stat = task.stat
+        io, threaded, has_stat = written.flags
+        if (task.io is not None) != io or task.is_threaded != threaded or (stat is not None) != has_stat:
+            written.flags = (task.io is not None, task.is_threaded, stat is not None)
+            flags.append([written.id, *written.flags])
+        if stat is not None:
+            comm, argv = written.comm
+            # The engine replaces comm and argv only when they change: mostly one identity test each.
+            if (stat.comm is not comm and stat.comm != comm) or (stat.argv is not argv and stat.argv != argv):
+                written.comm = (stat.comm, stat.argv)
+                names.append([written.id, stat.comm, list(stat.argv)])
+            state, wchan = written.state
+            if stat.state != state or stat.wchan != wchan:
+                written.state = (stat.state, stat.wchan)
+                states.append([written.id, stat.state, stat.wchan])
+            if stat.utime_ticks != written.utime_ticks or stat.stime_ticks != written.stime_ticks:
+                written.utime_ticks, written.stime_ticks = stat.utime_ticks, stat.stime_ticks
+                totals.append([written.id, stat.utime_ticks, stat.stime_ticks])
+        rss_bytes = task.delta.rss_bytes
+        if rss_bytes != written.rss_bytes:
+            written.rss_bytes = rss_bytes
+            rss.append([written.id, rss_bytes])
+
+    def _structure(self, walked: list[tuple[Task, _Written]], line: dict[str, Any]) -> None:
+        """Lists and parents that differ from the log's, and the ids of tasks no longer in the tree."""
+        known = self._known
+        children_lists: list[list[Any]] = []
+        thread_lists: list[list[Any]] = []
+        parents: list[list[Any]] = []
+        for task, written in walked:
+            children = [known[child].id for child in task.children]
+            if children != written.children:
+                written.children = children
+                children_lists.append([written.id, children])
+            threads = [known[thread].id for thread in task.threads]
+            if threads != written.threads:
+                written.threads = threads
+                thread_lists.append([written.id, threads])
+            parent = known.get(task.parent) if task.parent is not None else None
+            parent_id = parent.id if parent is not None else None
+            if parent_id != written.parent:
+                written.parent = parent_id
+                parents.append([written.id, parent_id])
+        sample = self.samples
+        gone = [task for task, written in known.items() if written.seen != sample]
+        dropped = [known.pop(task).id for task in gone]
+        for key, values in (
+            ("children", children_lists),
+            ("threads", thread_lists),
+            ("parents", parents),
+            ("dropped", dropped),
+        ):
+            if values:
+                line[key] = values

@@ -61,10 +61,10 @@ owns (root's, like /tmp, are fine) is refused unless --allow-foreign-dir is give
 In the command's arguments, %n is the name, %N the name made safe for a file name, %O the output directory, %P the
 recorder's own pid (e.g. `kill -USR1 %P` from a script to take a snapshot) and %% a literal %.
 
---jsonl FILE writes one JSON object per sample: t_s, time, elapsed_s, hertz, the live tasks (pid, tid, comm,
-user_ticks and sys_ticks used in the sample, cpu_percent of one core, read_bytes and write_bytes in the sample,
-rss_bytes) and the tasks started and exited in it.
-
+--jsonl FILE writes a log from which `vwm-overlay plot` draws the chart again and `vwm-overlay compare` compares
+runs: a header line (the command, the rate, the machine), then one JSON object per sample with what changed: the
+tasks started and exited, and what each task used in the sample (CPU ticks, IO bytes, resident size).  The schema
+is versioned and specified in the module vwm_overlay.record.logformat.
 """
 DESCRIPTION += REPORTS_HELP
 
@@ -183,7 +183,7 @@ def _parser() -> _Parser:
     add("--reaper", action="store_true", help="adopt the command's orphans, so they stay charted")
     add("--now-names", action="store_true", help="name PNGs by the time of the snapshot, not of the start")
     add("--wip-name", type=_wip_name, metavar="NAME", help="fixed name of the PNG being written")
-    add("--jsonl", metavar="FILE", help="write one JSON object per sample to FILE")
+    add("--jsonl", metavar="FILE", help="write a log of every sample to FILE (for plot and compare)")
     add(
         "--scale",
         type=_scale,

@@ -21,7 +21,7 @@ from ..schedule import Schedule
 from ..vmon import ProcWants, SysWants, Task, Vmon, VmonFlags
 from .child import Command, set_child_subreaper
 from .files import LineFile, OutputDir, create_output, describe, report
-from .jsonlog import JsonLog
+from .jsonlog import JsonLog, log_header
 from .options import RecordOptions
 from .progress import Progress
 from .reports import Reports
@@ -145,7 +145,12 @@ class Recorder:
             return None
         out = LineFile(create_output(path, allow_foreign=self.options.allow_foreign_dir), path)
         assert self._vmon is not None
-        self._log = JsonLog(cast(TextIO, out), ticks_per_s=self._vmon.ticks_per_s, page_size=self._vmon.page_size)
+        try:
+            self._log = JsonLog(
+                cast(TextIO, out), log_header(self.options, self.command, self._vmon, start_time=self._wall_clock())
+            )
+        except OSError as err:  # the header line could not be written
+            self._log_failed(err)
         return out
 
     def _start_command(self, vmon: Vmon, child_mask: set[int]) -> None:
@@ -227,6 +232,7 @@ class Recorder:
         timing = self.schedule.begin_sample(now)
         assert self._reports is not None
         self._reports.before_sample()
+        charted_before = self.chart.samples
         self._vmon.sample()
         self._samples_taken += 1
         self._reports.after_sample(t_s=now - self._start_s, elapsed_s=timing.elapsed_s)
@@ -239,16 +245,16 @@ class Recorder:
             try:
                 self._log.write_sample(
                     root,
+                    sys=self._vmon.sys_stat,
+                    timing=timing,
                     t_s=now - self._start_s,
                     time_s=self._wall_clock(),
-                    elapsed_s=timing.elapsed_s,
                     hertz=self.schedule.display_hertz,
+                    charted=self.chart.samples != charted_before,
+                    structure_version=self._vmon.structure_changes,
                 )
             except OSError as err:
-                # The log stops (a full disk, a reader that went away); the chart and the command go on.
-                self._log = None
-                self._failed_writes += 1
-                self._report(err, str(self.options.jsonl_path), "the log stops, the recording goes on")
+                self._log_failed(err)
         if root.is_stale and not self._root_logged_gone:
             self._root_logged_gone = True
             if self.options.pid is not None and not self.options.linger:
@@ -315,7 +321,7 @@ class Recorder:
             return  # nothing sampled yet: the loop takes the first sample at once
         path = self.snapshots.next_path()
         try:
-            self.snapshots.write(self.chart)
+            path = self.snapshots.write(self.chart)
         except OSError as err:
             # Reported, and the recording goes on: the next snapshot may well succeed (space freed).  A periodic
             # snapshot failing the same way each time is reported once, until one is written.
@@ -325,8 +331,19 @@ class Recorder:
             elif err.errno != self._snapshot_errno:
                 self._report(err, path, "no snapshot this time, the recording goes on")
             self._snapshot_errno = err.errno
-        else:
-            self._snapshot_errno = None
+            return
+        self._snapshot_errno = None
+        if self._log is not None:
+            try:
+                self._log.write_snapshot(path, self.chart.samples)  # a replay composes at the same point
+            except OSError as err:
+                self._log_failed(err)
+
+    def _log_failed(self, err: OSError) -> None:
+        # The log stops (a full disk, a reader that went away); the chart and the command go on.
+        self._log = None
+        self._failed_writes += 1
+        self._report(err, str(self.options.jsonl_path), "the log stops, the recording goes on")
 
     def _report(self, err: OSError, path: str, what_now: str) -> None:
         self.progress.clear()
