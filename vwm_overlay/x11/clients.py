@@ -34,7 +34,7 @@ from .events import (
     WindowManagerChanged,
 )
 from .props import read_text, read_windows, window_pid
-from .topology import client_rect, ewmh_manager, fallback_clients, find_frame, parent_of
+from .topology import client_rect, ewmh_manager, fallback_clients, find_frame, hidden_by_state, parent_of
 
 __all__ = ["Client", "ClientTracker"]
 
@@ -54,11 +54,12 @@ class Client:
     client_mapped: bool
     frame_mapped: bool
     reported_mapped: bool = field(default=False)
+    hidden: bool = field(default=False)  # minimised or shaded though mapped (see hidden_by_state)
 
     @property
     def mapped(self) -> bool:
-        """Whether the client is on screen: itself and its frame are mapped."""
-        return self.client_mapped and self.frame_mapped
+        """Whether the client is on screen: itself and its frame are mapped, and not hidden by its state."""
+        return self.client_mapped and self.frame_mapped and not self.hidden
 
 
 @dataclass(slots=True)
@@ -72,6 +73,7 @@ class _Pending:
     frames: set[int] = field(default_factory=set)
     geometry: set[int] = field(default_factory=set)
     restacked: set[int] = field(default_factory=set)
+    states: set[int] = field(default_factory=set)
 
 
 class ClientTracker:
@@ -160,8 +162,11 @@ class ClientTracker:
                 self._pending.pids.add(window)
             elif name == "WM_CLIENT_MACHINE":
                 self._pending.machines.add(window)
-            elif name == "WM_STATE" and not self._ewmh:
-                self._pending.relist = True
+            elif name in ("WM_STATE", "_NET_WM_STATE"):
+                self._pending.states.add(window)
+                self._pending.relist |= name == "WM_STATE" and not self._ewmh
+        elif name == "WM_STATE" and not self._ewmh:
+            self._pending.relist = True  # a window inside a frame became a client (see FallbackScan)
 
     def _on_configure(self, event: rq.Event) -> None:
         window = event.window.id
@@ -181,9 +186,14 @@ class ClientTracker:
             self._pending.restacked.update(self._frames[below_id])
 
     def _on_map(self, event: rq.Event) -> None:
-        # Override-redirect windows (menus, our own overlays) are never clients.
-        if not event.override:
-            self._set_mapped(event.window.id, True)
+        window = event.window.id
+        # Override-redirect windows (menus, our own overlays) are never clients, but i3, fluxbox, icewm and
+        # awesome make their frames override-redirect: a known frame's map counts like any other.
+        if not event.override or self._tracked(window):
+            self._set_mapped(window, True)
+
+    def _tracked(self, window: int) -> bool:
+        return window in self.clients or window in self._frames
 
     def _on_unmap(self, event: rq.Event) -> None:
         self._set_mapped(event.window.id, False)
@@ -247,6 +257,8 @@ class ClientTracker:
             if client is not None:
                 self._set_frame(client, find_frame(self.conn, wid))
                 pending.geometry.add(wid)
+        for wid in pending.states:
+            self._recheck_hidden(wid)
         for wid in pending.geometry:
             out += self._recheck_geometry(wid, wid in pending.restacked)
         for wid in pending.restacked - pending.geometry:
@@ -269,7 +281,7 @@ class ClientTracker:
         return name
 
     def _sync_list(self) -> list[ClientEvent]:
-        wanted = (self._list_ewmh() or []) if self._ewmh else fallback_clients(self.conn)
+        wanted = (self._list_ewmh() or []) if self._ewmh else self._fallback_list()
         out: list[ClientEvent] = []
         for wid in list(self.clients):
             if wid not in wanted:
@@ -278,6 +290,12 @@ class ClientTracker:
             if wid not in self.clients:
                 out += self._add(wid)
         return out
+
+    def _fallback_list(self) -> list[int]:
+        scan = fallback_clients(self.conn)
+        for wid in scan.unclaimed:
+            self.conn.window(wid).change_attributes(event_mask=X.PropertyChangeMask)
+        return scan.clients
 
     def _list_ewmh(self) -> list[int] | None:
         return read_windows(self.conn, self.conn.root.id, "_NET_CLIENT_LIST")
@@ -300,6 +318,7 @@ class ClientTracker:
             rect=rect,
             client_mapped=attrs.map_state != X.IsUnmapped,
             frame_mapped=frame_attrs is not None and frame_attrs.map_state != X.IsUnmapped,
+            hidden=hidden_by_state(self.conn, wid),
         )
         self.clients[wid] = client
         self._frames.setdefault(frame, set()).add(wid)
@@ -347,6 +366,11 @@ class ClientTracker:
             return []
         old, client.pid = client.pid, pid
         return [ClientPidChanged(wid, old, pid)]
+
+    def _recheck_hidden(self, wid: int) -> None:
+        client = self.clients.get(wid)
+        if client is not None:
+            client.hidden = hidden_by_state(self.conn, wid)
 
     def _recheck_geometry(self, wid: int, restacked: bool) -> list[ClientEvent]:
         client = self.clients.get(wid)

@@ -11,13 +11,18 @@ from Xlib.ext import res
 
 from .connection import VANISHED, Connection
 
-__all__ = ["read_cardinal", "read_text", "read_windows", "window_pid", "xres_pid"]
+__all__ = ["read_atoms", "read_cardinal", "read_text", "read_windows", "window_pid", "xres_pid"]
 
 
 def read_cardinal(conn: Connection, wid: int, name: str) -> int | None:
     """The first 32-bit value of property ``name`` on ``wid``."""
     values = _read32(conn, wid, name, Xatom.CARDINAL)
     return int(values[0]) if values else None
+
+
+def read_atoms(conn: Connection, wid: int, name: str) -> list[int] | None:
+    """An ATOM-list property (``_NET_WM_STATE``...)."""
+    return _read32(conn, wid, name, Xatom.ATOM)
 
 
 def read_windows(conn: Connection, wid: int, name: str) -> list[int] | None:
