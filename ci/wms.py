@@ -37,6 +37,11 @@ class WindowManager:
     reparents: bool = True
     #: Whether it implements EWMH (``_NET_CLIENT_LIST``).
     ewmh: bool = True
+    #: How a test gives a window the focus: "ewmh" (a ``_NET_ACTIVE_WINDOW`` request), "pointer" (the manager
+    #: focuses what the pointer enters) or "focus" (raise it and set the input focus directly).
+    activate: str = "ewmh"
+    #: Whether windows may overlap (a floating manager), so one can cover another.
+    overlapping: bool = True
 
 
 _I3_CONFIG = """\
@@ -83,6 +88,7 @@ MANAGERS: dict[str, WindowManager] = {
             other_workspace=("i3-msg", "-q", "workspace", "2"),
             first_workspace=("i3-msg", "-q", "workspace", "1"),
             minimises=False,
+            overlapping=False,
         ),
         WindowManager("awesome", ("awesome",), "awesome"),
         WindowManager("fluxbox", ("fluxbox",), "fluxbox"),
@@ -94,12 +100,14 @@ MANAGERS: dict[str, WindowManager] = {
             "bspwm",
             files={"bspwmrc": _BSPWM_RC},
             minimises=False,
+            overlapping=False,
         ),
         WindowManager(
             "herbstluftwm",
             ("herbstluftwm", "--autostart", "{config}/autostart"),
             "herbstluftwm",
             files={"autostart": _HLWM_AUTOSTART},
+            overlapping=False,
         ),
         WindowManager(
             "dwm",
@@ -110,6 +118,9 @@ MANAGERS: dict[str, WindowManager] = {
             first_workspace=("xdotool", "key", "alt+1"),
             minimises=False,
             reparents=False,
+            # dwm answers a _NET_ACTIVE_WINDOW request by marking the window urgent, not by focusing it.
+            activate="pointer",
+            overlapping=False,
         ),
         WindowManager(
             "twm",
@@ -122,6 +133,7 @@ MANAGERS: dict[str, WindowManager] = {
             first_workspace=None,
             fullscreen=False,
             ewmh=False,
+            activate="pointer",
         ),
     )
 }

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from vwm_overlay.x11 import ClientEvent, ClientTracker, Connection
@@ -36,11 +36,13 @@ class Session(Protocol):
 
     display: str
     env: dict[str, str]
+    wm: str | None
     wm_proc: subprocess.Popen[bytes] | None
     xvfb_proc: subprocess.Popen[bytes] | None
 
     def start_wm(self, wm: str) -> subprocess.Popen[bytes]: ...
     def restart_wm(self) -> subprocess.Popen[bytes]: ...
+    def manager(self, wm: str) -> Any: ...
     def start_compositor(self, kind: str = "xcompmgr") -> subprocess.Popen[bytes]: ...
     def stop(self, proc: subprocess.Popen[bytes]) -> None: ...
     def __enter__(self) -> Session: ...

@@ -158,6 +158,9 @@ class OverlayApp:
         self.show_all = config.show_all
         self.composited = False
         self._by_overlay: dict[int, WindowView] = {}  # overlay window id -> its view, for Expose
+        #: Shown charts of windows that stopped being clients but still exist, by window: a window manager that
+        #: restarts lets go of every window, and takes them back a moment later.
+        self._withdrawn: dict[int, WindowView] = {}
         self._next_poll_s = 0.0
 
     # -- lifetime -----------------------------------------------------------------------------
@@ -194,8 +197,9 @@ class OverlayApp:
 
     def close(self, *, x_alive: bool = True) -> None:
         """Stop monitoring; destroy the overlays and release the hotkeys unless the server is gone."""
-        views = list(self.views.values())
+        views = [*self.views.values(), *self._withdrawn.values()]
         self.views.clear()
+        self._withdrawn.clear()
         self._by_overlay.clear()
         for view in views:
             view.detach()
@@ -236,6 +240,9 @@ class OverlayApp:
             if event.type == X.Expose:
                 self._exposed(event)
                 continue
+            if event.type == X.DestroyNotify:
+                self._destroyed(event.window.id)
+                continue
             action = self.hotkeys.handle(event)
             if action is not None:
                 self._act(action)
@@ -275,7 +282,7 @@ class OverlayApp:
             if view is None:
                 continue
             if isinstance(change, ClientRemoved):
-                self._remove(view)
+                self._withdraw(view)
             elif isinstance(change, ClientPidChanged):
                 view.set_pid(change.pid, self.vmon, self.schedule)
                 view.present(self.composited)
@@ -292,6 +299,8 @@ class OverlayApp:
         old = self.views.get(added.window)
         if old is not None:
             self._remove(old)
+        if self._readd(added):
+            return
         name = read_text(self.conn, added.window, "_NET_WM_NAME") or read_text(self.conn, added.window, "WM_NAME")
         view = WindowView(
             added.window,
@@ -307,11 +316,43 @@ class OverlayApp:
         view.wanted = self.show_all
         self._show(view)
 
-    def _remove(self, view: WindowView) -> None:
+    def _remove(self, view: WindowView, *, keep: bool = False) -> None:
+        """Forget the view; ``keep`` destroys its overlay window only, and keeps it monitoring."""
         self.views.pop(view.window, None)
         if view.overlay is not None:
             self._by_overlay.pop(view.overlay.window.id, None)
-        view.destroy()
+        if keep:
+            view.release_overlay()
+        else:
+            view.destroy()
+
+    def _withdraw(self, view: WindowView) -> None:
+        """The window is no client any more: closed, withdrawn, or let go by a window manager that exits.
+
+        A shown chart whose window still exists is kept, without its overlay, for the window to come back.
+        """
+        keep = view.wanted and self.conn.tolerant(self.conn.window(view.window).get_attributes) is not None
+        self._remove(view, keep=keep)
+        if keep:
+            self._withdrawn[view.window] = view
+
+    def _readd(self, added: ClientAdded) -> bool:
+        """A kept chart's window is a client again: show the chart with its history."""
+        view = self._withdrawn.pop(added.window, None)
+        if view is None:
+            return False
+        self.views[added.window] = view
+        if added.pid != view.pid:
+            view.set_pid(added.pid, self.vmon, self.schedule)
+        view.place(added.rect, added.frame)
+        view.mapped = added.mapped
+        self._show(view)
+        return True
+
+    def _destroyed(self, window: int) -> None:
+        view = self._withdrawn.pop(window, None)
+        if view is not None:
+            view.destroy()
 
     def _resync(self) -> None:
         """After a window manager (re)start: frames, places and visibility may all have changed."""
