@@ -40,6 +40,11 @@ class WindowManager:
     #: How a test gives a window the focus: "ewmh" (a ``_NET_ACTIVE_WINDOW`` request), "pointer" (the manager
     #: focuses what the pointer enters) or "focus" (raise it and set the input focus directly).
     activate: str = "ewmh"
+    #: Whether it grabs the Super keys alone for itself (so no Mod4 chord reaches another client).
+    takes_super: bool = False
+    #: The manager's own restart command; None: stop it and start it again.  (bspwm started anew adopts only the
+    #: windows a previous bspwm handed over with ``bspc wm -r``.)
+    restart: tuple[str, ...] | None = None
     #: Whether windows may overlap (a floating manager), so one can cover another.
     overlapping: bool = True
 
@@ -93,12 +98,13 @@ MANAGERS: dict[str, WindowManager] = {
         WindowManager("awesome", ("awesome",), "awesome"),
         WindowManager("fluxbox", ("fluxbox",), "fluxbox"),
         # Its default configuration, Win95Keys and all: that is what users run.
-        WindowManager("icewm", ("icewm",), "icewm"),
+        WindowManager("icewm", ("icewm",), "icewm", takes_super=True),
         WindowManager(
             "bspwm",
             ("bspwm", "-c", "{config}/bspwmrc"),
             "bspwm",
             files={"bspwmrc": _BSPWM_RC},
+            restart=("bspc", "wm", "-r"),
             minimises=False,
             overlapping=False,
         ),

@@ -163,6 +163,12 @@ class XSession:
     def restart_wm(self) -> subprocess.Popen[bytes]:
         """Stop the window manager and start it again (the windows stay, the manager takes them anew)."""
         assert self.wm is not None and self.wm_proc is not None
+        manager = self.manager(self.wm)
+        if manager.restart is not None:
+            env, _command = self._wm_env(manager)
+            subprocess.run(manager.restart, env=env, check=True, timeout=self.timeout_s, stdin=subprocess.DEVNULL)
+            _wait_until(self._managed, self.timeout_s, f"{self.wm} to restart")
+            return self.wm_proc
         self.stop(self.wm_proc)
         _wait_until(lambda: not self._managed(), self.timeout_s, f"{self.wm} to let go")
         return self.start_wm(self.wm)

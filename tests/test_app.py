@@ -323,7 +323,9 @@ def test_a_taken_hotkey_is_reported_the_rest_work_and_sigterm_cleans_up(
         other.sync()
         app = start_app(xs, conn, procs, pids=(client.pid,))
         app.wait_output(r"Mod4\+z", stream="err")
-        assert app.err.decode().splitlines() == ["vwm-overlay: Mod4+z is taken by another client (pause)"]
+        assert app.err.decode().splitlines() == [
+            "vwm-overlay: Mod4+z is taken by another client (pause); bind another key with --pause KEYS"
+        ]
         press(xs, client.window, "super+semicolon")
         rect = client_rect(conn, client.window)
         wait_for(lambda: shown_over(conn, rect), what="the overlay, with another hotkey taken")

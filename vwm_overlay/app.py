@@ -161,6 +161,7 @@ class OverlayApp:
         #: Shown charts of windows that stopped being clients but still exist, by window: a window manager that
         #: restarts lets go of every window, and takes them back a moment later.
         self._withdrawn: dict[int, WindowView] = {}
+        self._swallowed_told: set[str] = set()  # modifier-key warnings given, each once
         self._next_poll_s = 0.0
 
     # -- lifetime -----------------------------------------------------------------------------
@@ -170,6 +171,7 @@ class OverlayApp:
         with self.conn.guard():
             for problem in self.hotkeys.grab():
                 self.warn(str(problem))
+            self._check_swallowed()
             self.composited = self.watch.start()
             self._apply(self.tracker.start())
             self.conn.flush()
@@ -277,6 +279,7 @@ class OverlayApp:
                 continue
             if isinstance(change, WindowManagerChanged):
                 self._resync()
+                self._check_swallowed()
                 continue
             view = self.views.get(change.window)
             if view is None:
@@ -375,6 +378,13 @@ class OverlayApp:
         for view in self.views.values():
             view.set_composited(composited)
             view.present(composited)
+
+    def _check_swallowed(self) -> None:
+        """Tell once about each modifier key a (new) window manager takes for itself."""
+        for problem in self.hotkeys.swallowed():
+            if str(problem) not in self._swallowed_told:
+                self._swallowed_told.add(str(problem))
+                self.warn(str(problem))
 
     # -- hotkeys --------------------------------------------------------------------------------
 

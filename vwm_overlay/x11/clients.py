@@ -38,7 +38,8 @@ from .topology import client_rect, ewmh_manager, fallback_clients, find_frame, h
 
 __all__ = ["Client", "ClientTracker"]
 
-_ROOT_MASK = X.PropertyChangeMask | X.SubstructureNotifyMask
+# StructureNotify on the root: its ConfigureNotify tells of RandR screen changes.
+_ROOT_MASK = X.PropertyChangeMask | X.SubstructureNotifyMask | X.StructureNotifyMask
 _CLIENT_MASK = X.PropertyChangeMask | X.StructureNotifyMask
 
 
@@ -55,11 +56,14 @@ class Client:
     frame_mapped: bool
     reported_mapped: bool = field(default=False)
     hidden: bool = field(default=False)  # minimised or shaded though mapped (see hidden_by_state)
+    #: Inside the screen: dwm hides the windows of other tags by moving them out of it, still mapped.
+    on_screen: bool = field(default=True)
 
     @property
     def mapped(self) -> bool:
-        """Whether the client is on screen: itself and its frame are mapped, and not hidden by its state."""
-        return self.client_mapped and self.frame_mapped and not self.hidden
+        """Whether the client is on screen: itself and its frame are mapped, not hidden by its state, not moved
+        out of the screen."""
+        return self.client_mapped and self.frame_mapped and not self.hidden and self.on_screen
 
 
 @dataclass(slots=True)
@@ -93,6 +97,7 @@ class ClientTracker:
         self._ewmh = False
         self._wm_check: int | None = None
         self._pending = _Pending()
+        self._screen = Rect(0, 0, conn.screen.width_in_pixels, conn.screen.height_in_pixels)
         self._removed: list[ClientEvent] = []  # reported by DestroyNotify, sent at the batch's end
 
     # -- public ------------------------------------------------------------------
@@ -135,9 +140,17 @@ class ClientTracker:
                     return found
         focus = self.conn.display.get_input_focus().focus
         focus_id = focus if isinstance(focus, int) else focus.id
-        if focus_id in (X.NONE, X.PointerRoot):
+        if focus_id == X.PointerRoot:
+            # twm's focus follows the pointer this way: the keyboard goes to whatever is under the pointer.
+            focus_id = self._under_pointer()
+        if focus_id == X.NONE:
             return None
         return self._client_of(focus_id)
+
+    def _under_pointer(self) -> int:
+        pointer = self.conn.root.query_pointer()
+        child = pointer.child
+        return child if isinstance(child, int) else int(child.id)
 
     def stop(self) -> None:
         """Stop listening to the clients (the root's mask is cleared too)."""
@@ -170,6 +183,9 @@ class ClientTracker:
 
     def _on_configure(self, event: rq.Event) -> None:
         window = event.window.id
+        if window == self.conn.root.id:
+            self._on_screen_change(event)
+            return
         if window in self.clients:
             self._pending.geometry.add(window)
         inside = self._frames.get(window)
@@ -184,6 +200,14 @@ class ClientTracker:
             # go back on top of the frame.  (Overlays are override-redirect, so
             # restacking one never loops back here.)
             self._pending.restacked.update(self._frames[below_id])
+
+    def _on_screen_change(self, event: rq.Event) -> None:
+        """The root changed size (RandR: a monitor added, removed or turned): every client is placed anew."""
+        screen = Rect(0, 0, event.width, event.height)
+        if screen != self._screen:
+            self._screen = screen
+            self._pending.geometry.update(self.clients)
+            self._pending.restacked.update(self.clients)
 
     def _on_map(self, event: rq.Event) -> None:
         window = event.window.id
@@ -319,6 +343,7 @@ class ClientTracker:
             client_mapped=attrs.map_state != X.IsUnmapped,
             frame_mapped=frame_attrs is not None and frame_attrs.map_state != X.IsUnmapped,
             hidden=hidden_by_state(self.conn, wid),
+            on_screen=_overlaps(rect, self._screen),
         )
         self.clients[wid] = client
         self._frames.setdefault(frame, set()).add(wid)
@@ -377,7 +402,10 @@ class ClientTracker:
         if client is None:
             return []
         rect = client_rect(self.conn, wid)
-        if rect is None or rect == client.rect:
+        if rect is None:
+            return []
+        client.on_screen = _overlaps(rect, self._screen)
+        if rect == client.rect:
             return [ClientRestacked(wid, client.frame)] if restacked and client.local else []
         client.rect = rect
         return [ClientGeometry(wid, rect, client.frame)] if client.local else []
@@ -417,3 +445,7 @@ class ClientTracker:
                 return None
             current = parent
         return None
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a.x < b.x + b.width and b.x < a.x + a.width and a.y < b.y + b.height and b.y < a.y + a.height
