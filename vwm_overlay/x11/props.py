@@ -10,6 +10,7 @@ from Xlib import X, Xatom
 from Xlib.ext import res
 
 from .connection import VANISHED, Connection
+from .ctext import decode_text_property
 
 __all__ = ["read_atoms", "read_cardinal", "read_text", "read_windows", "window_pid", "xres_pid"]
 
@@ -32,7 +33,8 @@ def read_windows(conn: Connection, wid: int, name: str) -> list[int] | None:
 
 
 def read_text(conn: Connection, wid: int, name: str) -> str | None:
-    """A text property (``WM_CLIENT_MACHINE``, ``_NET_WM_NAME``), decoded."""
+    """A text property (``WM_CLIENT_MACHINE``, ``_NET_WM_NAME``), decoded by its type (UTF8_STRING, Latin-1
+    STRING, COMPOUND_TEXT)."""
     try:
         prop = conn.window(wid).get_full_property(conn.atom(name), X.AnyPropertyType)
     except VANISHED:
@@ -42,7 +44,7 @@ def read_text(conn: Connection, wid: int, name: str) -> str | None:
     value = prop.value
     raw = value if isinstance(value, bytes) else bytes(value)
     # Several strings may be NUL-separated; the first is the one that matters.
-    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+    return decode_text_property(conn.atom_name(prop.property_type), raw.split(b"\0", 1)[0])
 
 
 def xres_pid(conn: Connection, wid: int) -> int | None:
