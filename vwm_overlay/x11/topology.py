@@ -73,18 +73,19 @@ def fallback_clients(conn: Connection) -> FallbackScan:
     """Clients without ``_NET_CLIENT_LIST``.
 
     Top-level windows with WM_STATE, or their children with it (inside a
-    reparenting window manager's frames: the frame itself, with its title bar,
-    is never the client); with no window manager at all, the root's mapped
-    ordinary windows.  Override-redirect windows never count.
+    reparenting window manager's frames, override-redirect ones too: the frame
+    itself, with its title bar, is never the client); with no window manager at
+    all, the root's mapped ordinary windows.  An override-redirect window is
+    never a client itself.
     """
     wm_running = window_manager_running(conn)
     scan = FallbackScan([], [])
     tree = conn.tolerant(conn.root.query_tree)
     for child in tree.children if tree is not None else []:
         attrs = conn.tolerant(child.get_attributes)
-        if attrs is None or attrs.override_redirect:
+        if attrs is None:
             continue
-        if has_wm_state(conn, child.id):
+        if not attrs.override_redirect and has_wm_state(conn, child.id):
             scan.clients.append(child.id)
             continue
         sub = conn.tolerant(child.query_tree)
@@ -92,6 +93,8 @@ def fallback_clients(conn: Connection) -> FallbackScan:
         managed = [wid for wid in inner if has_wm_state(conn, wid)]
         if managed:
             scan.clients.extend(managed)
+        elif attrs.override_redirect:
+            continue  # a menu, a tooltip, an overlay; or a frame (i3 makes them so) that holds no client yet
         elif not wm_running and attrs.map_state == X.IsViewable:
             scan.clients.append(child.id)
         elif wm_running:
