@@ -179,13 +179,20 @@ def pixels(image: Image, rect: Rect, rows: int) -> Counter[tuple[int, int, int]]
     return Counter(image.pixel(x, y) for y in range(rect.y, rect.y + rows) for x in range(rect.x, rect.x + rect.width))
 
 
-def start_app(xs: Session, conn: Connection, procs: Procs, *args: str, pids: tuple[int, ...] = ()) -> AppProc:
+def start_app(
+    xs: Session,
+    conn: Connection,
+    procs: Procs,
+    *args: str,
+    pids: tuple[int, ...] = (),
+    env: dict[str, str] | None = None,
+) -> AppProc:
     """Start the program and wait until it is connected and monitors ``pids``.
 
     It grabs its hotkeys before it looks for windows, so once it monitors a window's process its hotkeys work.
     (Probing the grabs from here instead would race with them.)
     """
-    app = AppProc(xs.env, *args)
+    app = AppProc(xs.env if env is None else env, *args)
     procs.append(app)
     wait_for(lambda: app.proc.poll() is not None or connected(conn, app.pid), 15, "the program to connect")
     assert app.proc.poll() is None, f"the program exited: {app.finish()} {app.err.decode()}"
@@ -334,6 +341,17 @@ def test_a_taken_hotkey_is_reported_the_rest_work_and_sigterm_cleans_up(
     assert overlays(conn) == {}
     assert not key_taken(conn)
     assert app.err.decode().count("\n") == 1
+
+
+def test_under_a_wayland_session_one_line_says_only_xwayland_windows_are_charted(
+    xs: Session, conn: Connection, procs: Procs
+) -> None:
+    app = start_app(xs, conn, procs, env=dict(xs.env, XDG_SESSION_TYPE="wayland"))
+    app.wait_output(r"Wayland.*\n", stream="err")
+    assert app.finish() == 0
+    assert app.err.decode().splitlines() == [
+        "vwm-overlay: a Wayland session: only Xwayland windows (X11 programs) can be charted"
+    ]
 
 
 def test_the_save_hotkey_writes_a_png(xs: Session, conn: Connection, procs: Procs, tmp_path: Path) -> None:

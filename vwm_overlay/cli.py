@@ -104,10 +104,13 @@ def _main_overlay(argv: Sequence[str]) -> int:
 
     from .app import run
     from .app_config import config_from_arguments
+    from .session import session_notes
     from .x11 import ConnectionLostError, DisplayUnavailableError
 
     args = _overlay_parser().parse_args(argv)
     config = config_from_arguments(args, os.environ)
+    for note in session_notes(os.environ):
+        print(f"vwm-overlay: {note}", file=sys.stderr)
     try:
         return run(config)
     except DisplayUnavailableError as err:
