@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from polling import wait_for
-from x11_helpers import HERE, ClientProc, Session, new_session, xdotool
+from x11_helpers import HERE, ClientProc, Session, new_session, set_screen_size, xdotool
 from Xlib import XK, X
 from Xlib import error as xerror
 from Xlib.ext import res
@@ -341,6 +341,21 @@ def test_a_taken_hotkey_is_reported_the_rest_work_and_sigterm_cleans_up(
     assert overlays(conn) == {}
     assert not key_taken(conn)
     assert app.err.decode().count("\n") == 1
+
+
+def test_overlays_follow_a_screen_change(procs: Procs) -> None:
+    """A monitor change (RandR) that leaves a window out of the screen takes its chart away, and back."""
+    with new_session() as session, Connection(session.display) as conn:
+        client = ClientProc(session.env, "--x", "1100", "--y", "100", "--width", "150", "--color", "00ff00")
+        procs.append(client)
+        app = start_app(session, conn, procs, "--show-all", pids=(client.pid,))
+        rect = client_rect(conn, client.window)
+        wait_for(lambda: shown_over(conn, rect), what="the overlay")
+        set_screen_size(conn, 1024, 768)
+        wait_for(lambda: list(overlays(conn).values()) == [(rect, False)], what="the overlay hidden off the screen")
+        set_screen_size(conn, 1280, 800)
+        wait_for(lambda: shown_over(conn, rect), what="the overlay back on the wider screen")
+        assert app.finish() == 0
 
 
 def test_under_a_wayland_session_one_line_says_only_xwayland_windows_are_charted(
