@@ -11,7 +11,7 @@ from typing import NoReturn
 from . import __version__
 from .errors import OverlayError, UsageError
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "EXIT_X_LOST", "main"]
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "EXIT_X_LOST", "command_parsers", "main"]
 
 EXIT_OK = 0
 #: Something failed at run time (an unwritable file).
@@ -144,6 +144,14 @@ hotkeys (defaults; also set in the config file's [keys] table, e.g. toggle = "Mo
 
 
 SUBCOMMANDS = {"tree": _main_tree, "record": _main_record}
+
+
+def command_parsers() -> dict[str, argparse.ArgumentParser]:
+    """The overlay's parser (under ``""``) and each command's, for the generated man page and completions."""
+    from .record.options import _parser as record_parser
+
+    return {"": _overlay_parser(), "tree": _tree_parser(), "record": record_parser()}
+
 
 MAIN_HELP = f"""\
 usage: vwm-overlay [options]
