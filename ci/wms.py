@@ -33,6 +33,8 @@ class WindowManager:
     minimises: bool = True
     #: Whether it honours a ``_NET_WM_STATE`` fullscreen request.
     fullscreen: bool = True
+    #: Whether it rolls a window up into its title bar on a ``_NET_WM_STATE_SHADED`` request.
+    shades: bool = False
     #: Whether it reparents clients into frames.
     reparents: bool = True
     #: Whether it implements EWMH (``_NET_CLIENT_LIST``).
@@ -82,9 +84,9 @@ NoGrabServer
 MANAGERS: dict[str, WindowManager] = {
     wm.name: wm
     for wm in (
-        WindowManager("openbox", ("openbox",), "openbox"),
+        WindowManager("openbox", ("openbox",), "openbox", shades=True),
         # xfwm4 reads its settings from xfconfd, which only a D-Bus session starts.
-        WindowManager("xfwm4", ("dbus-run-session", "--", "xfwm4", "--compositor=off"), "xfwm4"),
+        WindowManager("xfwm4", ("dbus-run-session", "--", "xfwm4", "--compositor=off"), "xfwm4", shades=True),
         WindowManager(
             "i3",
             ("i3", "-c", "{config}/i3.config"),
@@ -96,9 +98,9 @@ MANAGERS: dict[str, WindowManager] = {
             overlapping=False,
         ),
         WindowManager("awesome", ("awesome",), "awesome"),
-        WindowManager("fluxbox", ("fluxbox",), "fluxbox"),
+        WindowManager("fluxbox", ("fluxbox",), "fluxbox", shades=True),
         # Its default configuration, Win95Keys and all: that is what users run.
-        WindowManager("icewm", ("icewm",), "icewm", takes_super=True),
+        WindowManager("icewm", ("icewm",), "icewm", takes_super=True, shades=True),
         WindowManager(
             "bspwm",
             ("bspwm", "-c", "{config}/bspwmrc"),

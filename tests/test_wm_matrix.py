@@ -83,12 +83,12 @@ class Desk:
             return rect.x <= x < rect.x + rect.width and rect.y <= y < rect.y + rect.height
         return not isinstance(focus, int) and int(focus.id) == window
 
-    def fullscreen(self, window: int, on: bool) -> None:
-        """Ask for fullscreen as a pager would: a ``_NET_WM_STATE`` client message to the root."""
+    def set_state(self, window: int, state: str, on: bool) -> None:
+        """Ask for ``_NET_WM_STATE_<state>`` as a pager would: a ``_NET_WM_STATE`` client message to the root."""
         message = xevent.ClientMessage(
             window=self.conn.window(window),
             client_type=self.conn.atom("_NET_WM_STATE"),
-            data=(32, [1 if on else 0, self.conn.atom("_NET_WM_STATE_FULLSCREEN"), 0, 1, 0]),
+            data=(32, [1 if on else 0, self.conn.atom(f"_NET_WM_STATE_{state}"), 0, 1, 0]),
         )
         mask = X.SubstructureRedirectMask | X.SubstructureNotifyMask
         self.conn.root.send_event(message, event_mask=mask)
@@ -193,11 +193,17 @@ def test_the_chart_lives_with_its_window(desk: Desk, compositor: str | None, pro
         _restore(desk, client.window)
         wait_for(lambda: shown(desk, client.window), 10, "the chart back with its restored window")
     if wm.fullscreen:
-        desk.fullscreen(client.window, True)
+        desk.set_state(client.window, "FULLSCREEN", True)
         wait_for(lambda: client_rect(desk.conn, client.window).width == 1280, 10, "fullscreen")
         wait_for(lambda: shown(desk, client.window), 10, "the chart over the fullscreen window")
-        desk.fullscreen(client.window, False)
+        desk.set_state(client.window, "FULLSCREEN", False)
         wait_for(lambda: client_rect(desk.conn, client.window).width < 1280, 10, "fullscreen to end")
+
+    if wm.shades:
+        desk.set_state(client.window, "SHADED", True)
+        wait_for(lambda: hidden(desk), 10, "the chart to leave with its window rolled up")
+        desk.set_state(client.window, "SHADED", False)
+        wait_for(lambda: shown(desk, client.window), 10, "the chart back with its window rolled down")
 
     # The shown chart survives a restart of the window manager.
     xs.restart_wm()
