@@ -201,9 +201,10 @@ class XSession:
         finally:
             d.close()
 
-    def start_compositor(self, kind: str = "xcompmgr") -> subprocess.Popen[bytes]:
-        """Start ``xcompmgr`` or ``picom`` (its XRender backend: Xvfb has no GL) and wait until it composites."""
-        commands = {"xcompmgr": ["xcompmgr"], "picom": ["picom", "--backend", "xrender", "--config", "/dev/null"]}
+    def start_compositor(self, kind: str = "xcompmgr", config: str = "/dev/null") -> subprocess.Popen[bytes]:
+        """Start ``xcompmgr`` or ``picom`` (its XRender backend: Xvfb has no GL; ``config`` its configuration
+        file, none by default) and wait until it composites."""
+        commands = {"xcompmgr": ["xcompmgr"], "picom": ["picom", "--backend", "xrender", "--config", config]}
         if shutil.which(kind) is None:
             raise XSessionError(f"{kind} is not installed (Debian package {kind})")
         proc = self._spawn(commands[kind])

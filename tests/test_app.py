@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -407,6 +408,52 @@ def test_with_a_compositor_the_chart_is_blended_over_the_window(
     # Without the compositor the overlay is cut to its drawn pixels again: the client shows in full green.
     wait_for(lambda: pixels(grab_root(conn), rect, HEADER_PX)[GREEN] > 200, what="the cut-out after the compositor")
     assert app.finish() == 0
+
+
+@pytest.mark.parametrize("excluded", [False, True], ids=["picom-defaults", "readme-exclusions"])
+def test_the_readme_picom_rules_keep_shadows_off_the_chart(
+    fbsession: tuple[Session, Path], conn: Connection, procs: Procs, tmp_path: Path, excluded: bool
+) -> None:
+    if shutil.which("picom") is None:
+        pytest.skip("needs picom (ci/setup installs it)")
+    xs, framebuffer = fbsession
+    readme = (Path(HERE).parent / "README.md").read_text()
+    rules = [line for line in readme.splitlines() if "class_g = 'VwmOverlay'" in line]
+    assert len(rules) == 2
+    config = tmp_path / "picom.conf"
+    config.write_text("shadow = true;\n" + ("\n".join(rules) + "\n" if excluded else ""))
+    client = ClientProc(xs.env, "--x", "300", "--y", "300", "--width", "400", "--height", "240", "--color", "00ff00")
+    procs.append(client)
+    compositor = xs.start_compositor("picom", str(config))
+    try:
+        app = start_app(xs, conn, procs, pids=(client.pid,))
+        rect = client_rect(conn, client.window)
+        # picom's default shadow falls 15 px up and left of a window: on the frame around the client.
+        around = Rect(rect.x - 12, rect.y - 12, rect.width, 10)
+
+        def seen() -> list[tuple[int, int, int]]:
+            image = read_xwd(str(framebuffer))
+            return [
+                image.pixel(x, y)
+                for y in range(around.y, around.y + around.height)
+                for x in range(around.x, around.x + around.width)
+            ]
+
+        def still() -> list[tuple[int, int, int]] | None:
+            first = seen()
+            return first if seen() == first else None
+
+        before = wait_for(still, what="the frame to stop changing")
+        press(xs, client.window, "super+semicolon")
+        wait_for(lambda: shown_over(conn, rect), what="the overlay")
+        wait_for(lambda: pixels(read_xwd(str(framebuffer)), rect, HEADER_PX)[GREEN] == 0, what="the chart blended")
+        if excluded:
+            assert seen() == before, "no shadow of the overlay on the frame"
+        else:
+            wait_for(lambda: seen() != before, what="the overlay's shadow on the frame")
+        assert app.finish() == 0
+    finally:
+        xs.stop(compositor)
 
 
 def test_losing_the_x_server_ends_the_program_with_status_3(procs: Procs) -> None:
