@@ -60,9 +60,13 @@ class Desk:
         """Whether the chart shows over ``rect``: plenty of pixels that are not the client's green."""
         return sum(p != GREEN for p in self.band(rect)) > 400
 
-    def bare(self, rect: Rect) -> bool:
-        """Whether ``rect``'s top rows show the client's own green only."""
-        return all(p == GREEN for p in self.band(rect))
+    def covered(self, rect: Rect) -> bool:
+        """Whether ``rect``'s top rows show the other window's yellow only.
+
+        Xvfb's framebuffer shows the pointer too: it is moved to the screen's corner first.
+        """
+        xdotool(self.xs.env, "mousemove", "1279", "799")
+        return all(p == YELLOW for p in self.band(rect))
 
     def activate(self, window: int) -> None:
         if self.wm.activate == "ewmh":
@@ -177,7 +181,7 @@ def test_the_chart_lives_with_its_window(desk: Desk, compositor: str | None, pro
         xdotool(xs.env, "windowmove", "--sync", str(other.window), str(rect.x + 20), str(rect.y + 10))
         covered = client_rect(desk.conn, other.window)
         probe = Rect(covered.x + 4, covered.y + 4, 60, 20)
-        wait_for(lambda: all(p == YELLOW for p in desk.band(probe)), 10, "the other window over the chart")
+        wait_for(lambda: desk.covered(probe), 10, "the other window over the chart")
         desk.activate(client.window)
         wait_for(lambda: shown(desk, client.window), 10, "the chart back on top with its window")
 
@@ -198,6 +202,15 @@ def test_the_chart_lives_with_its_window(desk: Desk, compositor: str | None, pro
         wait_for(lambda: shown(desk, client.window), 10, "the chart over the fullscreen window")
         desk.set_state(client.window, "FULLSCREEN", False)
         wait_for(lambda: client_rect(desk.conn, client.window).width < 1280, 10, "fullscreen to end")
+        # Another window fullscreen covers the chart (i3 unmaps the frames under it), and gives it back.
+        rect = client_rect(desk.conn, client.window)
+        desk.activate(other.window)  # managers raise a fullscreen window over the others while it has the focus
+        desk.set_state(other.window, "FULLSCREEN", True)
+        wait_for(lambda: desk.covered(rect), 10, "the chart under a fullscreen window")
+        desk.set_state(other.window, "FULLSCREEN", False)
+        wait_for(lambda: client_rect(desk.conn, other.window).width < 1280, 10, "the other's fullscreen to end")
+        desk.activate(client.window)
+        wait_for(lambda: shown(desk, client.window), 10, "the chart back from under the fullscreen window")
 
     if wm.shades:
         desk.set_state(client.window, "SHADED", True)

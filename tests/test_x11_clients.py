@@ -14,6 +14,7 @@ from vwm_overlay.x11 import (
     ClientMapped,
     ClientPidChanged,
     ClientRemoved,
+    ClientRestacked,
     ClientTracker,
     ClientUnmapped,
     Connection,
@@ -199,6 +200,21 @@ def test_override_redirect_frames_hidden_states_and_windows_out_of_the_screen(cl
             window.change_property(wm.atom("_NET_WM_STATE"), Xatom.ATOM, 32, [])
             wm.sync()
             pump.until(ClientMapped, client.window)
+        # Another override-redirect frame restacked right above this one (awesome raising a window) slid in
+        # between the frame and anything kept above it: the client is reported restacked.
+        second = ClientProc(xs.env, "--x", "0", "--y", "0", "--title", "second")
+        clients.append(second)
+        frame2 = wm.root.create_window(400, 100, 310, 230, 0, X.CopyFromParent, override_redirect=True)
+        wm.window(second.window).change_property(wm.atom("WM_STATE"), wm.atom("WM_STATE"), 32, [1, 0])
+        wm.window(second.window).reparent(frame2.id, 5, 25)
+        frame2.map()
+        wm.sync()
+        pump.until(ClientAdded, second.window)
+        frame2.configure(stack_mode=X.Below)
+        wm.sync()
+        frame2.configure(sibling=frame.id, stack_mode=X.Above)
+        wm.sync()
+        pump.until(ClientRestacked, client.window)
         # Moved out of the screen (dwm's hidden tags), it is not shown either.
         frame.configure(x=-2000)
         wm.sync()

@@ -195,10 +195,11 @@ class ClientTracker:
                 self._pending.restacked.update(inside)
         below = event.above_sibling
         below_id = below if isinstance(below, int) else below.id
-        if below_id in self._frames and not event.override and event.event.id == self.conn.root.id:
+        slid_in = not event.override or window in self._frames  # awesome's and i3's frames are override-redirect
+        if below_id in self._frames and slid_in and event.event.id == self.conn.root.id:
             # A window slid in between a frame and its overlay: the overlay must
-            # go back on top of the frame.  (Overlays are override-redirect, so
-            # restacking one never loops back here.)
+            # go back on top of the frame.  (Overlays are override-redirect and
+            # never frames, so restacking one never loops back here.)
             self._pending.restacked.update(self._frames[below_id])
 
     def _on_screen_change(self, event: rq.Event) -> None:
