@@ -97,7 +97,7 @@ def test_moves_resizes_and_minimise_are_followed(xsession: Session, pump: Pump, 
     xdotool(xsession.env, "windowminimize", str(client.window))
     pump.until(ClientUnmapped, client.window)
     assert pump.tracker.get(client.window) is not None  # minimised, not gone
-    xdotool(xsession.env, "windowactivate", str(client.window))
+    xdotool(xsession.env, "windowactivate", "--sync", str(client.window))
     pump.until(ClientMapped, client.window)
     assert pump.tracker.active_client() == client.window
 
