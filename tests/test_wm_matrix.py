@@ -139,6 +139,15 @@ def shown(desk: Desk, window: int) -> Rect | None:
     return rect if mapped == [rect] and desk.chart_over(rect) else None
 
 
+def blended(band: list[tuple[int, int, int]]) -> bool:
+    dark_green = sum(1 for r, g, b in band if r < 40 and 40 < g < 180 and b < 40)
+    return GREEN not in band and dark_green > len(band) // 4
+
+
+def cut_out(band: list[tuple[int, int, int]]) -> bool:
+    return band.count(GREEN) > 200 and len(band) - band.count(GREEN) > 200
+
+
 def hidden(desk: Desk) -> bool:
     return not any(is_mapped for _rect, is_mapped in overlays(desk.conn).values())
 
@@ -165,6 +174,10 @@ def test_the_chart_lives_with_its_window(desk: Desk, compositor: str | None, pro
     # The hotkey shows the focused window's chart, and only that one.
     toggle(desk, client.window)
     wait_for(lambda: shown(desk, client.window), 10, "the chart over the focused window only")
+    # Under a compositor the chart's rows are blended over the window (it shows through, darkened); bare, the
+    # overlay is cut to what the chart draws, and the window shows in full between its pieces.
+    look = blended if compositor else cut_out
+    wait_for(lambda: look(desk.band(client_rect(desk.conn, client.window))), 10, f"the chart {look.__name__}")
 
     # It follows moves and resizes (a tiling manager re-tiles instead; either way the overlay follows).
     client.command("move 90 80")
