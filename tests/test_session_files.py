@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vwm_overlay.docs import bash_completion, fish_completion, man_page
+from vwm_overlay.docs import bash_completion, fish_completion, man_page, zsh_completion
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -26,6 +26,7 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Comple
         ("vwm-overlay.1", man_page),
         ("completions/vwm-overlay.bash", bash_completion),
         ("completions/vwm-overlay.fish", fish_completion),
+        ("completions/_vwm-overlay", zsh_completion),
     ],
 )
 def test_generated_files_match_the_parsers(path: str, make: object) -> None:
@@ -36,13 +37,14 @@ def test_generated_files_match_the_parsers(path: str, make: object) -> None:
 def test_every_option_is_in_the_man_page_and_the_completions() -> None:
     from vwm_overlay.cli import command_parsers
 
-    page, bash, fish = man_page(), bash_completion(), fish_completion()
+    page, bash, fish, zsh = man_page(), bash_completion(), fish_completion(), zsh_completion()
     for parser in command_parsers().values():
         for action in parser._actions:
             for flag in (f for f in action.option_strings if f.startswith("--") and f != "--help"):
                 assert flag.replace("-", "\\-") in page
                 assert flag in bash
                 assert f"-l {flag[2:]}" in fish
+                assert f"'{flag}[" in zsh
 
 
 def test_the_man_page_renders_without_warnings(tmp_path: Path) -> None:
@@ -53,9 +55,14 @@ def test_the_man_page_renders_without_warnings(tmp_path: Path) -> None:
     assert "--toggle-all KEYS" in done.stdout and "EXIT STATUS" in done.stdout
 
 
-def test_the_bash_completion_parses() -> None:
-    done = _run(["bash", "-n", str(DATA / "completions" / "vwm-overlay.bash")])
-    assert done.returncode == 0, done.stderr
+@pytest.mark.parametrize(
+    ("shell", "name"), [("bash", "vwm-overlay.bash"), ("fish", "vwm-overlay.fish"), ("zsh", "_vwm-overlay")]
+)
+def test_the_completions_parse(shell: str, name: str) -> None:
+    if shutil.which(shell) is None:
+        pytest.skip(f"needs {shell} (ci/setup installs it)")
+    done = _run([shell, "-n", str(DATA / "completions" / name)])
+    assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 def test_the_autostart_entry_is_valid() -> None:
@@ -89,3 +96,13 @@ def test_the_license_is_the_gpl_3() -> None:
     common = Path("/usr/share/common-licenses/GPL-3")
     if common.exists():
         assert text == common.read_text()
+
+
+def test_fish_completes_options_and_commands() -> None:
+    if shutil.which("fish") is None:
+        pytest.skip("needs fish (ci/setup installs it)")
+    script = DATA / "completions" / "vwm-overlay.fish"
+    asks = ["vwm-overlay --hert", "vwm-overlay record --wi", "vwm-overlay tr"]
+    done = _run(["fish", "-c", f"source {script}; " + "; ".join(f"complete -C '{a}'" for a in asks)])
+    words = [line.split("\t")[0] for line in done.stdout.splitlines()]
+    assert words == ["--hertz", "--width", "--wip-name", "tree"], done.stdout + done.stderr
