@@ -12,9 +12,12 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 from types import TracebackType
+
+from wms import MANAGERS, WindowManager
 
 __all__ = ["XSession", "XSessionError"]
 
@@ -34,14 +37,18 @@ def _wait_until(predicate: object, timeout_s: float, what: str) -> None:
 
 
 class XSession:
-    """``with XSession(wm="openbox", compositor=True) as xs: ... xs.display``"""
+    """``with XSession(wm="openbox", compositor="picom") as xs: ... xs.display``
+
+    ``wm`` names a manager of ``wms.MANAGERS`` (any other name is run as it is);
+    ``compositor`` is ``"xcompmgr"``, ``"picom"``, True (xcompmgr) or None.
+    """
 
     def __init__(
         self,
         *,
         screen: str = "1280x800x24",
         wm: str | None = None,
-        compositor: bool = False,
+        compositor: str | bool | None = None,
         fbdir: str | None = None,
         timeout_s: float = 20.0,
     ) -> None:
@@ -53,6 +60,7 @@ class XSession:
         self.display = ""
         self.env: dict[str, str] = {}
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._home: tempfile.TemporaryDirectory[str] | None = None
         self.wm_proc: subprocess.Popen[bytes] | None = None
         self.xvfb_proc: subprocess.Popen[bytes] | None = None
 
@@ -65,7 +73,9 @@ class XSession:
         cmd = ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", self.screen, "-nolisten", "tcp", "-noreset"]
         if self.fbdir is not None:
             cmd += ["-fbdir", self.fbdir]
-        proc = subprocess.Popen(cmd, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         self._procs.append(proc)
         self.xvfb_proc = proc
         os.close(write_fd)
@@ -84,9 +94,15 @@ class XSession:
         self.display = ":" + number.decode().strip()
         self.env = dict(os.environ, DISPLAY=self.display)
 
-    def _spawn(self, cmd: Sequence[str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, cmd: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            list(cmd), env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            list(cmd),
+            env=self.env if env is None else env,
+            # Its own process group: a manager's helpers (a D-Bus session, autostart scripts) stop with it.
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self._procs.append(proc)
         return proc
@@ -100,18 +116,62 @@ class XSession:
         finally:
             d.close()
 
+    def manager(self, wm: str) -> WindowManager:
+        """The table entry for ``wm`` (a plain command for a manager not in the table)."""
+        return MANAGERS.get(wm) or WindowManager(wm, (wm,), wm)
+
+    def _wm_env(self, manager: WindowManager) -> tuple[dict[str, str], list[str]]:
+        """A private HOME with the manager's configuration files, and its command."""
+        if self._home is None:
+            self._home = tempfile.TemporaryDirectory(prefix="xsession-home-")
+        home = self._home.name
+        for name, text in manager.files.items():
+            path = os.path.join(home, name)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o755)  # autostart files are scripts
+        env = dict(self.env, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"))
+        return env, [word.replace("{config}", home) for word in manager.command]
+
+    def _managed(self) -> bool:
+        """Whether a window manager runs: it owns WM_S0 or, like twm, redirects the root's substructure."""
+        from Xlib import X
+        from Xlib import display as xdisplay
+
+        d = xdisplay.Display(self.display)
+        try:
+            if d.get_selection_owner(d.intern_atom("WM_S0")):
+                return True
+            return bool(d.screen().root.get_attributes().all_event_masks & X.SubstructureRedirectMask)
+        finally:
+            d.close()
+
     def start_wm(self, wm: str) -> subprocess.Popen[bytes]:
         """Start a window manager (again, e.g. after stopping ``wm_proc``) and wait until it manages windows."""
-        if shutil.which(wm) is None:
-            raise XSessionError(f"window manager {wm!r} is not installed")
-        proc = self._spawn([wm])
-        # An EWMH window manager owns WM_S0 once it manages the screen.
-        _wait_until(lambda: proc.poll() is not None or self._selection_owned("WM_S0"), self.timeout_s, wm)
+        manager = self.manager(wm)
+        env, command = self._wm_env(manager)
+        if shutil.which(command[0]) is None:
+            raise XSessionError(f"window manager {wm!r} is not installed (Debian package {manager.package})")
+        proc = self._spawn(command, env)
+        _wait_until(lambda: proc.poll() is not None or self._managed(), self.timeout_s, wm)
         if proc.poll() is not None:
             raise XSessionError(f"{wm} exited with status {proc.returncode}")
         self._wait_wm_manages(wm)
         self.wm_proc = proc
         return proc
+
+    def restart_wm(self) -> subprocess.Popen[bytes]:
+        """Stop the window manager and start it again (the windows stay, the manager takes them anew)."""
+        assert self.wm is not None and self.wm_proc is not None
+        manager = self.manager(self.wm)
+        if manager.restart is not None:
+            env, _command = self._wm_env(manager)
+            subprocess.run(manager.restart, env=env, check=True, timeout=self.timeout_s, stdin=subprocess.DEVNULL)
+            _wait_until(self._managed, self.timeout_s, f"{self.wm} to restart")
+            return self.wm_proc
+        self.stop(self.wm_proc)
+        _wait_until(lambda: not self._managed(), self.timeout_s, f"{self.wm} to let go")
+        return self.start_wm(self.wm)
 
     def _wait_wm_manages(self, wm: str) -> None:
         """Wait until the window manager really manages new windows.
@@ -141,25 +201,30 @@ class XSession:
         finally:
             d.close()
 
-    def start_compositor(self) -> subprocess.Popen[bytes]:
-        if shutil.which("xcompmgr") is None:
-            raise XSessionError("xcompmgr is not installed (Debian package xcompmgr)")
-        proc = self._spawn(["xcompmgr"])
-        _wait_until(
-            lambda: proc.poll() is not None or self._selection_owned("_NET_WM_CM_S0"), self.timeout_s, "xcompmgr"
-        )
+    def start_compositor(self, kind: str = "xcompmgr", config: str = "/dev/null") -> subprocess.Popen[bytes]:
+        """Start ``xcompmgr`` or ``picom`` (its XRender backend: Xvfb has no GL; ``config`` its configuration
+        file, none by default) and wait until it composites."""
+        commands = {"xcompmgr": ["xcompmgr"], "picom": ["picom", "--backend", "xrender", "--config", config]}
+        if shutil.which(kind) is None:
+            raise XSessionError(f"{kind} is not installed (Debian package {kind})")
+        proc = self._spawn(commands[kind])
+        _wait_until(lambda: proc.poll() is not None or self._selection_owned("_NET_WM_CM_S0"), self.timeout_s, kind)
         if proc.poll() is not None:
-            raise XSessionError(f"xcompmgr exited with status {proc.returncode}")
+            raise XSessionError(f"{kind} exited with status {proc.returncode}")
         return proc
 
     def stop(self, proc: subprocess.Popen[bytes]) -> None:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+            os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # what is left of its group
+        except ProcessLookupError:
+            pass
         if proc in self._procs:
             self._procs.remove(proc)
         if proc is self.wm_proc:
@@ -173,7 +238,7 @@ class XSession:
             if self.wm:
                 self.start_wm(self.wm)
             if self.compositor:
-                self.start_compositor()
+                self.start_compositor("xcompmgr" if self.compositor is True else str(self.compositor))
         except BaseException:
             self.close()
             raise
@@ -182,6 +247,9 @@ class XSession:
     def close(self) -> None:
         for proc in reversed(self._procs[:]):
             self.stop(proc)
+        if self._home is not None:
+            self._home.cleanup()
+            self._home = None
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -2,7 +2,7 @@
 """Run a command under a fresh Xvfb (and optionally a window manager and a
 compositor), then tear everything down and exit with the command's status.
 
-    ci/xvfb [--wm openbox] [--compositor] [--screen WxHxD] [--fbdir DIR] [--] CMD [ARGS...]
+    ci/xvfb [--wm openbox] [--compositor [xcompmgr|picom]] [--screen WxHxD] [--fbdir DIR] [--] CMD [ARGS...]
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from wms import MANAGERS
 from xsession import XSession, XSessionError
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="ci/xvfb", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--wm", help="window manager to start, e.g. openbox")
-    parser.add_argument("--compositor", action="store_true", help="also start xcompmgr")
+    parser.add_argument("--wm", help="window manager to start: " + ", ".join(MANAGERS))
+    parser.add_argument(
+        "--compositor", nargs="?", const="xcompmgr", choices=("xcompmgr", "picom"), help="also start a compositor"
+    )
     parser.add_argument("--screen", default="1280x800x24", help="screen geometry (default 1280x800x24)")
     parser.add_argument("--fbdir", help="let Xvfb expose its framebuffer as an XWD file in DIR")
     parser.add_argument("cmd", nargs=argparse.REMAINDER, help="the command to run")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 from polling import wait_for
-from x11_helpers import HERE, ClientProc, Session, new_session, xdotool
+from x11_helpers import HERE, ClientProc, Session, new_session, set_screen_size, xdotool
 from Xlib import XK, X
 from Xlib import error as xerror
 from Xlib.ext import res
@@ -179,13 +180,20 @@ def pixels(image: Image, rect: Rect, rows: int) -> Counter[tuple[int, int, int]]
     return Counter(image.pixel(x, y) for y in range(rect.y, rect.y + rows) for x in range(rect.x, rect.x + rect.width))
 
 
-def start_app(xs: Session, conn: Connection, procs: Procs, *args: str, pids: tuple[int, ...] = ()) -> AppProc:
+def start_app(
+    xs: Session,
+    conn: Connection,
+    procs: Procs,
+    *args: str,
+    pids: tuple[int, ...] = (),
+    env: dict[str, str] | None = None,
+) -> AppProc:
     """Start the program and wait until it is connected and monitors ``pids``.
 
     It grabs its hotkeys before it looks for windows, so once it monitors a window's process its hotkeys work.
     (Probing the grabs from here instead would race with them.)
     """
-    app = AppProc(xs.env, *args)
+    app = AppProc(xs.env if env is None else env, *args)
     procs.append(app)
     wait_for(lambda: app.proc.poll() is not None or connected(conn, app.pid), 15, "the program to connect")
     assert app.proc.poll() is None, f"the program exited: {app.finish()} {app.err.decode()}"
@@ -284,12 +292,12 @@ def test_the_overlay_follows_its_window(xs: Session, conn: Connection, procs: Pr
     wait_for(lambda: not shown_over(conn, rect), what="the overlay to hide with its window")
     xdotool(xs.env, "windowactivate", "--sync", str(client.window))
     wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), what="the overlay back with its window")
-    # Withdrawn (unmapped by the client) or closed, the window takes its overlay along.
+    # Withdrawn (unmapped by the client), the window takes its overlay along, and its shown chart comes back with
+    # it (as when a window manager restarts); closed, it takes the chart for good.
     client.command("unmap")
     wait_for(lambda: overlays(conn) == {}, what="the overlay destroyed with its withdrawn window")
     client.command("map")
-    press(xs, client.window, "super+semicolon")
-    wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), what="a new overlay over the window")
+    wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), what="the chart back with the window")
     client.close()
     wait_for(lambda: overlays(conn) == {}, what="the overlay destroyed with its window")
     assert app.finish() == 0
@@ -323,7 +331,9 @@ def test_a_taken_hotkey_is_reported_the_rest_work_and_sigterm_cleans_up(
         other.sync()
         app = start_app(xs, conn, procs, pids=(client.pid,))
         app.wait_output(r"Mod4\+z", stream="err")
-        assert app.err.decode().splitlines() == ["vwm-overlay: Mod4+z is taken by another client (pause)"]
+        assert app.err.decode().splitlines() == [
+            "vwm-overlay: Mod4+z is taken by another client (pause); bind another key with --pause KEYS"
+        ]
         press(xs, client.window, "super+semicolon")
         rect = client_rect(conn, client.window)
         wait_for(lambda: shown_over(conn, rect), what="the overlay, with another hotkey taken")
@@ -332,6 +342,32 @@ def test_a_taken_hotkey_is_reported_the_rest_work_and_sigterm_cleans_up(
     assert overlays(conn) == {}
     assert not key_taken(conn)
     assert app.err.decode().count("\n") == 1
+
+
+def test_overlays_follow_a_screen_change(procs: Procs) -> None:
+    """A monitor change (RandR) that leaves a window out of the screen takes its chart away, and back."""
+    with new_session() as session, Connection(session.display) as conn:
+        client = ClientProc(session.env, "--x", "1100", "--y", "100", "--width", "150", "--color", "00ff00")
+        procs.append(client)
+        app = start_app(session, conn, procs, "--show-all", pids=(client.pid,))
+        rect = client_rect(conn, client.window)
+        wait_for(lambda: shown_over(conn, rect), what="the overlay")
+        set_screen_size(conn, 1024, 768)
+        wait_for(lambda: list(overlays(conn).values()) == [(rect, False)], what="the overlay hidden off the screen")
+        set_screen_size(conn, 1280, 800)
+        wait_for(lambda: shown_over(conn, rect), what="the overlay back on the wider screen")
+        assert app.finish() == 0
+
+
+def test_under_a_wayland_session_one_line_says_only_xwayland_windows_are_charted(
+    xs: Session, conn: Connection, procs: Procs
+) -> None:
+    app = start_app(xs, conn, procs, env=dict(xs.env, XDG_SESSION_TYPE="wayland"))
+    app.wait_output(r"Wayland.*\n", stream="err")
+    assert app.finish() == 0
+    assert app.err.decode().splitlines() == [
+        "vwm-overlay: a Wayland session: only Xwayland windows (X11 programs) can be charted"
+    ]
 
 
 def test_the_save_hotkey_writes_a_png(xs: Session, conn: Connection, procs: Procs, tmp_path: Path) -> None:
@@ -372,6 +408,52 @@ def test_with_a_compositor_the_chart_is_blended_over_the_window(
     # Without the compositor the overlay is cut to its drawn pixels again: the client shows in full green.
     wait_for(lambda: pixels(grab_root(conn), rect, HEADER_PX)[GREEN] > 200, what="the cut-out after the compositor")
     assert app.finish() == 0
+
+
+@pytest.mark.parametrize("excluded", [False, True], ids=["picom-defaults", "readme-exclusions"])
+def test_the_readme_picom_rules_keep_shadows_off_the_chart(
+    fbsession: tuple[Session, Path], conn: Connection, procs: Procs, tmp_path: Path, excluded: bool
+) -> None:
+    if shutil.which("picom") is None:
+        pytest.skip("needs picom (ci/setup installs it)")
+    xs, framebuffer = fbsession
+    readme = (Path(HERE).parent / "README.md").read_text()
+    rules = [line for line in readme.splitlines() if "class_g = 'VwmOverlay'" in line]
+    assert len(rules) == 2
+    config = tmp_path / "picom.conf"
+    config.write_text("shadow = true;\n" + ("\n".join(rules) + "\n" if excluded else ""))
+    client = ClientProc(xs.env, "--x", "300", "--y", "300", "--width", "400", "--height", "240", "--color", "00ff00")
+    procs.append(client)
+    compositor = xs.start_compositor("picom", str(config))
+    try:
+        app = start_app(xs, conn, procs, pids=(client.pid,))
+        rect = client_rect(conn, client.window)
+        # picom's default shadow falls 15 px up and left of a window: on the frame around the client.
+        around = Rect(rect.x - 12, rect.y - 12, rect.width, 10)
+
+        def seen() -> list[tuple[int, int, int]]:
+            image = read_xwd(str(framebuffer))
+            return [
+                image.pixel(x, y)
+                for y in range(around.y, around.y + around.height)
+                for x in range(around.x, around.x + around.width)
+            ]
+
+        def still() -> list[tuple[int, int, int]] | None:
+            first = seen()
+            return first if seen() == first else None
+
+        before = wait_for(still, what="the frame to stop changing")
+        press(xs, client.window, "super+semicolon")
+        wait_for(lambda: shown_over(conn, rect), what="the overlay")
+        wait_for(lambda: pixels(read_xwd(str(framebuffer)), rect, HEADER_PX)[GREEN] == 0, what="the chart blended")
+        if excluded:
+            assert seen() == before, "no shadow of the overlay on the frame"
+        else:
+            wait_for(lambda: seen() != before, what="the overlay's shadow on the frame")
+        assert app.finish() == 0
+    finally:
+        xs.stop(compositor)
 
 
 def test_losing_the_x_server_ends_the_program_with_status_3(procs: Procs) -> None:

@@ -107,6 +107,8 @@ def test_saved_chart_names_are_safe_and_distinct() -> None:
     name = chart_file_name("~/ a window: with/slashes", 42, 1_700_000_000.123)
     assert "/" not in name and name.endswith("-123.png") and "-42-" in name
     assert chart_file_name(None, None, 0.0).startswith("window-nopid-")
+    # Letters of any script stay: a title decoded from COMPOUND_TEXT names its file readably.
+    assert chart_file_name("日本語 café", 7, 0.0).startswith("日本語_café-7-")
 
 
 def test_a_config_file_that_is_no_text_file_is_one_clear_error(tmp_path: Path) -> None:

@@ -311,6 +311,21 @@ def test_long_argv_is_clipped_before_the_wchan_column(tmp_path: Path) -> None:
     assert any(is_white(png.rgb(x, yy)) for x in range(wchan_x0, wchan_x1) for yy in range(y, y + ROW))
 
 
+@pytest.mark.parametrize("width_px", [300, 380, 450])
+def test_a_narrow_chart_keeps_the_name_before_the_wait_channel(tmp_path: Path, width_px: int) -> None:
+    root = make_task(100, "chatty", argv=("chatty", "--verbose", "--long-option"), wchan="do_wait")
+    chart = Chart(width_px, 200, theme=Theme())
+    Feed(chart, root).step()
+    extents = chart.column_extents()
+    argv_x0, argv_x1 = extents["ArgV/~ThreadName"]
+    wchan_x0, wchan_x1 = extents["WChan"]
+    assert argv_x1 - argv_x0 >= 60, "the name column keeps room for a name"
+    assert wchan_x1 == wchan_x0 or argv_x1 - argv_x0 >= 100, "WChan gives way first"
+    png = Png(chart, tmp_path / "c.png")
+    y = y_of(chart, root)
+    assert any(is_white(png.rgb(x, yy)) for x in range(argv_x0, argv_x1) for yy in range(y, y + ROW))
+
+
 def test_tree_lines_only_where_vwm_draws_them(tmp_path: Path) -> None:
     root = make_task(100)
     parent = make_task(101, parent=root)

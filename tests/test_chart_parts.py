@@ -80,7 +80,8 @@ def test_live_texts_formats() -> None:
 
 def test_heading() -> None:
     assert heading_text("build", 10) == "\\/\\/\\ # build @ 10Hz"
-    assert heading_text(None, 0) == "\\/\\/\\ @ 0Hz"
+    assert heading_text(None, 10) == "\\/\\/\\ @ 10Hz"
+    assert heading_text("build", 0) == "\\/\\/\\ # build paused"
 
 
 def test_walk_order_is_process_threads_children() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from x11_helpers import ClientProc, Pump, Session, new_session, xdotool
-from Xlib import X
+from Xlib import X, Xatom
 
 from vwm_overlay.x11 import (
     ClientAdded,
@@ -17,6 +17,7 @@ from vwm_overlay.x11 import (
     ClientMapped,
     ClientPidChanged,
     ClientRemoved,
+    ClientRestacked,
     ClientTracker,
     ClientUnmapped,
     Connection,
@@ -150,7 +151,7 @@ def test_moves_resizes_and_minimise_are_followed(xsession: Session, pump: Pump, 
     xdotool(xsession.env, "windowminimize", str(client.window))
     pump.until(ClientUnmapped, client.window)
     assert pump.tracker.get(client.window) is not None  # minimised, not gone
-    xdotool(xsession.env, "windowactivate", str(client.window))
+    xdotool(xsession.env, "windowactivate", "--sync", str(client.window))
     pump.until(ClientMapped, client.window)
     assert pump.tracker.active_client() == client.window
 
@@ -218,3 +219,86 @@ def test_without_ewmh_clients_are_found_by_wm_state_inside_frames(clients: list[
         pump.until(ClientMapped, client.window)
         client.close()
         pump.until(ClientRemoved, client.window)
+
+
+def test_override_redirect_frames_hidden_states_and_windows_out_of_the_screen(clients: list[ClientProc]) -> None:
+    """The test plays a window manager like i3: override-redirect frames, hiding by state and by moving away."""
+    with new_session() as xs, Connection(xs.display) as wm, Connection(xs.display) as conn:
+        wm.root.set_selection_owner(wm.atom("WM_S0"), X.CurrentTime)
+        wm.sync()
+        tracker = ClientTracker(conn)
+        tracker.start()
+        pump = Pump(conn, tracker)
+        client = ClientProc(xs.env, "--x", "0", "--y", "0")
+        clients.append(client)
+        frame = wm.root.create_window(200, 100, 310, 230, 0, X.CopyFromParent, override_redirect=True)
+        window = wm.window(client.window)
+        window.change_property(wm.atom("WM_STATE"), wm.atom("WM_STATE"), 32, [1, 0])
+        window.reparent(frame.id, 5, 25)
+        frame.map()
+        wm.sync()
+        assert pump.until(ClientAdded, client.window).frame == frame.id
+        # A workspace switch unmaps the frame, and maps it again: the client comes back every time.
+        for _ in range(2):
+            frame.unmap()
+            wm.sync()
+            pump.until(ClientUnmapped, client.window)
+            frame.map()
+            wm.sync()
+            pump.until(ClientMapped, client.window)
+        # Minimised or shaded while mapped, the client shows nothing of itself.
+        for state in ("_NET_WM_STATE_HIDDEN", "_NET_WM_STATE_SHADED"):
+            window.change_property(wm.atom("_NET_WM_STATE"), Xatom.ATOM, 32, [wm.atom(state)])
+            wm.sync()
+            pump.until(ClientUnmapped, client.window)
+            window.change_property(wm.atom("_NET_WM_STATE"), Xatom.ATOM, 32, [])
+            wm.sync()
+            pump.until(ClientMapped, client.window)
+        # Another override-redirect frame restacked right above this one (awesome raising a window) slid in
+        # between the frame and anything kept above it: the client is reported restacked.
+        second = ClientProc(xs.env, "--x", "0", "--y", "0", "--title", "second")
+        clients.append(second)
+        frame2 = wm.root.create_window(400, 100, 310, 230, 0, X.CopyFromParent, override_redirect=True)
+        wm.window(second.window).change_property(wm.atom("WM_STATE"), wm.atom("WM_STATE"), 32, [1, 0])
+        wm.window(second.window).reparent(frame2.id, 5, 25)
+        frame2.map()
+        wm.sync()
+        pump.until(ClientAdded, second.window)
+        frame2.configure(stack_mode=X.Below)
+        wm.sync()
+        frame2.configure(sibling=frame.id, stack_mode=X.Above)
+        wm.sync()
+        pump.until(ClientRestacked, client.window)
+        # Moved out of the screen (dwm's hidden tags), it is not shown either.
+        frame.configure(x=-2000)
+        wm.sync()
+        pump.until(ClientUnmapped, client.window)
+        frame.configure(x=200)
+        wm.sync()
+        pump.until(ClientMapped, client.window)
+
+
+def test_twm_frames_are_not_clients_the_window_with_wm_state_inside_is(clients: list[ClientProc]) -> None:
+    """The test plays twm: no EWMH, no WM_S0, a frame with a title bar, WM_STATE set after the frame is mapped."""
+    with new_session() as xs, Connection(xs.display) as wm, Connection(xs.display) as conn:
+        client = ClientProc(xs.env, "--x", "0", "--y", "0")  # mapped before the manager takes the screen
+        clients.append(client)
+        wm.root.change_attributes(event_mask=X.SubstructureRedirectMask)
+        wm.sync()
+        tracker = ClientTracker(conn)
+        tracker.start()
+        pump = Pump(conn, tracker)
+        frame = wm.root.create_window(200, 100, 310, 230, 0, X.CopyFromParent)
+        title = frame.create_window(0, 0, 310, 20, 0, X.CopyFromParent)
+        title.map()
+        window = wm.window(client.window)
+        window.reparent(frame.id, 5, 25)
+        window.map()
+        frame.map()
+        wm.sync()
+        window.change_property(wm.atom("WM_STATE"), wm.atom("WM_STATE"), 32, [1, 0])
+        wm.sync()
+        added = pump.until(ClientAdded, client.window)
+        assert (added.frame, added.rect.x, added.rect.y) == (frame.id, 205, 125)
+        assert not pump.of(ClientAdded, frame.id), "the frame, title bar and all, is no client"
+        assert pump.tracker.get(frame.id) is None

@@ -71,7 +71,7 @@ def test_a_taken_hotkey_is_reported_and_the_others_work(xsession: Session, conn:
         hotkeys = Hotkeys(conn, DEFAULT_BINDINGS)
         problems = hotkeys.grab()
         assert [type(p) for p in problems] == [HotkeyConflictError]
-        assert str(problems[0]) == "Mod4+s is taken by another client (save)"
+        assert str(problems[0]) == "Mod4+s is taken by another client (save); bind another key with --save KEYS"
         assert problems[0].action == "save"
         xdotool(xsession.env, "key", "--clearmodifiers", "super+semicolon")
         assert next_action(conn, hotkeys) == "toggle"

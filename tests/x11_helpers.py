@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from vwm_overlay.x11 import ClientEvent, ClientTracker, Connection
@@ -44,11 +44,14 @@ class Session(Protocol):
 
     display: str
     env: dict[str, str]
+    wm: str | None
     wm_proc: subprocess.Popen[bytes] | None
     xvfb_proc: subprocess.Popen[bytes] | None
 
     def start_wm(self, wm: str) -> subprocess.Popen[bytes]: ...
-    def start_compositor(self) -> subprocess.Popen[bytes]: ...
+    def restart_wm(self) -> subprocess.Popen[bytes]: ...
+    def manager(self, wm: str) -> Any: ...
+    def start_compositor(self, kind: str = "xcompmgr", config: str = "/dev/null") -> subprocess.Popen[bytes]: ...
     def stop(self, proc: subprocess.Popen[bytes]) -> None: ...
     def __enter__(self) -> Session: ...
     def __exit__(
@@ -171,6 +174,32 @@ class Pump:
             if not self.conn.pending():
                 select.select([self.conn.fileno()], [], [], min(left, 0.05))
             self.seen += self.tracker.process(self.conn.events())
+
+
+def set_screen_size(conn: Connection, width: int, height: int) -> None:
+    """Resize the screen as a monitor change does, through RandR: a mode of that size on Xvfb's one output."""
+    from Xlib.ext import randr
+
+    # The RandR requests are added to python-xlib's objects at run time: its type stubs do not know them.
+    root: Any = conn.root
+    display: Any = conn.display
+    resources = root.xrandr_get_screen_resources()
+    output, crtc = resources.outputs[0], resources.crtcs[0]
+    mode = next((m.id for m in resources.modes if (m.width, m.height) == (width, height)), None)
+    if mode is None:
+        name = f"{width}x{height}"
+        info = {"id": 0, "width": width, "height": height, "dot_clock": 0, "h_sync_start": 0, "h_sync_end": 0}
+        info |= {"h_total": width, "h_skew": 0, "v_sync_start": 0, "v_sync_end": 0, "v_total": height}
+        info |= {"name_length": len(name), "flags": 0}
+        mode = root.xrandr_create_mode(info, name).mode
+        display.xrandr_add_output_mode(output, mode)
+        resources = root.xrandr_get_screen_resources()
+    current = display.xrandr_get_crtc_info(crtc, resources.config_timestamp)
+    if width > current.width or height > current.height:
+        root.xrandr_set_screen_size(width, height, width * 254 // 960, height * 254 // 960)
+    display.xrandr_set_crtc_config(crtc, resources.config_timestamp, 0, 0, mode, randr.Rotate_0, [output])
+    root.xrandr_set_screen_size(width, height, width * 254 // 960, height * 254 // 960)
+    conn.sync()
 
 
 def xdotool(env: dict[str, str], *args: str) -> None:

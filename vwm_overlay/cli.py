@@ -13,7 +13,7 @@ from . import __version__
 from .errors import OverlayError, UsageError
 from .limits import raise_open_files_limit
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "EXIT_X_LOST", "main"]
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "EXIT_X_LOST", "command_parsers", "main"]
 
 EXIT_OK = 0
 #: Something failed at run time (an unwritable file).
@@ -141,10 +141,13 @@ def _main_overlay(argv: Sequence[str], startup_mask: set[int]) -> int:
     import os
 
     from .desktop import config_from_arguments, run
+    from .session import session_notes
     from .x11 import ConnectionLostError, DisplayUnavailableError
 
     args = _overlay_parser().parse_args(argv)
     config = config_from_arguments(args, os.environ)
+    for note in session_notes(os.environ):
+        print(f"vwm-overlay: {note}", file=sys.stderr)
     try:
         return run(config)
     except DisplayUnavailableError as err:
@@ -178,6 +181,13 @@ hotkeys (defaults; also set in the config file's [keys] table, e.g. toggle = "Mo
 
 
 SUBCOMMANDS = {"tree": _main_tree, "record": _main_record, "plot": _main_plot, "compare": _main_compare}
+
+
+def command_parsers() -> dict[str, argparse.ArgumentParser]:
+    """The overlay's parser (under ``""``) and each command's, for the generated man page and completions."""
+    from .record.options import _parser as record_parser
+
+    return {"": _overlay_parser(), "tree": _tree_parser(), "record": record_parser()}
 
 
 def _main_help() -> str:

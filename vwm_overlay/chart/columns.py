@@ -39,8 +39,11 @@ class Col(enum.IntEnum):
 HEADINGS: tuple[str, ...] = ("Row", "User", "Sys", "Wall", "", "ArgV/~ThreadName", "WChan", "PID", "State")
 
 _LEFT = ((Col.ROW, Align.LEFT), (Col.USER, Align.RIGHT), (Col.SYS, Align.RIGHT), (Col.WALL, Align.RIGHT))
-# Packed from the right edge in this order: State is rightmost.
+# Packed from the right edge in this order: State is rightmost.  On a narrow chart they give way to ArgV from the
+# end of this list: the wait channel first, then the pid.
 _RIGHT = ((Col.STATE, Align.CENTER), (Col.PID, Align.RIGHT), (Col.WCHAN, Align.RIGHT))
+#: The width ArgV keeps before a right-hand column gives way (the whole name, if shorter).
+ARGV_MIN_CHARS = 16
 
 
 class LiveColumns:
@@ -78,7 +81,11 @@ class LiveColumns:
             x += w + gap
         self.tree_x = min(x, width_px)
         right = width_px - theme.text_lead_px
+        kept = self._kept_right(right - self.tree_x)
         for col, align in _RIGHT:
+            if col not in kept:
+                extents[col] = (right, right, align)  # no room: drawn nowhere
+                continue
             w = self._px(col)
             x0 = max(right - w, self.tree_x)
             extents[col] = (x0, max(right, x0), align)
@@ -91,6 +98,14 @@ class LiveColumns:
 
     def _px(self, col: int) -> int:
         return int(self.chars[col] * self._advance_px + 0.999)
+
+    def _kept_right(self, room_px: int) -> set[Col]:
+        """The right-hand columns that fit in ``room_px`` beside ArgV's minimum, dropping from the inside out."""
+        argv_px = int(min(self.chars[Col.ARGV], ARGV_MIN_CHARS) * self._advance_px + 0.999)
+        kept = [col for col, _align in _RIGHT]
+        while kept and sum(self._px(c) + self._theme.column_gap_px for c in kept) + argv_px > room_px:
+            kept.pop()
+        return set(kept)
 
 
 _SNOW = ((Col.PID, Align.LEFT), (Col.USER, Align.LEFT), (Col.SYS, Align.LEFT), (Col.WALL, Align.LEFT))

@@ -23,7 +23,9 @@ _TOTAL_FIELDS = 8  # user..steal: guest time is already counted in user
 
 
 def heading_text(name: str | None, hertz: int) -> str:
-    return f"\\/\\/\\ # {name} @ {hertz}Hz" if name else f"\\/\\/\\ @ {hertz}Hz"
+    """vwm's heading; ``hertz`` 0 means paused, which says so rather than "@ 0Hz"."""
+    rate = f"@ {hertz}Hz" if hertz else "paused"
+    return f"\\/\\/\\ # {name} {rate}" if name else f"\\/\\/\\ {rate}"
 
 
 def hidden_text(count: int) -> str:

@@ -109,6 +109,7 @@ class OverlayApp:
             show_all=config.show_all,
         )
         self._next_poll_s = 0.0
+        self._swallowed_told: set[str] = set()  # modifier-key warnings given, each once
 
     @property
     def views(self) -> dict[int, WindowView]:
@@ -122,6 +123,7 @@ class OverlayApp:
         with self.conn.guard():
             for problem in self.hotkeys.grab():
                 self.warn(str(problem))
+            self._check_swallowed()
             self.composited = self.watch.start()
             self._apply(self.tracker.start())
             self.conn.flush()
@@ -189,6 +191,9 @@ class OverlayApp:
             if event.type == X.Expose:
                 self._exposed(event)
                 continue
+            if event.type == X.DestroyNotify:
+                self.registry.destroyed(event.window.id)
+                continue
             action = self.hotkeys.handle(event)
             if action is not None:
                 self.act(action)
@@ -242,12 +247,13 @@ class OverlayApp:
                 continue
             if isinstance(change, WindowManagerChanged):
                 self._resync()
+                self._check_swallowed()
                 continue
             view = self.registry.get(change.window)
             if view is None:
                 continue
             if isinstance(change, ClientRemoved):
-                self.registry.remove(view)
+                self.registry.withdraw(view)
             elif isinstance(change, ClientPidChanged):
                 view.set_pid(change.pid, self.vmon, self.schedule)
                 self._present(view)
@@ -270,6 +276,13 @@ class OverlayApp:
             view.restack(client.frame)
             view.mapped = client.mapped
             self._show(view)
+
+    def _check_swallowed(self) -> None:
+        """Tell once about each modifier key a (new) window manager takes for itself."""
+        for problem in self.hotkeys.swallowed():
+            if str(problem) not in self._swallowed_told:
+                self._swallowed_told.add(str(problem))
+                self.warn(str(problem))
 
     def _show(self, view: WindowView) -> None:
         self.registry.show(view, self.composited)

@@ -15,7 +15,7 @@ from ..chart import Chart
 
 __all__ = ["chart_file_name", "save_chart"]
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+_UNSAFE = re.compile(r"[^\w.+-]+")  # letters of any script are kept: a title is often not English
 #: Long window titles would make unwieldy file names.
 _MAX_NAME_CHARS = 40
 

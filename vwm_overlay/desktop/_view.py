@@ -136,6 +136,10 @@ class WindowView:
     def destroy(self) -> None:
         """Stop monitoring and destroy the overlay window (the client is gone, or we are exiting)."""
         self.detach()
+        self.release_overlay()
+
+    def release_overlay(self) -> None:
+        """Destroy the overlay window only (the window is not a client for now); monitoring goes on."""
         if self.overlay is not None:
             self.overlay.destroy()
             self.overlay = None

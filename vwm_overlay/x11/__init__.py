@@ -8,6 +8,7 @@ on one thread::
     tracker, hotkeys, watch = ClientTracker(conn), Hotkeys(conn), CompositorWatch(conn)
     changes = tracker.start()                # ClientAdded for every window already there
     problems = hotkeys.grab()                # HotkeyConflictError etc., to report
+    problems += hotkeys.swallowed()          # modifier keys the window manager takes (again when it changes)
     composited = watch.start()
     while running:
         select.select([conn.fileno()], [], [], time_to_next_sample)
@@ -37,6 +38,7 @@ from .errors import (
     ConnectionLostError,
     DisplayUnavailableError,
     HotkeyConflictError,
+    HotkeySwallowedError,
     HotkeyUnavailableError,
     X11Error,
     X11UnsupportedError,
@@ -79,6 +81,7 @@ __all__ = [
     "ConnectionLostError",
     "DisplayUnavailableError",
     "HotkeyConflictError",
+    "HotkeySwallowedError",
     "HotkeyUnavailableError",
     "Hotkeys",
     "Image",

@@ -36,13 +36,14 @@ from .events import (
     WindowManagerChanged,
 )
 from .props import read_text, read_windows, window_pid
-from .topology import client_rect, ewmh_manager, fallback_clients, find_frame, parent_of
+from .topology import client_rect, ewmh_manager, fallback_clients, find_frame, hidden_by_state, parent_of
 
 __all__ = ["Client", "ClientTracker", "is_local_name", "local_names"]
 
 log = logging.getLogger(__name__)
 
-_ROOT_MASK = X.PropertyChangeMask | X.SubstructureNotifyMask
+# StructureNotify on the root: its ConfigureNotify tells of RandR screen changes.
+_ROOT_MASK = X.PropertyChangeMask | X.SubstructureNotifyMask | X.StructureNotifyMask
 _CLIENT_MASK = X.PropertyChangeMask | X.StructureNotifyMask
 
 #: A client whose properties changed more often than this within one batch of events floods us (a title or a
@@ -66,11 +67,15 @@ class Client:
     client_mapped: bool
     frame_mapped: bool
     reported_mapped: bool = field(default=False)
+    hidden: bool = field(default=False)  # minimised or shaded though mapped (see hidden_by_state)
+    #: Inside the screen: dwm hides the windows of other tags by moving them out of it, still mapped.
+    on_screen: bool = field(default=True)
 
     @property
     def mapped(self) -> bool:
-        """Whether the client is on screen: itself and its frame are mapped."""
-        return self.client_mapped and self.frame_mapped
+        """Whether the client is on screen: itself and its frame are mapped, not hidden by its state, not moved
+        out of the screen."""
+        return self.client_mapped and self.frame_mapped and not self.hidden and self.on_screen
 
 
 @dataclass(slots=True)
@@ -85,6 +90,7 @@ class _Pending:
     geometry: set[int] = field(default_factory=set)
     restacked: set[int] = field(default_factory=set)
     listen: set[int] = field(default_factory=set)  # clients to listen to again, once read
+    states: set[int] = field(default_factory=set)
 
 
 class ClientTracker:
@@ -110,6 +116,7 @@ class ClientTracker:
         self._ewmh = False
         self._wm_check: int | None = None
         self._pending = _Pending()
+        self._screen = Rect(0, 0, conn.screen.width_in_pixels, conn.screen.height_in_pixels)
         self._removed: list[ClientEvent] = []  # reported by DestroyNotify, sent at the batch's end
 
     # -- public ------------------------------------------------------------------
@@ -153,9 +160,17 @@ class ClientTracker:
                     return found
         focus = self.conn.display.get_input_focus().focus
         focus_id = focus if isinstance(focus, int) else focus.id
-        if focus_id in (X.NONE, X.PointerRoot):
+        if focus_id == X.PointerRoot:
+            # twm's focus follows the pointer this way: the keyboard goes to whatever is under the pointer.
+            focus_id = self._under_pointer()
+        if focus_id == X.NONE:
             return None
         return self._client_of(focus_id)
+
+    def _under_pointer(self) -> int:
+        pointer = self.conn.root.query_pointer()
+        child = pointer.child
+        return child if isinstance(child, int) else int(child.id)
 
     def stop(self) -> None:
         """Stop listening to the clients (the root's mask is cleared too)."""
@@ -199,11 +214,17 @@ class ClientTracker:
                 self._pending.pids.add(window)
             elif name == "WM_CLIENT_MACHINE":
                 self._pending.machines.add(window)
-            elif name == "WM_STATE" and not self._ewmh:
-                self._pending.relist = True
+            elif name in ("WM_STATE", "_NET_WM_STATE"):
+                self._pending.states.add(window)
+                self._pending.relist |= name == "WM_STATE" and not self._ewmh
+        elif name == "WM_STATE" and not self._ewmh:
+            self._pending.relist = True  # a window inside a frame became a client (see FallbackScan)
 
     def _on_configure(self, event: rq.Event) -> None:
         window = event.window.id
+        if window == self.conn.root.id:
+            self._on_screen_change(event)
+            return
         if window in self.clients:
             self._pending.geometry.add(window)
         inside = self._frames.get(window)
@@ -213,16 +234,30 @@ class ClientTracker:
                 self._pending.restacked.update(inside)
         below = event.above_sibling
         below_id = below if isinstance(below, int) else below.id
-        if below_id in self._frames and not event.override and event.event.id == self.conn.root.id:
+        slid_in = not event.override or window in self._frames  # awesome's and i3's frames are override-redirect
+        if below_id in self._frames and slid_in and event.event.id == self.conn.root.id:
             # A window slid in between a frame and its overlay: the overlay must
-            # go back on top of the frame.  (Overlays are override-redirect, so
-            # restacking one never loops back here.)
+            # go back on top of the frame.  (Overlays are override-redirect and
+            # never frames, so restacking one never loops back here.)
             self._pending.restacked.update(self._frames[below_id])
 
+    def _on_screen_change(self, event: rq.Event) -> None:
+        """The root changed size (RandR: a monitor added, removed or turned): every client is placed anew."""
+        screen = Rect(0, 0, event.width, event.height)
+        if screen != self._screen:
+            self._screen = screen
+            self._pending.geometry.update(self.clients)
+            self._pending.restacked.update(self.clients)
+
     def _on_map(self, event: rq.Event) -> None:
-        # Override-redirect windows (menus, our own overlays) are never clients.
-        if not event.override:
-            self._set_mapped(event.window.id, True)
+        window = event.window.id
+        # Override-redirect windows (menus, our own overlays) are never clients, but i3, fluxbox, icewm and
+        # awesome make their frames override-redirect: a known frame's map counts like any other.
+        if not event.override or self._tracked(window):
+            self._set_mapped(window, True)
+
+    def _tracked(self, window: int) -> bool:
+        return window in self.clients or window in self._frames
 
     def _on_unmap(self, event: rq.Event) -> None:
         self._set_mapped(event.window.id, False)
@@ -286,6 +321,8 @@ class ClientTracker:
             if client is not None:
                 self._set_frame(client, find_frame(self.conn, wid))
                 pending.geometry.add(wid)
+        for wid in pending.states:
+            self._recheck_hidden(wid)
         for wid in pending.geometry:
             out += self._recheck_geometry(wid, wid in pending.restacked)
         for wid in pending.restacked - pending.geometry:
@@ -310,7 +347,7 @@ class ClientTracker:
         return name
 
     def _sync_list(self) -> list[ClientEvent]:
-        wanted = (self._list_ewmh() or []) if self._ewmh else fallback_clients(self.conn)
+        wanted = (self._list_ewmh() or []) if self._ewmh else self._fallback_list()
         out: list[ClientEvent] = []
         for wid in list(self.clients):
             if wid not in wanted:
@@ -319,6 +356,12 @@ class ClientTracker:
             if wid not in self.clients:
                 out += self._add(wid)
         return out
+
+    def _fallback_list(self) -> list[int]:
+        scan = fallback_clients(self.conn)
+        for wid in scan.unclaimed:
+            self.conn.window(wid).change_attributes(event_mask=X.PropertyChangeMask)
+        return scan.clients
 
     def _list_ewmh(self) -> list[int] | None:
         return read_windows(self.conn, self.conn.root.id, "_NET_CLIENT_LIST")
@@ -341,6 +384,8 @@ class ClientTracker:
             rect=rect,
             client_mapped=attrs.map_state != X.IsUnmapped,
             frame_mapped=frame_attrs is not None and frame_attrs.map_state != X.IsUnmapped,
+            hidden=hidden_by_state(self.conn, wid),
+            on_screen=_overlaps(rect, self._screen),
         )
         self.clients[wid] = client
         self._frames.setdefault(frame, set()).add(wid)
@@ -390,12 +435,20 @@ class ClientTracker:
         old, client.pid = client.pid, pid
         return [ClientPidChanged(wid, old, pid)]
 
+    def _recheck_hidden(self, wid: int) -> None:
+        client = self.clients.get(wid)
+        if client is not None:
+            client.hidden = hidden_by_state(self.conn, wid)
+
     def _recheck_geometry(self, wid: int, restacked: bool) -> list[ClientEvent]:
         client = self.clients.get(wid)
         if client is None:
             return []
         rect = client_rect(self.conn, wid)
-        if rect is None or rect == client.rect:
+        if rect is None:
+            return []
+        client.on_screen = _overlaps(rect, self._screen)
+        if rect == client.rect:
             return [ClientRestacked(wid, client.frame)] if restacked and client.local else []
         client.rect = rect
         return [ClientGeometry(wid, rect, client.frame)] if client.local else []
@@ -473,3 +526,7 @@ def is_local_name(machine: str, local: frozenset[str]) -> bool:
     short, dot, _ = machine.partition(".")
     # A fully qualified name with our short name, when we do not know our own domain.
     return bool(dot) and short in local and not any("." in name and not name.startswith("localhost") for name in local)
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a.x < b.x + b.width and b.x < a.x + a.width and a.y < b.y + b.height and b.y < a.y + a.height

@@ -10,7 +10,8 @@
         ├── ConnectionLostError          the X server closed the connection
         ├── X11UnsupportedError          the server lacks something the overlay needs (SHAPE, a 32-bit visual)
         └── HotkeyUnavailableError       a binding could not be grabbed (reported, never fatal)
-            └── HotkeyConflictError      another client holds the grab (BadAccess)
+            ├── HotkeyConflictError      another client holds the grab (BadAccess)
+            └── HotkeySwallowedError     the window manager grabs the binding's modifier key itself
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "ConnectionLostError",
     "DisplayUnavailableError",
     "HotkeyConflictError",
+    "HotkeySwallowedError",
     "HotkeyUnavailableError",
     "X11Error",
     "X11UnsupportedError",
@@ -69,4 +71,23 @@ class HotkeyConflictError(HotkeyUnavailableError):
         super().__init__(action, binding, "taken by another client")
 
     def __str__(self) -> str:
-        return f"{self.binding} is taken by another client ({self.action})"
+        flag = "--" + self.action.replace("_", "-")
+        return f"{self.binding} is taken by another client ({self.action}); bind another key with {flag} KEYS"
+
+
+class HotkeySwallowedError(HotkeyUnavailableError):
+    """The window manager grabs a modifier key itself (icewm's Win95Keys takes Super): the press never arrives.
+
+    ``binding`` is the modifier (``Mod4``), ``action`` the actions that use it, comma-separated.
+    """
+
+    def __init__(self, modifier: str, keys: list[str], actions: list[str], advice: str | None) -> None:
+        super().__init__(", ".join(actions), modifier, f"the window manager takes {', '.join(keys)} itself")
+        self.keys = keys
+        self.advice = advice
+
+    def __str__(self) -> str:
+        first = self.action.split(", ")[0]
+        rebind = f"bind other keys, e.g. --{first.replace('_', '-')} Control+Mod1+semicolon"
+        fix = f"{self.advice}, or {rebind}" if self.advice else rebind
+        return f"{self.binding} hotkeys ({self.action}) cannot work: {self.reason}; {fix}"

@@ -17,7 +17,9 @@ from Xlib import error as xerror
 from Xlib.protocol import rq
 
 from .connection import Connection
-from .errors import BindingError, HotkeyConflictError, HotkeyUnavailableError
+from .errors import BindingError, HotkeyConflictError, HotkeySwallowedError, HotkeyUnavailableError
+from .quirks import modifier_key_advice
+from .topology import ewmh_manager
 
 __all__ = ["DEFAULT_BINDINGS", "Binding", "Hotkeys", "parse_binding"]
 
@@ -43,6 +45,14 @@ _MODIFIERS: Mapping[str, int] = {
     "mod4": X.Mod4Mask,
     "super": X.Mod4Mask,  # likewise
     "mod5": X.Mod5Mask,
+}
+
+_MASK_NAMES: Mapping[int, str] = {
+    X.Mod1Mask: "Mod1",
+    X.Mod2Mask: "Mod2",
+    X.Mod3Mask: "Mod3",
+    X.Mod4Mask: "Mod4",
+    X.Mod5Mask: "Mod5",
 }
 
 # The modifiers a binding may use; everything else in a KeyPress state
@@ -148,6 +158,48 @@ class Hotkeys:
         self.unavailable = problems
         return problems
 
+    def swallowed(self) -> list[HotkeyUnavailableError]:
+        """The modifiers our bindings use whose keys the window manager grabs itself.
+
+        icewm's default Win95Keys grabs Super_L and Super_R alone, so a Mod4 chord
+        never reaches us (the key goes to the window unmodified).  Another
+        client's grab shows as BadAccess when we try the key under AnyModifier;
+        a grab we get is released at once.
+        """
+        display = self.conn.display
+        used = 0
+        for binding in self.bindings.values():
+            used |= binding.modifiers
+        attempts: list[tuple[int, int, xerror.CatchError]] = []
+        for index, row in enumerate(display.get_modifier_mapping()):
+            bit = 1 << index
+            if not used & bit or bit in (X.ShiftMask, X.LockMask, X.ControlMask):
+                continue
+            for code in row:
+                keysym = display.keycode_to_keysym(code, 0) if code else X.NoSymbol
+                # Only the key a keysym is typed with (a keymap may repeat a modifier on unused keycodes).
+                if keysym != X.NoSymbol and display.keysym_to_keycode(keysym) == code:
+                    catch = xerror.CatchError(xerror.BadAccess)
+                    self.conn.root.grab_key(code, X.AnyModifier, False, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+                    attempts.append((bit, code, catch))
+        self.conn.sync()
+        taken: dict[int, list[str]] = {}
+        for bit, code, catch in attempts:
+            if catch.get_error() is None:
+                self.conn.root.ungrab_key(code, X.AnyModifier)
+            else:
+                taken.setdefault(bit, []).append(_keysym_name(display.keycode_to_keysym(code, 0)))
+        self.conn.flush()
+        if not taken:
+            return []
+        advice = modifier_key_advice(ewmh_manager(self.conn)[1])
+        return [
+            HotkeySwallowedError(
+                _MASK_NAMES[bit], keys, [a for a, b in self.bindings.items() if b.modifiers & bit], advice
+            )
+            for bit, keys in taken.items()
+        ]
+
     def ungrab(self) -> None:
         """Release every grab we hold."""
         for code, mods in self._grabbed:
@@ -195,6 +247,12 @@ class Hotkeys:
                 if codes.intersection(row) and (1 << index) not in (X.ShiftMask, X.ControlMask):
                     locks |= 1 << index
         return locks
+
+
+def _keysym_name(keysym: int) -> str:
+    """``Super_L`` for its keysym (python-xlib only maps Latin-1 keysyms back to text)."""
+    found = next((name for name, value in vars(XK).items() if name.startswith("XK_") and value == keysym), None)
+    return found[3:] if found else hex(keysym)
 
 
 def _subsets(mask: int) -> list[int]:

@@ -10,14 +10,20 @@ from Xlib import X, Xatom
 from Xlib.ext import res
 
 from .connection import Connection
+from .ctext import decode_text_property
 
-__all__ = ["read_cardinal", "read_text", "read_windows", "window_pid", "xres_pid"]
+__all__ = ["read_atoms", "read_cardinal", "read_text", "read_windows", "window_pid", "xres_pid"]
 
 
 def read_cardinal(conn: Connection, wid: int, name: str) -> int | None:
     """The first 32-bit value of property ``name`` on ``wid``."""
     values = _read32(conn, wid, name, Xatom.CARDINAL)
     return int(values[0]) if values else None
+
+
+def read_atoms(conn: Connection, wid: int, name: str) -> list[int] | None:
+    """An ATOM-list property (``_NET_WM_STATE``...)."""
+    return _read32(conn, wid, name, Xatom.ATOM)
 
 
 def read_windows(conn: Connection, wid: int, name: str) -> list[int] | None:
@@ -27,14 +33,15 @@ def read_windows(conn: Connection, wid: int, name: str) -> list[int] | None:
 
 
 def read_text(conn: Connection, wid: int, name: str) -> str | None:
-    """A text property (``WM_CLIENT_MACHINE``, ``_NET_WM_NAME``), decoded."""
+    """A text property (``WM_CLIENT_MACHINE``, ``_NET_WM_NAME``), decoded by its type (UTF8_STRING, Latin-1
+    STRING, COMPOUND_TEXT)."""
     prop = conn.get_property(wid, conn.atom(name), X.AnyPropertyType)
     if prop is None or prop.format != 8:
         return None
     value = prop.value
     raw = value if isinstance(value, bytes) else bytes(value)
     # Several strings may be NUL-separated; the first is the one that matters.
-    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+    return decode_text_property(conn.atom_name(prop.property_type), raw.split(b"\0", 1)[0])
 
 
 def xres_pid(conn: Connection, wid: int) -> int | None:
