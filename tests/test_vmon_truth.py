@@ -8,7 +8,6 @@ is counted twice although the kernel folds every reaped child into its parent.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import signal
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from log_helpers import replayed, tree_tasks
 from proc_helpers import Controller, proc_stat_fields, reap_children, spawn
 
 from vwm_overlay.vmon import ProcWants, SysWants, Task, TaskStat, Vmon, VmonFlags, iter_tree
@@ -274,8 +274,8 @@ def test_the_recorders_log_sums_to_the_bytes_written(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     written = 0
-    for line in log.read_text().splitlines():
-        for task in json.loads(line)["tasks"]:
-            if not task["thread"] and task["write_bytes"] is not None:
-                written += task["write_bytes"]
+    for _, replay in replayed(log):
+        for task in tree_tasks(replay.root):
+            if not task.is_thread:
+                written += task.delta.write_bytes + task.delta.children_write_bytes
     assert abs(written - 90 * MIB) <= 0.03 * 90 * MIB, written

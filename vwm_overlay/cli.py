@@ -185,9 +185,17 @@ SUBCOMMANDS = {"tree": _main_tree, "record": _main_record, "plot": _main_plot, "
 
 def command_parsers() -> dict[str, argparse.ArgumentParser]:
     """The overlay's parser (under ``""``) and each command's, for the generated man page and completions."""
+    from .record.compare import _parser as compare_parser
     from .record.options import _parser as record_parser
+    from .record.plot import _parser as plot_parser
 
-    return {"": _overlay_parser(), "tree": _tree_parser(), "record": record_parser()}
+    return {
+        "": _overlay_parser(),
+        "tree": _tree_parser(),
+        "record": record_parser(),
+        "plot": plot_parser(),
+        "compare": compare_parser(),
+    }
 
 
 def _main_help() -> str:

@@ -3,22 +3,24 @@ _vwm_overlay() {
     local cur prev words cword
     _init_completion || return
     case "$prev" in
-        --output-dir) _filedir -d; return ;;
-        --config|--jsonl) _filedir; return ;;
-        --count|--discard|--display|--height|--hertz|--interval|--markers|--name|--pause|--pid|--rate-down|--rate-up|--save|--snapshots|--toggle|--toggle-all|--width|--wip-name) return ;;
+        --allow-foreign-dir|--output-dir) _filedir -d; return ;;
+        --config|--jsonl|--output|--summary|--trace|--openmetrics) _filedir; return ;;
+        --cgroup|--count|--discard|--display|--fail-on|--format|--from|--height|--hertz|--interval|--markers|--name|--pause|--pid|--rate-down|--rate-up|--save|--scale|--snapshots|--to|--toggle|--toggle-all|--unit|--width|--wip-name|-o) return ;;
     esac
     local command=""
     local i
     for ((i = 1; i < cword; i++)); do
         case "${words[i]}" in
-            record|tree) command="${words[i]}"; break ;;
+            record|tree|plot|compare) command="${words[i]}"; break ;;
             --) return ;;
         esac
     done
     case "$command" in
-        record) COMPREPLY=($(compgen -W "--pid --width --height --hertz --name --output-dir --snapshots --snapshot --linger --markers --reaper --now-names --wip-name --jsonl --help" -- "$cur")) ;;
+        record) COMPREPLY=($(compgen -W "--pid --width --height --hertz --name --output-dir --snapshots --snapshot --linger --markers --reaper --now-names --wip-name --jsonl --scale --lanes --allow-foreign-dir --summary --trace --openmetrics --per-pid --cgroup --unit --help" -- "$cur")) ;;
         tree) COMPREPLY=($(compgen -W "--pid --interval --count --help" -- "$cur")) ;;
-        *) COMPREPLY=($(compgen -W "record tree --display --config --hertz --output-dir --show-all --toggle --toggle-all --rate-up --rate-down --pause --discard --save --help --version" -- "$cur")) ;;
+        plot) COMPREPLY=($(compgen -W "--output --format --width --height --scale --from --to --name --help" -- "$cur")) ;;
+        compare) COMPREPLY=($(compgen -W "--fail-on --json --help" -- "$cur")) ;;
+        *) COMPREPLY=($(compgen -W "record tree plot compare --display --config --hertz --output-dir --show-all --toggle --toggle-all --rate-up --rate-down --pause --discard --save --help --version" -- "$cur")) ;;
     esac
 }
 complete -F _vwm_overlay vwm-overlay
