@@ -479,3 +479,19 @@ def test_childrens_cpu_credited_to_a_parent_is_drawn_dimmer_beyond_its_own(tmp_p
     # The bright part is what the User column counts: the process's own 0.02 s.
     cells = chart.row_cells(root)
     assert cells is not None and cells[1][3] == "0.02s"
+
+
+def test_only_a_seen_charts_rows_count_as_shown() -> None:
+    # The engine reads the wait channel of shown tasks every sample: a hidden chart's rows must not ask for it.
+    root = make_task(100, "make")
+    child = make_task(101, parent=root)
+    chart, feed = chart_for(root)
+    feed.step()
+    assert (root.shown, child.shown) == (1, 1)
+    chart.set_seen(False)
+    feed.step()
+    assert (root.shown, child.shown) == (0, 0)
+    chart.set_seen(True)
+    assert (root.shown, child.shown) == (1, 1)
+    chart.detach()
+    assert (root.shown, child.shown) == (0, 0)

@@ -128,6 +128,11 @@ class Chart:
         self._source, self._root = source, task
         return task
 
+    def set_seen(self, seen: bool) -> None:
+        """Whether anybody sees this chart (an overlay shown or hidden): the engine keeps the state and wait
+        channel of a seen chart's rows fresh every sample, and reads no wait channel for a hidden chart's."""
+        self._layout.set_seen(seen)
+
     def detach(self) -> None:
         self._layout.release_shown()
         if self._source is not None and self._root is not None:

@@ -58,6 +58,9 @@ class Layout:
         #: The tasks with a row, each counted once in its ``shown`` (the engine then keeps its state and wait
         #: channel fresh every sample).
         self._shown: set[Task] = set()
+        #: The tasks with a row, counted in ``shown`` only while somebody sees the chart (see :meth:`set_seen`).
+        self._rows_tasks: set[Task] = set()
+        self._watched = True
 
     @property
     def process_px(self) -> int:
@@ -220,7 +223,8 @@ class Layout:
                 first = gone.y_px
         if y != self.used_px:
             first = min(first, y, self.used_px)
-        self._set_shown({row.task for row in live})
+        self._rows_tasks = {row.task for row in live}
+        self._set_shown(self._rows_tasks if self._watched else set())
         self.live, self.snow = live, kept_snow
         self.separator_y = separator_y
         self.used_px = y
@@ -237,7 +241,14 @@ class Layout:
 
     def release_shown(self) -> None:
         """The chart stops showing its rows (it is detached from the engine)."""
+        self._rows_tasks = set()
         self._set_shown(set())
+
+    def set_seen(self, seen: bool) -> None:
+        """Whether anybody sees the chart: a hidden chart's rows are not counted as shown, so the engine reads
+        no wait channel for them; they are counted again (and read from the next sample on) once it is seen."""
+        self._watched = seen
+        self._set_shown(self._rows_tasks if seen else set())
 
     def _place(self, row: Row, y: int, segments: list[Segment], first: int) -> int:
         old_y = row.y_px

@@ -118,6 +118,7 @@ class WindowView:
     def update_visibility(self, conn: Connection, composited: bool) -> None:
         """Map or unmap the overlay to match ``wanted`` and the client's own visibility."""
         show = self.wanted and self.mapped
+        self.chart.set_seen(show)
         if show and not self.visible:
             if self.overlay is None:
                 self.overlay = OverlayWindow(conn, self.rect, above=self.frame, composited=composited)
