@@ -106,7 +106,9 @@ def _dd(path: Path, mib: int) -> str:
 
 def test_dd_through_nested_shells_is_counted_once(tmp_path: Path, reaped: None) -> None:
     done = tmp_path / "done"
-    inner = f"{_dd(tmp_path / 'b', 50)}; sh -c '{_dd(tmp_path / 'c', 50)}'"
+    # Each shell waits for its last command (``; true``) rather than exec it: a shell that became dd would write
+    # dd's bytes as its own, and be named sh in the samples taken just before the exec.
+    inner = f"{_dd(tmp_path / 'b', 50)}; sh -c '{_dd(tmp_path / 'c', 50)}; true'; true"
     script = f'{_dd(tmp_path / "a", 50)}; sh -c "{inner}"; touch {done}; exec sleep 60'
     totals, kernel_cpu_s, root_write_bytes, ticks_per_s = _record(script, done)
     written = 150 * MIB
