@@ -531,8 +531,9 @@ def test_a_client_rewriting_a_property_in_a_loop_does_not_freeze_it(procs: Procs
             # While the flood goes on, a new window is still found and charted, and a signal still ends the program.
             client = ClientProc(session.env, "--x", "60", "--y", "420", "--color", "00ff00")
             procs.append(client)
-            # Not at once: what the client sent before the program stopped listening to it is read first.
-            wait_for(lambda: monitored(app.pid)[client.pid], 40, "the program to monitor a window during the flood")
+            # Not at once: what the client sent before the program stopped listening to it is read first, and on
+            # a loaded machine that backlog takes tens of seconds to read.
+            wait_for(lambda: monitored(app.pid)[client.pid], 80, "the program to monitor a window during the flood")
             wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), 20, "a chart over it")
             assert app.finish(timeout_s=5) == 0
         finally:
