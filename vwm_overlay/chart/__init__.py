@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from .chart import MIN_HEIGHT_PX, MIN_WIDTH_PX, Chart, SampleSource
 from .scale import LogScale
-from .theme import RGBA, Theme
+from .theme import MAX_SCALE, MIN_SCALE, RGBA, Theme, scale_for_dpi
 
 __all__ = [
+    "MAX_SCALE",
     "MIN_HEIGHT_PX",
+    "MIN_SCALE",
     "MIN_WIDTH_PX",
     "RGBA",
     "Chart",
     "LogScale",
     "SampleSource",
     "Theme",
+    "scale_for_dpi",
 ]

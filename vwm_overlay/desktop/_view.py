@@ -47,7 +47,17 @@ class WindowView:
     """The chart of one client window and, once shown, its overlay window."""
 
     def __init__(
-        self, window: int, pid: int | None, rect: Rect, frame: int, *, mapped: bool, name: str | None, hertz: float
+        self,
+        window: int,
+        pid: int | None,
+        rect: Rect,
+        frame: int,
+        *,
+        mapped: bool,
+        name: str | None,
+        hertz: float,
+        scale: float = 1.0,
+        lanes: bool = False,
     ) -> None:
         self.window = window
         self.pid = pid
@@ -57,7 +67,8 @@ class WindowView:
         self.name = name
         #: The user asked to see this chart (it shows while the window is mapped).
         self.wanted = False
-        self.chart = self._new_chart(hertz)
+        self.scale = scale
+        self.chart = self._new_chart(hertz, lanes)
         self.task: Task | None = None
         self.overlay: OverlayWindow | None = None
         self._surface: ImageSurface | None = None
@@ -65,9 +76,15 @@ class WindowView:
         self._presented: tuple[int, bool] | None = None  # (chart samples, composited) last uploaded
         self._shape = ChartShape()  # the region the chart draws in, for the cut-out without a compositor
 
-    def _new_chart(self, hertz: float) -> Chart:
+    def _new_chart(self, hertz: float, lanes: bool) -> Chart:
         return Chart(
-            max(self.rect.width, 1), max(self.rect.height, 1), name=self.name, theme=OVERLAY_THEME, hertz=hertz
+            max(self.rect.width, 1),
+            max(self.rect.height, 1),
+            name=self.name,
+            theme=OVERLAY_THEME,
+            hertz=hertz,
+            lanes=lanes,
+            scale=self.scale,
         )
 
     # -- monitoring ---------------------------------------------------------------------------
@@ -90,7 +107,7 @@ class WindowView:
         """Another process now owns the window: a fresh chart for it (history of the old one is not its)."""
         self.detach()
         self.pid = pid
-        self.chart = self._new_chart(schedule.display_hertz)
+        self.chart = self._new_chart(schedule.display_hertz, self.chart.lanes)
         self._shape = ChartShape()
         self._presented = None
         self.attach(vmon, schedule)
