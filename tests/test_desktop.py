@@ -8,8 +8,10 @@ grabbed (no bindings): the tests call the actions the hotkeys would.
 from __future__ import annotations
 
 import io
+import os
 import select
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from Xlib.protocol import event
 from vwm_overlay.chart.theme import premultiplied_pixel
 from vwm_overlay.desktop import ACTIONS, AppConfig, OverlayApp, WindowView
 from vwm_overlay.x11 import Connection
+from vwm_overlay.x11.shm import NO_SHM_ENV
 
 pytestmark = pytest.mark.x11
 
@@ -352,3 +355,84 @@ def test_the_charts_are_scaled_to_the_screens_xft_dpi(
             program.close()
             setter.root.delete_property(manager)
             setter.sync()
+
+
+class CountingSocket:
+    """An X connection's socket that counts the bytes sent through it."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.sent = 0
+
+    def send(self, data: bytes) -> int:
+        sent: int = self.sock.send(data)
+        self.sent += sent
+        return sent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+def window_pixels(conn: Connection, view: WindowView) -> bytes:
+    """The overlay window's pixels (alpha included), as the server holds them."""
+    assert view.overlay is not None
+    conn.sync()
+    rect = view.rect
+    reply = conn.window(view.overlay.window.id).get_image(0, 0, rect.width, rect.height, X.ZPixmap, 0xFFFFFFFF)
+    return bytes(reply.data)
+
+
+def both_ways(program: Driven, view: WindowView) -> tuple[bytes, bytes]:
+    """The window as the layers sent it, then as a whole frame of the same chart shows it."""
+    lean = window_pixels(program.conn, view)
+    view.lean = False
+    view.invalidate()
+    program.app.step()
+    whole = window_pixels(program.conn, view)
+    view.lean = True
+    view.invalidate()
+    program.app.step()
+    return lean, whole
+
+
+def test_without_shared_memory_a_sample_sends_its_changes_not_the_frame(
+    xsession: Session, clients: list[ClientProc], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("xdotool") is None:
+        pytest.skip("needs xdotool")
+    monkeypatch.setenv(NO_SHM_ENV, "1")
+    program = Driven(xsession, tmp_path, show_all=True)
+    try:
+        proc = ClientProc(xsession.env, "--x", "20", "--y", "20", "--width", "800", "--height", "700")
+        clients.append(proc)
+        view = program.view(proc)
+        for _ in range(39):
+            proc.command("child")
+        row_px = view.chart.theme.row_px
+
+        def forty_rows() -> bool:
+            program.samples(1)
+            return view.chart.composed_height >= (3 + 40) * row_px
+
+        wait_for(forty_rows, 20, "a chart of 40 rows")
+        assert view.overlay is not None and view.overlay.put_image_only
+        program.samples(3)
+        counting = CountingSocket(program.conn.display.display.socket)
+        program.conn.display.display.socket = counting  # type: ignore[assignment]
+        samples = 20
+        program.samples(samples)
+        bytes_per_sample = counting.sent / samples
+        # A whole frame is 800 x 645 x 4 bytes, over 2 MB.
+        assert bytes_per_sample < 16 * 1024, bytes_per_sample
+        lean, whole = both_ways(program, view)
+        assert lean == whole
+
+        # A task gone (a zombie now: its text changes) and one more (a row added); then rows scroll on.
+        children = [int(pid) for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        os.kill(children[5], signal.SIGKILL)
+        proc.command("child")
+        program.samples(5)
+        lean, whole = both_ways(program, view)
+        assert lean == whole
+    finally:
+        program.close()

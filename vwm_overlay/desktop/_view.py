@@ -75,6 +75,8 @@ class WindowView:
         self._ctx: Context | None = None
         self._presented: tuple[int, bool] | None = None  # (chart samples, composited) last uploaded
         self._shape = ChartShape()  # the region the chart draws in, for the cut-out without a compositor
+        #: Without shared memory, send the chart's changed layers rather than whole frames (off: whole frames).
+        self.lean = True
 
     def _new_chart(self, hertz: float, lanes: bool) -> Chart:
         return Chart(
@@ -176,21 +178,26 @@ class WindowView:
         if overlay.busy:
             return  # the server still reads the last frame from the surface: skip this one rather than wait
         self._presented = state
-        surface, ctx = self._canvas(overlay)
+        chart.sync_layers()
+        # The region follows the chart's rows, text and graphs (not its pixels); the overlay sends it only when it
+        # changed.
+        region = None if composited else self._shape.update(chart)
         rows = chart.composed_height
+        underlay = (0.0, 0.0, 0.0, UNDERLAY_ALPHA) if composited else SHAPED_UNDERLAY
+        if overlay.put_image_only and self.lean and not chart.background_shown:
+            # Every pixel would cross the socket: the server keeps the chart's layers, and gets what changed.
+            layers = chart.layers
+            graph, text = (cast("cairocffi.ImageSurface", s) for s in (layers.graph, layers.overlay))
+            if overlay.upload_layers(graph, layers.phase, text, chart.width, rows, underlay, shape=region):
+                return
+        surface, ctx = self._canvas(overlay)
         # One pass replaces what the previous frame left in these rows with the underlay.
         ctx.set_operator(OPERATOR_SOURCE)
-        if composited:
-            ctx.set_source_rgba(0.0, 0.0, 0.0, UNDERLAY_ALPHA)
-        else:
-            ctx.set_source_rgba(*SHAPED_UNDERLAY)
+        ctx.set_source_rgba(*underlay)
         ctx.rectangle(0, 0, chart.width, rows)
         ctx.fill()
         ctx.set_operator(OPERATOR_OVER)
         chart.compose(ctx)
-        # The region follows the chart's rows, text and graphs (not its pixels); the overlay sends it only when it
-        # changed.
-        region = None if composited else self._shape.update(chart)
         overlay.upload(cast("cairocffi.ImageSurface", surface), rows, shape=region)
 
     def _canvas(self, overlay: OverlayWindow) -> tuple[ImageSurface, Context]:

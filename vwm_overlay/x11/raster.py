@@ -16,6 +16,7 @@ __all__ = [
     "MAX_SHAPE_GAP",
     "band_mask",
     "band_rects",
+    "changed_rects",
     "rows_per_request",
     "strips",
     "to_server_order",
@@ -103,4 +104,34 @@ def band_rects(mask: bytes, y: int, height: int, max_gap: int = MAX_SHAPE_GAP) -
         start, end = run.start(), run.end()
     if start >= 0:
         rects.append((start, y, end - start, height))
+    return rects
+
+
+def changed_rects(now: bytes, before: bytes | bytearray, line: int, height: int) -> list[tuple[int, int, int, int]]:
+    """``(x, y, width, height)`` rectangles covering every 32-bit pixel of ``now`` that differs from ``before``.
+
+    Both hold ``height`` rows of ``line`` bytes.  One rectangle per run of differing rows, as wide as the union
+    of their differing spans: text that changed in a few cells of a row becomes one small rectangle.  Equal rows
+    cost a comparison in C; a differing row's span is found by one XOR of the row read as an integer.
+    """
+    rects: list[tuple[int, int, int, int]] = []
+    top = -1
+    x0 = x1 = 0
+    for y in range(height):
+        a = y * line
+        row, old = now[a : a + line], before[a : a + line]
+        if row == old:
+            if top >= 0:
+                rects.append((x0, top, x1 - x0, y - top))
+                top = -1
+            continue
+        diff = int.from_bytes(row, "little") ^ int.from_bytes(old, "little")
+        first = ((diff & -diff).bit_length() - 1) // 32
+        end = (diff.bit_length() - 1) // 32 + 1
+        if top < 0:
+            top, x0, x1 = y, first, end
+        else:
+            x0, x1 = min(x0, first), max(x1, end)
+    if top >= 0:
+        rects.append((x0, top, x1 - x0, height - top))
     return rects
