@@ -10,7 +10,16 @@ import pytest
 from vwm_overlay.errors import UsageError
 from vwm_overlay.x11 import BindingError, parse_binding, parse_xwd
 from vwm_overlay.x11.hotkeys import _subsets
-from vwm_overlay.x11.raster import band_mask, band_rects, changed_rects, rows_per_request, strips, to_server_order
+from vwm_overlay.x11.raster import (
+    CHANGE_BAND_ROWS,
+    CHANGE_GAP,
+    band_mask,
+    band_rects,
+    changed_rects,
+    rows_per_request,
+    strips,
+    to_server_order,
+)
 
 
 def test_rows_per_request_stays_under_the_limit() -> None:
@@ -155,8 +164,8 @@ def test_the_package_exports_every_public_name_of_its_modules() -> None:
         assert not missing, (module, missing)
 
 
-def test_changed_rects_cover_exactly_the_differing_pixels_of_runs_of_rows() -> None:
-    width, height = 10, 6
+def test_changed_rects_cover_the_differing_pixels_band_by_band() -> None:
+    width, height = 40, 2 * CHANGE_BAND_ROWS
     line = width * 4
     before = bytes(line * height)
     now = bytearray(before)
@@ -166,7 +175,11 @@ def test_changed_rects_cover_exactly_the_differing_pixels_of_runs_of_rows() -> N
 
     assert changed_rects(bytes(now), before, line, height) == []
     put(3, 1)
-    put(6, 2)  # the next row: the same run, the union of the spans
-    put(0, 4)  # after an unchanged row: a run of its own, reaching the last row
-    put(9, 5)
-    assert changed_rects(bytes(now), before, line, height) == [(3, 1, 4, 2), (0, 4, 10, 2)]
+    put(6, 2)  # the next row: one rectangle over both rows' spans
+    put(6 + CHANGE_GAP + 1, 2)  # farther than the gap: a rectangle of its own
+    put(39, CHANGE_BAND_ROWS + 5)  # the next band: its own rectangles, only as tall as its changed rows
+    assert changed_rects(bytes(now), before, line, height) == [
+        (3, 1, 4, 2),
+        (6 + CHANGE_GAP + 1, 1, 1, 2),
+        (39, CHANGE_BAND_ROWS + 5, 1, 1),
+    ]

@@ -14,12 +14,15 @@ from Xlib.protocol import rq
 from .connection import Connection
 from .raster import rows_per_request, strips
 
-__all__ = ["put_image"]
+__all__ = ["FLUSH_BYTES", "put_image"]
 
 # PutImage (X11 protocol, opcode 72): opcode, format, length in 4-byte units, drawable, gc, width, height,
 # dst_x, dst_y, left_pad, depth, 2 bytes of padding; in the client's byte order, as python-xlib sets up.
 _PUT_IMAGE = struct.Struct("=BBHIIHHhhBB2x")
 _PUT_IMAGE_OPCODE = 72
+
+#: A request this big is written out at once (see :func:`put_image`).
+FLUSH_BYTES = 64 * 1024
 
 
 class _WireRequest(rq.Request):
@@ -52,8 +55,9 @@ def put_image(
     """Send ``height`` rows of ``line`` bytes each (already in the server's image format) to ``(x, y)``.
 
     ``line`` must be the server's padded scanline for ``width`` pixels of ``depth`` (a multiple of 4 bytes).
-    Each strip is flushed before the next is queued: python-xlib re-slices its whole send buffer after every
-    partial write, so megabytes queued at once cost quadratic time.
+    A big strip is flushed before the next is queued: python-xlib re-slices its whole send buffer after every
+    partial write, so megabytes queued at once cost quadratic time.  Small ones wait for the caller's flush, so
+    a frame of many small changes is a few writes, not one per change.
     """
     send = conn.display.display.send_request
     per_request = rows_per_request(conn.display.display.info.max_request_length, line)
@@ -64,4 +68,5 @@ def put_image(
         )
         with conn.guard():
             send(_WireRequest(header + data[start * line : (start + count) * line]), False)
-        conn.flush()
+        if size >= FLUSH_BYTES:
+            conn.flush()
