@@ -34,13 +34,20 @@ if TYPE_CHECKING:
     from Xlib.xobject.drawable import Pixmap, Window
     from Xlib.xobject.fontable import GC
 
-__all__ = ["LayerMirror"]
+__all__ = ["TEXT_GAP_PX", "LayerMirror"]
 
 #: ``(red, green, blue, alpha)`` in 0..1, straight: what the frame shows where the chart draws nothing.
 Underlay = tuple[float, float, float, float]
 
 #: Transparent and opaque: the only alpha values a layer copied through its coverage may hold.
 _BINARY_ALPHA = b"\x00\xff"
+
+#: Changed text cells closer than this are sent as one rectangle: at one bit per pixel, the unchanged pixels
+#: between them cost less than the requests and the work per rectangle.
+TEXT_GAP_PX = 64
+
+#: ``value`` -> a translation table mapping that byte to 255 and every other to 0.
+_SELECT: dict[int, bytes] = {}
 
 
 class LayerMirror:
@@ -65,6 +72,7 @@ class LayerMirror:
         self._graph_sent = bytearray()  # the graph layer as the ring holds it
         self._text_sent = b""  # the text layer as the text pixmap and the mask hold it
         self._phase = 0
+        self._text_colours = (-1, -1)  # the foreground and background of the GC that draws text bitmaps
 
     def present(
         self,
@@ -88,22 +96,22 @@ class LayerMirror:
         graph.flush()
         text.flush()
         text_now = bytes(text.get_data())
-        text_rects = changed_rects(text_now, self._text_sent, line, height) if self._size else None
+        text_rects = changed_rects(text_now, self._text_sent, line, height, TEXT_GAP_PX) if self._size else None
         if text_rects and not all(_binary(text_now, line, rect) for rect in text_rects):
             return False
         if (ring_px, height) != self._size or underlay != self._underlay:
             self._reset(ring_px, height, underlay, phase)
-            text_rects = changed_rects(text_now, self._text_sent, line, height)
+            text_rects = changed_rects(text_now, self._text_sent, line, height, TEXT_GAP_PX)
             if not all(_binary(text_now, line, rect) for rect in text_rects):
                 return False
         ring, text_px, back, mask = self._pixmaps
-        gc, text_gc, mask_gc = self._gcs
+        gc, text_gc, mask_gc, _ = self._gcs
         for x, y, w, h in self._graph_changes(graph, phase, line, height):
             pixels = _composed(graph, underlay, x, y, w, h)
             put_image(self.conn, ring.id, gc.id, depth=32, x=x, y=y, width=w, height=h, data=pixels, line=w * 4)
         for x, y, w, h in text_rects or ():
             pixels = b"".join(text_now[r * line + x * 4 : r * line + (x + w) * 4] for r in range(y, y + h))
-            put_image(self.conn, text_px.id, gc.id, depth=32, x=x, y=y, width=w, height=h, data=pixels, line=w * 4)
+            self._put_text(text_px, pixels, x, y, w, h)
             bits, bits_line = _coverage(text, x, y, w, h)
             put_image(self.conn, mask.id, mask_gc.id, depth=1, x=x, y=y, width=w, height=h, data=bits, line=bits_line)
         if text_rects:
@@ -119,6 +127,38 @@ class LayerMirror:
             back.copy_area(text_gc.id, text_px.id, 0, 0, width, rows, 0, 0)
             self.window.copy_area(gc.id, back.id, 0, 0, width, rows, 0, 0)
         return True
+
+    def _put_text(self, text_px: Pixmap, pixels: bytes, x: int, y: int, w: int, h: int) -> None:
+        """Send a rectangle of the text layer: one bit per pixel when it holds at most two colours, as text does.
+
+        Only the covered pixels matter (the mask hides the rest), and they are the text's colour or its outline's:
+        a bitmap drawn in those two colours is 32 times smaller than the pixels.
+        """
+        colours = set(memoryview(pixels).cast("I"))
+        colours.discard(0)
+        if len(colours) > 2:
+            gc = self._gcs[0]
+            put_image(self.conn, text_px.id, gc.id, depth=32, x=x, y=y, width=w, height=h, data=pixels, line=w * 4)
+            return
+        foreground, background = (*sorted(colours), 0, 0)[:2]
+        bits, bits_line = _bits_of(pixels, w, h, foreground, background)
+        gc = self._gcs[3]
+        if (foreground, background) != self._text_colours:
+            self._text_colours = (foreground, background)
+            gc.change(foreground=foreground, background=background)
+        put_image(
+            self.conn,
+            text_px.id,
+            gc.id,
+            depth=1,
+            x=x,
+            y=y,
+            width=w,
+            height=h,
+            data=bits,
+            line=bits_line,
+            image_format=X.XYBitmap,
+        )
 
     def destroy(self) -> None:
         """Free the pixmaps and GCs (the window may be gone: the connection tolerates that)."""
@@ -141,10 +181,12 @@ class LayerMirror:
         gc = window.create_gc(graphics_exposures=False, foreground=_pixel(underlay))
         text_gc = window.create_gc(graphics_exposures=False)
         mask_gc = mask.create_gc(graphics_exposures=False, foreground=0)
+        colour_gc = window.create_gc(graphics_exposures=False)
+        self._text_colours = (-1, -1)
         ring.fill_rectangle(gc.id, 0, 0, ring_px, height)  # what a transparent graph composes to
         mask.fill_rectangle(mask_gc.id, 0, 0, ring_px, height)
         text_gc.change(clip_mask=mask.id)
-        self._pixmaps, self._gcs = [ring, text_px, back, mask], [gc, text_gc, mask_gc]
+        self._pixmaps, self._gcs = [ring, text_px, back, mask], [gc, text_gc, mask_gc, colour_gc]
         self._size, self._underlay, self._phase = (ring_px, height), underlay, phase
         self._graph_sent = bytearray(ring_px * height * 4)
         self._text_sent = bytes(ring_px * height * 4)
@@ -210,6 +252,34 @@ def _coverage(text: cairocffi.ImageSurface, x: int, y: int, w: int, h: int) -> t
     ctx = cairocffi.Context(surface)
     ctx.set_operator(cairocffi.OPERATOR_SOURCE)
     ctx.set_source_surface(text, -x, -y)
+    ctx.paint()
+    surface.flush()
+    return bytes(surface.get_data()), surface.get_stride()
+
+
+def _bits_of(pixels: bytes, w: int, h: int, foreground: int, background: int) -> tuple[bytes, int]:
+    """A 1-bit image (cairo's A1 layout) of ``w`` x ``h`` native 32-bit ``pixels``: set where ``foreground`` is.
+
+    Read from one byte of each pixel where the two colours differ (the alpha byte for a single colour), mapped
+    to 0 or 255 in C, then thresholded by cairo.
+    """
+    import cairocffi
+
+    fg, bg = foreground.to_bytes(4, sys.byteorder), background.to_bytes(4, sys.byteorder)
+    channel = next((i for i in range(4) if fg[i] != bg[i]), 3 if sys.byteorder == "little" else 0)
+    table = _SELECT.get(fg[channel])
+    if table is None:
+        table = _SELECT[fg[channel]] = bytes(255 if i == fg[channel] else 0 for i in range(256))
+    plane = pixels[channel::4].translate(table)
+    stride = (w + 3) & ~3
+    if stride != w:
+        pad = bytes(stride - w)
+        plane = b"".join(plane[r * w : (r + 1) * w] + pad for r in range(h))
+    source = cairocffi.ImageSurface.create_for_data(bytearray(plane), cairocffi.FORMAT_A8, w, h, stride)
+    surface = cairocffi.ImageSurface(cairocffi.FORMAT_A1, w, h)
+    ctx = cairocffi.Context(surface)
+    ctx.set_operator(cairocffi.OPERATOR_SOURCE)
+    ctx.set_source_surface(source, 0, 0)
     ctx.paint()
     surface.flush()
     return bytes(surface.get_data()), surface.get_stride()

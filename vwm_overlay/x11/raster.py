@@ -117,13 +117,15 @@ CHANGE_BAND_ROWS = 16
 CHANGE_GAP = 8
 
 
-def changed_rects(now: bytes, before: bytes | bytearray, line: int, height: int) -> list[tuple[int, int, int, int]]:
+def changed_rects(
+    now: bytes, before: bytes | bytearray, line: int, height: int, gap: int = CHANGE_GAP
+) -> list[tuple[int, int, int, int]]:
     """``(x, y, width, height)`` rectangles covering every 32-bit pixel of ``now`` that differs from ``before``.
 
     Both hold ``height`` rows of ``line`` bytes.  Rows are compared by bands of :data:`CHANGE_BAND_ROWS`: an
     equal band costs one comparison in C; a differing one is XORed as one integer, its rows are folded onto one
     (ORed, halving the count each time, as :func:`band_mask` does) and its runs of changed columns become
-    rectangles as tall as the rows that differ, runs closer than :data:`CHANGE_GAP` merged.
+    rectangles as tall as the rows that differ, runs closer than ``gap`` pixels merged.
     """
     rects: list[tuple[int, int, int, int]] = []
     row_bits = line * 8
@@ -146,7 +148,7 @@ def changed_rects(now: bytes, before: bytes | bytearray, line: int, height: int)
         start = end = -1
         for run in _NONZERO_RUN.finditer(columns):
             x0, x1 = run.start() // 4, (run.end() + 3) // 4
-            if start >= 0 and x0 - end < CHANGE_GAP:
+            if start >= 0 and x0 - end < gap:
                 end = x1
                 continue
             if start >= 0:

@@ -51,10 +51,12 @@ def put_image(
     height: int,
     data: bytes | memoryview,
     line: int,
+    image_format: int = X.ZPixmap,
 ) -> None:
     """Send ``height`` rows of ``line`` bytes each (already in the server's image format) to ``(x, y)``.
 
-    ``line`` must be the server's padded scanline for ``width`` pixels of ``depth`` (a multiple of 4 bytes).
+    ``line`` must be the server's padded scanline for ``width`` pixels of ``depth`` (a multiple of 4 bytes);
+    an ``X.XYBitmap`` image has depth 1 and is drawn in the GC's foreground and background.
     A big strip is flushed before the next is queued: python-xlib re-slices its whole send buffer after every
     partial write, so megabytes queued at once cost quadratic time.  Small ones wait for the caller's flush, so
     a frame of many small changes is a few writes, not one per change.
@@ -64,7 +66,7 @@ def put_image(
     for start, count in strips(0, height, per_request):
         size = _PUT_IMAGE.size + count * line
         header = _PUT_IMAGE.pack(
-            _PUT_IMAGE_OPCODE, X.ZPixmap, size >> 2, drawable, gc, width, count, x, y + start, 0, depth
+            _PUT_IMAGE_OPCODE, image_format, size >> 2, drawable, gc, width, count, x, y + start, 0, depth
         )
         with conn.guard():
             send(_WireRequest(header + data[start * line : (start + count) * line]), False)
