@@ -109,6 +109,17 @@ def run_counting_app(counter_path: str, argv: list[str], profile_path: str | Non
         plain_upload(overlay, *args, **kwargs)
 
     setattr(OverlayWindow, "upload", counted_upload)  # noqa: B010
+    plain_upload_layers = OverlayWindow.upload_layers
+
+    def counted_upload_layers(overlay: OverlayWindow, *args: Any, **kwargs: Any) -> bool:
+        nonlocal frames
+        shown = plain_upload_layers(overlay, *args, **kwargs)
+        if shown and overlay.visible:  # refused layers are sent as a whole frame, counted there
+            frames += 1
+            struct.pack_into("<Q", counter, 16, frames)
+        return shown
+
+    setattr(OverlayWindow, "upload_layers", counted_upload_layers)  # noqa: B010
 
     def counted_sample(vmon: Vmon) -> None:
         nonlocal samples

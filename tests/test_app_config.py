@@ -14,7 +14,9 @@ from typing import Any
 import cairocffi
 import pytest
 
+from vwm_overlay.chart import scale_for_dpi
 from vwm_overlay.desktop import (
+    BINDINGS,
     MAX_CONFIG_BYTES,
     AppConfig,
     ConfigError,
@@ -26,6 +28,7 @@ from vwm_overlay.desktop import (
     save_chart,
 )
 from vwm_overlay.x11 import DEFAULT_BINDINGS
+from vwm_overlay.x11.resources import resource_value
 
 
 def parse(argv: list[str], environ: dict[str, str]) -> AppConfig:
@@ -36,8 +39,9 @@ def parse(argv: list[str], environ: dict[str, str]) -> AppConfig:
 
 def test_defaults_without_a_config_file(tmp_path: Path) -> None:
     config = parse([], {"HOME": str(tmp_path)})
-    assert dict(config.bindings) == dict(DEFAULT_BINDINGS)
+    assert dict(config.bindings) == dict(BINDINGS) == {**DEFAULT_BINDINGS, "lanes": "Mod4+l"}
     assert config.hertz == 10.0
+    assert config.scale is None and not config.lanes
     assert config.output_dir == tmp_path / ".cache" / "vwm-overlay"
     assert not config.show_all and config.display is None
 
@@ -60,6 +64,26 @@ def test_the_command_line_wins_over_the_file_which_wins_over_defaults(tmp_path: 
     assert (config.hertz, config.output_dir, config.bindings["toggle"]) == (40.0, tmp_path / "out", "Mod4+F12")
 
 
+def test_scale_and_lanes_from_the_file_and_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "vwm-overlay" / "config.toml"
+    path.parent.mkdir()
+    path.write_text('scale = 1.5\nlanes = true\n[keys]\nlanes = "Mod4+F9"\n')
+    environ = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    config = parse([], environ)
+    assert (config.scale, config.lanes, config.bindings["lanes"]) == (1.5, True, "Mod4+F9")
+    config = parse(["--scale", "2", "--lanes"], environ)
+    assert config.scale == 2.0
+
+
+def test_the_scale_follows_the_screens_density_in_quarter_steps() -> None:
+    assert [scale_for_dpi(dpi) for dpi in (None, 0, 96, 120, 144, 192, 200, 20, 1000)] == [
+        1.0, 1.0, 1.0, 1.25, 1.5, 2.0, 2.0, 0.5, 4.0,
+    ]  # fmt: skip
+    database = "! Xft.dpi: 1\nXft.antialias:\t1\nXft.dpi:\t144\nXft.dpi : 192\n*dpi: 300\n"
+    assert resource_value(database, "Xft.dpi") == "192"
+    assert resource_value(database, "Xft.hinting") is None
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -68,6 +92,9 @@ def test_the_command_line_wins_over_the_file_which_wins_over_defaults(tmp_path: 
         ('hertz = "fast"', "hertz must be a number"),
         ("hertz = 5000", "the rate must be 1 to 1000 Hz"),
         ("keys = 3", "keys must be a table"),
+        ("scale = 8", "the scale must be 0.5 to 4"),
+        ('scale = "big"', "scale must be a number"),
+        ('lanes = "yes"', "lanes must be true or false"),
         ('[keys]\nexplode = "Mod4+x"', "unknown action 'explode'"),
         ('[keys]\ntoggle = "Hyper+x"', "unknown modifier 'Hyper'"),
         ("[keys]\ntoggle = 1", "keys.toggle must be a string"),
@@ -180,3 +207,8 @@ def test_a_save_writes_through_the_file_it_created_never_a_name_swapped_in(
         save_chart(FakeChart(), out, "xcalc", 7)  # type: ignore[arg-type]
     assert victim.read_bytes() == b"precious"
     assert [p.name for p in out.iterdir()] == [path.name]
+
+
+def test_the_lanes_hotkey_is_bound_by_its_own_option(tmp_path: Path) -> None:
+    config = parse(["--lanes-key", "Mod4+F8"], {"HOME": str(tmp_path)})
+    assert config.bindings["lanes"] == "Mod4+F8" and not config.lanes

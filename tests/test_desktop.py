@@ -8,8 +8,10 @@ grabbed (no bindings): the tests call the actions the hotkeys would.
 from __future__ import annotations
 
 import io
+import os
 import select
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,13 @@ from typing import Any
 import pytest
 from polling import wait_for
 from x11_helpers import ClientProc, Session, new_session, xdotool
-from Xlib import X
+from Xlib import X, Xatom
 from Xlib.protocol import event
 
+from vwm_overlay.chart.theme import premultiplied_pixel
 from vwm_overlay.desktop import ACTIONS, AppConfig, OverlayApp, WindowView
 from vwm_overlay.x11 import Connection
+from vwm_overlay.x11.shm import NO_SHM_ENV
 
 pytestmark = pytest.mark.x11
 
@@ -129,7 +133,7 @@ def client(session: Session, clients: list[ClientProc], x: int, *args: str) -> C
 
 def test_every_action_has_a_test() -> None:
     # The actions below, one test each (toggle_all and rate_up/rate_down share theirs).
-    assert set(ACTIONS) == {"toggle", "toggle_all", "rate_up", "rate_down", "pause", "discard", "save"}
+    assert set(ACTIONS) == {"toggle", "toggle_all", "rate_up", "rate_down", "pause", "discard", "save", "lanes"}
 
 
 def test_toggle_shows_and_hides_the_focused_windows_chart(
@@ -216,6 +220,23 @@ def test_discard_forgets_the_exited_tasks_of_the_focused_chart(
     assert view.chart.snowflake_count == 0
 
 
+def test_lanes_shows_and_hides_the_io_and_memory_lanes_of_the_focused_chart(
+    xsession: Session, driven: Driven, clients: list[ClientProc]
+) -> None:
+    one, other = client(xsession, clients, 40), client(xsession, clients, 400)
+    view, other_view = driven.view(one), driven.view(other)
+    driven.app.act("toggle_all")
+    driven.samples(2)
+    driven.focus(one)
+    frames = count_uploads(view)
+    driven.app.act("lanes")
+    assert view.chart.lanes and not other_view.chart.lanes
+    assert frames[0] == 1, "the lanes show at once, before the next sample"
+    driven.settle()
+    driven.app.act("lanes")
+    assert not view.chart.lanes
+
+
 def test_save_writes_the_focused_chart_and_says_so_when_nothing_has_the_focus(
     xsession: Session, driven: Driven, clients: list[ClientProc], tmp_path: Path
 ) -> None:
@@ -281,3 +302,137 @@ def test_after_a_window_manager_restart_overlays_follow_the_new_frames(tmp_path:
             program.close()
             for each in procs:
                 each.close()
+
+
+def marker_runs(view: WindowView) -> list[tuple[int, int]]:
+    """``(y, height)`` of every vertical run of start-marker pixels in the chart's graph layer."""
+    graph = view.chart.layers.graph
+    graph.flush()
+    data, stride = bytes(graph.get_data()), graph.get_stride()
+    mark = premultiplied_pixel(view.chart.theme.graph_both).to_bytes(4, "little")
+    runs = set()
+    for x in range(graph.get_width()):
+        y = 0
+        while y < graph.get_height():
+            if data[y * stride + 4 * x : y * stride + 4 * x + 4] != mark:
+                y += 1
+                continue
+            top = y
+            while y < graph.get_height() and data[y * stride + 4 * x : y * stride + 4 * x + 4] == mark:
+                y += 1
+            runs.add((top, y - top))
+    return sorted(runs)
+
+
+def test_the_charts_are_scaled_to_the_screens_xft_dpi(
+    xsession: Session, clients: list[ClientProc], tmp_path: Path
+) -> None:
+    if shutil.which("xdotool") is None:
+        pytest.skip("needs xdotool")
+    with Connection(xsession.display) as setter:
+        manager = setter.atom("RESOURCE_MANAGER")
+        setter.root.change_property(manager, Xatom.STRING, 8, b"Xft.antialias:\t1\nXft.dpi:\t192\n")
+        setter.sync()
+        program = Driven(xsession, tmp_path, show_all=True)
+        try:
+            proc = ClientProc(xsession.env, "--x", "40", "--y", "60", "--width", "400", "--height", "400")
+            clients.append(proc)
+            view = program.view(proc)
+            program.samples(2)
+            # Two children started while charted: each row begins with a solid start marker over its bar.
+            for _ in range(2):
+                proc.command("child")
+
+            def both_started() -> bool:
+                program.samples(1)
+                return len(marker_runs(view)) >= 2
+
+            wait_for(both_started, 10, "the children's rows")
+            assert view.visible and view.chart.theme.row_px == 30
+            # Three heading rows and the client's, then a 29 px bar and a 1 px divider per row: 30 px rows.
+            assert marker_runs(view) == [(4 * 30, 29), (5 * 30, 29)]
+        finally:
+            program.close()
+            setter.root.delete_property(manager)
+            setter.sync()
+
+
+class CountingSocket:
+    """An X connection's socket that counts the bytes sent through it."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.sent = 0
+
+    def send(self, data: bytes) -> int:
+        sent: int = self.sock.send(data)
+        self.sent += sent
+        return sent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+def window_pixels(conn: Connection, view: WindowView) -> bytes:
+    """The overlay window's pixels (alpha included), as the server holds them."""
+    assert view.overlay is not None
+    conn.sync()
+    rect = view.rect
+    reply = conn.window(view.overlay.window.id).get_image(0, 0, rect.width, rect.height, X.ZPixmap, 0xFFFFFFFF)
+    return bytes(reply.data)
+
+
+def both_ways(program: Driven, view: WindowView) -> tuple[bytes, bytes]:
+    """The window as the layers sent it, then as a whole frame of the same chart shows it."""
+    lean = window_pixels(program.conn, view)
+    view.lean = False
+    view.invalidate()
+    program.app.step()
+    whole = window_pixels(program.conn, view)
+    view.lean = True
+    view.invalidate()
+    program.app.step()
+    return lean, whole
+
+
+def test_without_shared_memory_a_sample_sends_its_changes_not_the_frame(
+    xsession: Session, clients: list[ClientProc], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("xdotool") is None:
+        pytest.skip("needs xdotool")
+    monkeypatch.setenv(NO_SHM_ENV, "1")
+    program = Driven(xsession, tmp_path, show_all=True)
+    try:
+        proc = ClientProc(xsession.env, "--x", "20", "--y", "20", "--width", "800", "--height", "700")
+        clients.append(proc)
+        view = program.view(proc)
+        for _ in range(39):
+            proc.command("child")
+        row_px = view.chart.theme.row_px
+
+        def forty_rows() -> bool:
+            program.samples(1)
+            return view.chart.composed_height >= (3 + 40) * row_px
+
+        wait_for(forty_rows, 20, "a chart of 40 rows")
+        assert view.overlay is not None and view.overlay.put_image_only
+        program.samples(3)
+        counting = CountingSocket(program.conn.display.display.socket)
+        program.conn.display.display.socket = counting  # type: ignore[assignment]
+        samples = 20
+        program.samples(samples)
+        bytes_per_sample = counting.sent / samples
+        # A whole frame is 800 x 645 x 4 bytes, over 2 MB.
+        assert bytes_per_sample < 16 * 1024, bytes_per_sample
+        lean, whole = both_ways(program, view)
+        assert lean == whole
+
+        # A task gone (a zombie now: its text changes) and one more (a row added); then rows scroll on.
+        children = [int(pid) for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        os.kill(children[5], signal.SIGKILL)
+        proc.command("child")
+        program.samples(5)
+        lean, whole = both_ways(program, view)
+        assert lean == whole
+    finally:
+        program.close()

@@ -240,3 +240,23 @@ def test_a_given_region_cuts_the_overlay_and_is_sent_only_when_it_changes(
     conn.sync()
     wait_for(lambda: screen_shows(conn, {(r.x + 80, r.y + 5): BLUE, (r.x + 40, r.y + 35): GREEN}))
     overlay.destroy()
+
+
+def test_layers_with_partial_alpha_text_are_refused_for_a_whole_frame(xs: Session, pump: Pump) -> None:
+    conn = pump.conn
+    overlay = OverlayWindow(conn, Rect(10, 10, 200, 100), composited=True, shm=False)
+    overlay.show()
+    graph, text = chart(200, 100), cairocffi.ImageSurface(cairocffi.FORMAT_ARGB32, 200, 100)
+    ctx = cairocffi.Context(text)
+    ctx.set_source_rgba(1, 1, 1, 1)
+    ctx.rectangle(10, 5, 20, 10)
+    ctx.fill()
+    underlay = (0.0, 0.0, 0.0, 0.6)
+    assert overlay.upload_layers(graph, 0, text, 200, 45, underlay), "opaque text: copied through its coverage"
+    ctx.set_source_rgba(1, 1, 1, 0.5)  # antialiased text would hold such pixels
+    ctx.rectangle(40, 5, 20, 10)
+    ctx.fill()
+    assert not overlay.upload_layers(graph, 0, text, 200, 45, underlay)
+    conn.sync()
+    overlay.destroy()
+    conn.sync()

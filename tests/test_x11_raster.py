@@ -10,7 +10,16 @@ import pytest
 from vwm_overlay.errors import UsageError
 from vwm_overlay.x11 import BindingError, parse_binding, parse_xwd
 from vwm_overlay.x11.hotkeys import _subsets
-from vwm_overlay.x11.raster import band_mask, band_rects, rows_per_request, strips, to_server_order
+from vwm_overlay.x11.raster import (
+    CHANGE_BAND_ROWS,
+    CHANGE_GAP,
+    band_mask,
+    band_rects,
+    changed_rects,
+    rows_per_request,
+    strips,
+    to_server_order,
+)
 
 
 def test_rows_per_request_stays_under_the_limit() -> None:
@@ -153,3 +162,24 @@ def test_the_package_exports_every_public_name_of_its_modules() -> None:
         mod = importlib.import_module(f"vwm_overlay.x11.{module}")
         missing = [n for n in mod.__all__ if n not in x11.__all__]
         assert not missing, (module, missing)
+
+
+def test_changed_rects_cover_the_differing_pixels_band_by_band() -> None:
+    width, height = 40, 2 * CHANGE_BAND_ROWS
+    line = width * 4
+    before = bytes(line * height)
+    now = bytearray(before)
+
+    def put(x: int, y: int) -> None:
+        now[y * line + x * 4 + 2] = 0xFF  # one byte of one pixel
+
+    assert changed_rects(bytes(now), before, line, height) == []
+    put(3, 1)
+    put(6, 2)  # the next row: one rectangle over both rows' spans
+    put(6 + CHANGE_GAP + 1, 2)  # farther than the gap: a rectangle of its own
+    put(39, CHANGE_BAND_ROWS + 5)  # the next band: its own rectangles, only as tall as its changed rows
+    assert changed_rects(bytes(now), before, line, height) == [
+        (3, 1, 4, 2),
+        (6 + CHANGE_GAP + 1, 1, 1, 2),
+        (39, CHANGE_BAND_ROWS + 5, 1, 1),
+    ]

@@ -5,7 +5,8 @@ Run as a script, this module *is* the client window::
     python x11_helpers.py client --x 100 --y 100 --width 300 --height 200 --color ff0000 [--pid none|self|N]
 
 It prints ``ready WINDOW_ID PID``, then obeys one command per stdin line
-(``pid N``, ``machine NAME``, ``move X Y``, ``resize W H``, ``map``, ``unmap``, ``quit``)
+(``pid N``, ``machine NAME``, ``move X Y``, ``resize W H``, ``map``, ``unmap``, ``quit``; ``child`` starts a
+child process that lives as long as the client)
 answering ``ok``, and prints ``button X Y`` for every ButtonPress it gets.
 
 Two more modes make trouble for the program under test, until stdin closes::
@@ -264,6 +265,8 @@ def _client_main(argv: list[str]) -> int:
 
     stdin = sys.stdin.fileno()
     buf = b""
+    # Children read a pipe only the client holds: they end with it, however it ends.
+    children: list[subprocess.Popen[bytes]] = []
     while True:
         while d.pending_events():
             e = d.next_event()
@@ -293,6 +296,8 @@ def _client_main(argv: list[str]) -> int:
                 win.map()
             elif cmd == "unmap":
                 win.unmap()
+            elif cmd == "child":
+                children.append(subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL))
             d.sync()
             print("ok", flush=True)
 

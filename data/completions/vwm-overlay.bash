@@ -5,7 +5,7 @@ _vwm_overlay() {
     case "$prev" in
         --allow-foreign-dir|--output-dir) _filedir -d; return ;;
         --config|--jsonl|--output|--summary|--trace|--openmetrics) _filedir; return ;;
-        --cgroup|--count|--discard|--display|--fail-on|--format|--from|--height|--hertz|--interval|--markers|--name|--pause|--pid|--rate-down|--rate-up|--save|--scale|--snapshots|--to|--toggle|--toggle-all|--unit|--width|--wip-name|-o) return ;;
+        --cgroup|--count|--discard|--display|--fail-on|--format|--from|--height|--hertz|--interval|--lanes-key|--markers|--name|--pause|--pid|--rate-down|--rate-up|--save|--scale|--snapshots|--to|--toggle|--toggle-all|--unit|--width|--wip-name|-o) return ;;
     esac
     local command=""
     local i
@@ -20,7 +20,7 @@ _vwm_overlay() {
         tree) COMPREPLY=($(compgen -W "--pid --interval --count --help" -- "$cur")) ;;
         plot) COMPREPLY=($(compgen -W "--output --format --width --height --scale --from --to --name --help" -- "$cur")) ;;
         compare) COMPREPLY=($(compgen -W "--fail-on --json --help" -- "$cur")) ;;
-        *) COMPREPLY=($(compgen -W "record tree plot compare --display --config --hertz --output-dir --show-all --toggle --toggle-all --rate-up --rate-down --pause --discard --save --help --version" -- "$cur")) ;;
+        *) COMPREPLY=($(compgen -W "record tree plot compare --display --config --hertz --output-dir --show-all --scale --lanes --toggle --toggle-all --rate-up --rate-down --pause --discard --save --lanes-key --help --version" -- "$cur")) ;;
     esac
 }
 complete -F _vwm_overlay vwm-overlay

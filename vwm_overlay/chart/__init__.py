@@ -10,16 +10,19 @@ from __future__ import annotations
 from .chart import MIN_HEIGHT_PX, MIN_WIDTH_PX, Chart, SampleSource
 from .export import FORMATS, write_chart
 from .scale import LogScale
-from .theme import RGBA, Theme
+from .theme import MAX_SCALE, MIN_SCALE, RGBA, Theme, scale_for_dpi
 
 __all__ = [
     "FORMATS",
+    "MAX_SCALE",
     "MIN_HEIGHT_PX",
+    "MIN_SCALE",
     "MIN_WIDTH_PX",
     "RGBA",
     "Chart",
     "LogScale",
     "SampleSource",
     "Theme",
+    "scale_for_dpi",
     "write_chart",
 ]

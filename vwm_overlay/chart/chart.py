@@ -237,6 +237,11 @@ class Chart:
     # -- settings
 
     @property
+    def background_shown(self) -> bool:
+        """Whether :meth:`compose` paints a background under the graphs (off for a theme with none)."""
+        return self._background_paint != _PAINT_NONE
+
+    @property
     def lanes(self) -> bool:
         """Whether every process has an IO lane and an RSS lane under its row (off: one row per task, as vwm)."""
         return self._layout.lanes

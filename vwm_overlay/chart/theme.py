@@ -8,9 +8,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-__all__ = ["RGBA", "Theme", "premultiplied_pixel"]
+__all__ = ["MAX_SCALE", "MIN_SCALE", "REFERENCE_DPI", "RGBA", "Theme", "premultiplied_pixel", "scale_for_dpi"]
 
 RGBA = tuple[float, float, float, float]
+
+#: The factors :meth:`Theme.scaled` is meant for: below, text is no longer legible; above, a chart of a few
+#: rows fills a screen.
+MIN_SCALE = 0.5
+MAX_SCALE = 4.0
+
+#: The density the chart's sizes are made for: X's and the toolkits' 96 dpi.
+REFERENCE_DPI = 96.0
+
+
+def scale_for_dpi(dpi: float | None) -> float:
+    """The chart's scale on a screen of ``dpi`` (1 when unknown): a quarter step, within the accepted range.
+
+    Quarter steps keep the sizes whole-ish (15 px rows become 30 at 192 dpi, 22 at 144 dpi) and the chart the
+    same under the small differences of density that desktops round differently.
+    """
+    if dpi is None or dpi <= 0:
+        return 1.0
+    quarters = round(dpi / REFERENCE_DPI * 4)
+    return min(max(quarters / 4, MIN_SCALE), MAX_SCALE)
 
 
 def premultiplied_pixel(rgba: RGBA) -> int:

@@ -17,6 +17,7 @@ from ._actions import ACTIONS, Actions, SaveChart
 from ._app import COMPOSITOR_POLL_S, EVENTS_PER_PASS, EXPOSE_WAIT_S, PROC_WANTS, OverlayApp
 from ._config import (
     ACTION_HELP,
+    BINDINGS,
     MAX_CONFIG_BYTES,
     AppConfig,
     ConfigError,
@@ -37,6 +38,7 @@ from ._view import OVERLAY_THEME, SHAPED_UNDERLAY, UNDERLAY_ALPHA, WindowView
 __all__ = [
     "ACTIONS",
     "ACTION_HELP",
+    "BINDINGS",
     "COMPOSITOR_POLL_S",
     "EVENTS_PER_PASS",
     "EXPOSE_WAIT_S",

@@ -14,7 +14,7 @@ from ._view import WindowView
 __all__ = ["ACTIONS", "Actions", "SaveChart"]
 
 #: Every action a hotkey can be bound to.
-ACTIONS = ("toggle", "toggle_all", "rate_up", "rate_down", "pause", "discard", "save")
+ACTIONS = ("toggle", "toggle_all", "rate_up", "rate_down", "pause", "discard", "save", "lanes")
 
 #: Writes a chart as a PNG in a directory and returns its path (``save_chart``); raises OSError.
 SaveChart = Callable[[Chart, Path, "str | None", "int | None"], Path]
@@ -80,6 +80,10 @@ class Actions:
                 self.present(view)
             elif action == "save":
                 self.save(view)
+            elif action == "lanes":
+                view.chart.set_lanes(not view.chart.lanes)
+                view.invalidate()
+                self.present(view)
 
     def toggle_all(self) -> None:
         """Hide every chart when any is shown, else show them all (and the charts of windows to come)."""

@@ -23,6 +23,7 @@ from typing import TextIO
 from Xlib import X
 from Xlib.protocol import rq
 
+from ..chart import scale_for_dpi
 from ..schedule import Schedule
 from ..vmon import ProcWants, SysWants, Vmon, VmonFlags
 from ..x11 import (
@@ -42,6 +43,7 @@ from ..x11 import (
     WindowManagerChanged,
 )
 from ..x11.props import read_text
+from ..x11.resources import xft_dpi
 from ._actions import Actions, SaveChart
 from ._config import AppConfig
 from ._registry import WindowRegistry
@@ -94,7 +96,7 @@ class OverlayApp:
         self.tracker = tracker if tracker is not None else ClientTracker(conn)
         self.watch = watch if watch is not None else CompositorWatch(conn)
         self.hotkeys = hotkeys if hotkeys is not None else Hotkeys(conn, config.bindings)
-        self.registry = WindowRegistry(conn, self.vmon, self.schedule)
+        self.registry = WindowRegistry(conn, self.vmon, self.schedule, lanes=config.lanes)
         self.composited = False
         self.actions = Actions(
             self.registry,
@@ -125,6 +127,10 @@ class OverlayApp:
                 self.warn(str(problem))
             self._check_swallowed()
             self.composited = self.watch.start()
+            # The user's scale, else the desktop's density, read once: charts keep their size while they live.
+            self.registry.scale = (
+                self.config.scale if self.config.scale is not None else scale_for_dpi(xft_dpi(self.conn))
+            )
             self._apply(self.tracker.start())
             self.conn.flush()
 

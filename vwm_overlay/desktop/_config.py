@@ -6,6 +6,8 @@ file, which replaces the default.  The file is optional; it lives at
 
     hertz = 10
     output_dir = "~/Pictures/charts"
+    scale = 2              # the charts' size; by default from the Xft.dpi resource
+    lanes = true           # start with the IO and memory lanes shown
 
     [keys]
     toggle = "Mod4+semicolon"
@@ -31,6 +33,7 @@ from ..x11.hotkeys import DEFAULT_BINDINGS, parse_binding
 
 __all__ = [
     "ACTION_HELP",
+    "BINDINGS",
     "MAX_CONFIG_BYTES",
     "AppConfig",
     "ConfigError",
@@ -52,9 +55,13 @@ ACTION_HELP: Mapping[str, str] = {
     "pause": "pause or resume sampling",
     "discard": "forget the exited tasks on the focused chart",
     "save": "save the focused chart as a PNG (its path is printed)",
+    "lanes": "show or hide the IO and memory lanes of the focused chart",
 }
 
-_FILE_KEYS = ("hertz", "output_dir", "keys")
+#: Every action's default keys: the hotkeys' vwm-like set and the overlay's own.
+BINDINGS: Mapping[str, str] = {**DEFAULT_BINDINGS, "lanes": "Mod4+l"}
+
+_FILE_KEYS = ("hertz", "output_dir", "scale", "lanes", "keys")
 
 
 class ConfigError(UsageError):
@@ -95,11 +102,15 @@ class AppConfig:
     #: The X display to use; None means ``$DISPLAY``.
     display: str | None = None
     #: ``{action: "Mod4+semicolon"}``; unbound actions are left out.
-    bindings: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_BINDINGS))
+    bindings: Mapping[str, str] = field(default_factory=lambda: dict(BINDINGS))
     hertz: float = 10.0
     output_dir: Path = field(default_factory=lambda: default_output_dir(os.environ))
     #: Show every window's chart from the start (new windows too), as toggle-all would.
     show_all: bool = False
+    #: Multiplies the charts' rows, text and gaps; None: from the screen's ``Xft.dpi`` resource (1 without it).
+    scale: float | None = None
+    #: Start every chart with its IO and memory lanes.
+    lanes: bool = False
 
 
 #: A settings file is a few lines; anything longer than this is not one (``--config /dev/zero``).
@@ -136,7 +147,7 @@ def read_config_bytes(path: Path) -> bytes:
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
-    """The checked contents of a config file: ``hertz``, ``output_dir``, ``keys`` (each optional)."""
+    """The checked contents of a config file: ``hertz``, ``output_dir``, ``scale``, ``lanes`` and ``keys``."""
     raw = read_config_bytes(path)
     try:
         text = raw.decode("utf-8")
@@ -161,6 +172,16 @@ def load_config_file(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: output_dir must be a non-empty string")
         _check_path(value, f"{path}: output_dir")
         out["output_dir"] = Path(value)
+    if "scale" in data:
+        value = data["scale"]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: scale must be a number, not {value!r}")
+        out["scale"] = _checked_scale(float(value), f"{path}: scale")
+    if "lanes" in data:
+        value = data["lanes"]
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: lanes must be true or false, not {value!r}")
+        out["lanes"] = value
     if "keys" in data:
         keys = data["keys"]
         if not isinstance(keys, dict):
@@ -190,10 +211,17 @@ def add_overlay_arguments(parser: argparse.ArgumentParser) -> None:
         "--output-dir", metavar="DIR", type=Path, help="where saved charts go (default: ~/.cache/vwm-overlay)"
     )
     parser.add_argument("--show-all", action="store_true", help="start with every window's chart shown")
+    parser.add_argument(
+        "--scale",
+        metavar="F",
+        type=float,
+        help="multiply the charts' rows, text and gaps by F, 0.5 to 4 (default: the Xft.dpi resource / 96, else 1)",
+    )
+    parser.add_argument("--lanes", action="store_true", help="start with an IO and a memory lane under each process")
     keys = parser.add_argument_group("hotkeys", 'KEYS is modifiers and an X key name, e.g. Mod4+Shift+F12; "" unbinds')
-    for action, default in DEFAULT_BINDINGS.items():
+    for action, default in BINDINGS.items():
         keys.add_argument(
-            f"--{action.replace('_', '-')}",
+            _key_option(action),
             dest=f"key_{action}",
             metavar="KEYS",
             help=f"{ACTION_HELP[action]} (default {default})",
@@ -209,18 +237,21 @@ def config_from_arguments(args: argparse.Namespace, environ: Mapping[str, str]) 
     _check_path(path, "--config" if explicit else "the settings file's path")
     from_file = load_config_file(path) if explicit or path.exists() else {}
 
-    bindings = dict(DEFAULT_BINDINGS)
+    bindings = dict(BINDINGS)
     for action, text in from_file.get("keys", {}).items():
         bindings[action] = text
-    for action in DEFAULT_BINDINGS:
+    for action in BINDINGS:
         text = getattr(args, f"key_{action}")
         if text is not None:
-            _check_binding(action, text, f"--{action.replace('_', '-')}")
+            _check_binding(action, text, _key_option(action))
             bindings[action] = text
 
     hertz = from_file.get("hertz", 10.0)
     if args.hertz is not None:
         hertz = _checked_hertz(args.hertz, "--hertz")
+    scale: float | None = from_file.get("scale")
+    if args.scale is not None:
+        scale = _checked_scale(args.scale, "--scale")
     if args.output_dir is not None:
         _check_path(args.output_dir, "--output-dir")
     output_dir: Path = args.output_dir or from_file.get("output_dir") or default_output_dir(environ)
@@ -231,16 +262,24 @@ def config_from_arguments(args: argparse.Namespace, environ: Mapping[str, str]) 
         hertz=hertz,
         output_dir=_expand_home(output_dir, environ).absolute(),
         show_all=bool(args.show_all),
+        scale=scale,
+        lanes=bool(args.lanes) or bool(from_file.get("lanes", False)),
     )
 
 
-def hotkeys_help(bindings: Mapping[str, str] = DEFAULT_BINDINGS) -> str:
+def hotkeys_help(bindings: Mapping[str, str] = BINDINGS) -> str:
     """One line per action: its keys, its name, what it does."""
     width = max(len(text) for text in bindings.values())
     return "".join(
         f"  {bindings.get(action, '(unbound)'):<{width}}  {action:<10}  {text}\n"
         for action, text in ACTION_HELP.items()
     )
+
+
+def _key_option(action: str) -> str:
+    """The option that binds ``action``'s keys: ``--rate-up``; ``--lanes-key``, as ``--lanes`` starts with lanes."""
+    option = f"--{action.replace('_', '-')}"
+    return f"{option}-key" if action == "lanes" else option
 
 
 def _check_path(path: Path | str, where: str) -> None:
@@ -250,8 +289,8 @@ def _check_path(path: Path | str, where: str) -> None:
 
 
 def _check_binding(action: str, text: str, where: str) -> None:
-    if action not in DEFAULT_BINDINGS:
-        raise ConfigError(f"{where}: unknown action {action!r} (known: {', '.join(DEFAULT_BINDINGS)})")
+    if action not in BINDINGS:
+        raise ConfigError(f"{where}: unknown action {action!r} (known: {', '.join(BINDINGS)})")
     if text.strip():
         try:
             parse_binding(text)
@@ -265,4 +304,13 @@ def _checked_hertz(value: float, where: str) -> float:
 
     if not MIN_HZ <= value <= MAX_HZ:
         raise ConfigError(f"{where}: the rate must be {MIN_HZ:g} to {MAX_HZ:g} Hz, not {value:g}")
+    return value
+
+
+def _checked_scale(value: float, where: str) -> float:
+    # Imported here, as for the rate: the chart package loads cairo.
+    from ..chart.theme import MAX_SCALE, MIN_SCALE
+
+    if not MIN_SCALE <= value <= MAX_SCALE:
+        raise ConfigError(f"{where}: the scale must be {MIN_SCALE:g} to {MAX_SCALE:g}, not {value:g}")
     return value

@@ -19,10 +19,13 @@ class WindowRegistry:
     view's overlay to match what is wanted, and remembers the overlay's id.
     """
 
-    def __init__(self, conn: Connection, vmon: Vmon, schedule: Schedule) -> None:
+    def __init__(self, conn: Connection, vmon: Vmon, schedule: Schedule, *, lanes: bool = False) -> None:
         self.conn = conn
         self.vmon = vmon
         self.schedule = schedule
+        #: The size of new charts (see :func:`~vwm_overlay.chart.scale_for_dpi`), and whether they start with lanes.
+        self.scale = 1.0
+        self.lanes = lanes
         self.views: dict[int, WindowView] = {}
         self._by_overlay: dict[int, WindowView] = {}
         #: Shown charts of windows that stopped being clients but still exist, by window: a window manager that
@@ -64,6 +67,8 @@ class WindowRegistry:
             mapped=added.mapped,
             name=name,
             hertz=self.schedule.display_hertz,
+            scale=self.scale,
+            lanes=self.lanes,
         )
         self.views[added.window] = view
         view.attach(self.vmon, self.schedule)

@@ -47,7 +47,17 @@ class WindowView:
     """The chart of one client window and, once shown, its overlay window."""
 
     def __init__(
-        self, window: int, pid: int | None, rect: Rect, frame: int, *, mapped: bool, name: str | None, hertz: float
+        self,
+        window: int,
+        pid: int | None,
+        rect: Rect,
+        frame: int,
+        *,
+        mapped: bool,
+        name: str | None,
+        hertz: float,
+        scale: float = 1.0,
+        lanes: bool = False,
     ) -> None:
         self.window = window
         self.pid = pid
@@ -57,17 +67,26 @@ class WindowView:
         self.name = name
         #: The user asked to see this chart (it shows while the window is mapped).
         self.wanted = False
-        self.chart = self._new_chart(hertz)
+        self.scale = scale
+        self.chart = self._new_chart(hertz, lanes)
         self.task: Task | None = None
         self.overlay: OverlayWindow | None = None
         self._surface: ImageSurface | None = None
         self._ctx: Context | None = None
         self._presented: tuple[int, bool] | None = None  # (chart samples, composited) last uploaded
         self._shape = ChartShape()  # the region the chart draws in, for the cut-out without a compositor
+        #: Without shared memory, send the chart's changed layers rather than whole frames (off: whole frames).
+        self.lean = True
 
-    def _new_chart(self, hertz: float) -> Chart:
+    def _new_chart(self, hertz: float, lanes: bool) -> Chart:
         return Chart(
-            max(self.rect.width, 1), max(self.rect.height, 1), name=self.name, theme=OVERLAY_THEME, hertz=hertz
+            max(self.rect.width, 1),
+            max(self.rect.height, 1),
+            name=self.name,
+            theme=OVERLAY_THEME,
+            hertz=hertz,
+            lanes=lanes,
+            scale=self.scale,
         )
 
     # -- monitoring ---------------------------------------------------------------------------
@@ -90,7 +109,7 @@ class WindowView:
         """Another process now owns the window: a fresh chart for it (history of the old one is not its)."""
         self.detach()
         self.pid = pid
-        self.chart = self._new_chart(schedule.display_hertz)
+        self.chart = self._new_chart(schedule.display_hertz, self.chart.lanes)
         self._shape = ChartShape()
         self._presented = None
         self.attach(vmon, schedule)
@@ -164,21 +183,26 @@ class WindowView:
         if overlay.busy:
             return  # the server still reads the last frame from the surface: skip this one rather than wait
         self._presented = state
-        surface, ctx = self._canvas(overlay)
+        chart.sync_layers()
+        # The region follows the chart's rows, text and graphs (not its pixels); the overlay sends it only when it
+        # changed.
+        region = None if composited else self._shape.update(chart)
         rows = chart.composed_height
+        underlay = (0.0, 0.0, 0.0, UNDERLAY_ALPHA) if composited else SHAPED_UNDERLAY
+        if overlay.put_image_only and self.lean and not chart.background_shown:
+            # Every pixel would cross the socket: the server keeps the chart's layers, and gets what changed.
+            layers = chart.layers
+            graph, text = (cast("cairocffi.ImageSurface", s) for s in (layers.graph, layers.overlay))
+            if overlay.upload_layers(graph, layers.phase, text, chart.width, rows, underlay, shape=region):
+                return
+        surface, ctx = self._canvas(overlay)
         # One pass replaces what the previous frame left in these rows with the underlay.
         ctx.set_operator(OPERATOR_SOURCE)
-        if composited:
-            ctx.set_source_rgba(0.0, 0.0, 0.0, UNDERLAY_ALPHA)
-        else:
-            ctx.set_source_rgba(*SHAPED_UNDERLAY)
+        ctx.set_source_rgba(*underlay)
         ctx.rectangle(0, 0, chart.width, rows)
         ctx.fill()
         ctx.set_operator(OPERATOR_OVER)
         chart.compose(ctx)
-        # The region follows the chart's rows, text and graphs (not its pixels); the overlay sends it only when it
-        # changed.
-        region = None if composited else self._shape.update(chart)
         overlay.upload(cast("cairocffi.ImageSurface", surface), rows, shape=region)
 
     def _canvas(self, overlay: OverlayWindow) -> tuple[ImageSurface, Context]:

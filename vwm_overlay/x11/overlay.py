@@ -23,7 +23,6 @@ until :meth:`OverlayWindow.show`.
 from __future__ import annotations
 
 import logging
-import struct
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -36,8 +35,10 @@ from Xlib.xobject.drawable import Window
 from .connection import Connection
 from .errors import X11UnsupportedError
 from .events import Rect
-from .raster import BAND_HEIGHT, band_mask, band_rects, rows_per_request, strips, to_server_order
+from .lean import LayerMirror, Underlay
+from .raster import BAND_HEIGHT, band_mask, band_rects, to_server_order
 from .shm import Segment, shm_for
+from .wire import put_image
 
 _NATIVE_LSB_FIRST = sys.byteorder == "little"
 
@@ -54,25 +55,6 @@ ShapeRect = tuple[int, int, int, int]
 # Rectangles per SHAPE request before the mask is coarsened to one span per band.
 _SHAPE_RECT_SIZE = 8
 _SHAPE_HEADER = 16
-
-# PutImage (X11 protocol, opcode 72): opcode, format, length in 4-byte units, drawable, gc, width, height,
-# dst_x, dst_y, left_pad, depth, 2 bytes of padding; in the client's byte order, as python-xlib sets up.
-_PUT_IMAGE = struct.Struct("=BBHIIHHhhBB2x")
-_PUT_IMAGE_OPCODE = 72
-
-
-class _WireRequest(rq.Request):
-    """A one-way request already in wire format, queued on python-xlib's connection like its own.
-
-    python-xlib's own requests pack their fields in ``__init__``; this one comes
-    packed.  Its errors reach the connection's error handler, as those of
-    python-xlib's one-way requests without ``onerror`` do.
-    """
-
-    def __init__(self, binary: bytes) -> None:
-        self._errorhandler = None
-        self._binary = binary
-        self._serial = None
 
 
 def argb_visual(conn: Connection) -> int:
@@ -152,6 +134,7 @@ class OverlayWindow:
         self._segment: Segment | None = None  # grows, never shrinks
         self._seg_id: int | None = None  # the segment's id on the server
         self._canvas: cairocffi.ImageSurface | None = None  # what surface() returned
+        self._mirror: LayerMirror | None = None  # the chart's layers on the server, without shared memory
 
     # -- placement --------------------------------------------------------------
 
@@ -254,6 +237,8 @@ class OverlayWindow:
         self._drop_canvas()
         try:
             self._release_segment()
+            if self._mirror is not None:
+                self._mirror.destroy()
         finally:
             self.window.destroy()
             self._gc.free()
@@ -265,6 +250,11 @@ class OverlayWindow:
     def shared(self) -> bool:
         """Whether frames composed into :meth:`surface` reach the server through shared memory."""
         return self._seg_id is not None
+
+    @property
+    def put_image_only(self) -> bool:
+        """Whether frames cross the socket (no shared memory with the server): then send layers, not frames."""
+        return self._shm is None or not self._shm.usable
 
     @property
     def busy(self) -> bool:
@@ -392,28 +382,63 @@ class OverlayWindow:
         self._last = (surface, end, region)
         self._rows = end
 
+    def upload_layers(
+        self,
+        graph: cairocffi.ImageSurface,
+        phase: int,
+        text: cairocffi.ImageSurface,
+        width: int,
+        rows: int,
+        underlay: Underlay,
+        *,
+        shape: Sequence[ShapeRect] | None = None,
+    ) -> bool:
+        """Show a chart from its layers kept on the server, sending only what changed (see :mod:`.lean`).
+
+        ``graph`` is the chart's graph ring at ``phase``, ``text`` its text layer, ``underlay`` the colour under
+        both; rows ``[0, rows)`` are shown, ``width`` px wide.  ``shape`` as for :meth:`upload`, required without
+        a compositor.  False if the layers cannot be mirrored exactly: then :meth:`upload` a whole frame.
+        """
+        if not self.visible:
+            return True
+        if self._mirror is None:
+            self._mirror = LayerMirror(self.conn, self.window)
+        if not self._mirror.supported:
+            return False
+        if not self.composited:
+            self.set_shape(shape or [])
+        if not self._mirror.present(graph, phase, text, width, rows, underlay):
+            return False
+        if rows < self._rows:
+            self.window.clear_area(0, rows, width, self._rows - rows)
+        # An Expose or a mode switch is answered by presenting again, from the server's copy.
+        self._last = None
+        self._rows = rows
+        return True
+
     def _put_rows(self, surface: cairocffi.ImageSurface, first: int, end: int) -> None:
         data = memoryview(surface.get_data())
         stride, width = surface.get_stride(), surface.get_width()
         line = width * 4
-        per_request = rows_per_request(self._per_request_bytes, line)
-        send = self.conn.display.display.send_request
-        wid, gc = self.window.id, self._gc.id
-        for start, count in strips(first, end, per_request):
-            if stride == line:
-                pixels: bytes | memoryview = data[start * stride : (start + count) * stride]
-            else:
-                pixels = b"".join(data[r * stride : r * stride + line] for r in range(start, start + count))
-            if self._lsb_first != _NATIVE_LSB_FIRST:
-                pixels = to_server_order(bytes(pixels), self._lsb_first)
-            size = _PUT_IMAGE.size + count * line  # a multiple of 4: no padding
-            header = _PUT_IMAGE.pack(_PUT_IMAGE_OPCODE, X.ZPixmap, size >> 2, wid, gc, width, count, 0, start, 0, 32)
-            # The only copy of the pixels on this side: surface memory into the request.
-            with self.conn.guard():
-                send(_WireRequest(header + pixels), False)
-            # python-xlib re-slices its whole send buffer after every partial write,
-            # so megabytes queued at once cost quadratic time: send strip by strip.
-            self.conn.flush()
+        if stride == line:
+            pixels: bytes | memoryview = data[first * stride : end * stride]
+        else:
+            pixels = b"".join(data[r * stride : r * stride + line] for r in range(first, end))
+        if self._lsb_first != _NATIVE_LSB_FIRST:
+            pixels = to_server_order(bytes(pixels), self._lsb_first)
+        # The only copy of the pixels on this side: surface memory into the requests.
+        put_image(
+            self.conn,
+            self.window.id,
+            self._gc.id,
+            depth=32,
+            x=0,
+            y=first,
+            width=width,
+            height=end - first,
+            data=pixels,
+            line=line,
+        )
 
     # -- the bounding shape (no compositor) ----------------------------------------------
 

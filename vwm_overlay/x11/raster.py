@@ -13,9 +13,12 @@ from collections.abc import Iterator
 
 __all__ = [
     "BAND_HEIGHT",
+    "CHANGE_BAND_ROWS",
+    "CHANGE_GAP",
     "MAX_SHAPE_GAP",
     "band_mask",
     "band_rects",
+    "changed_rects",
     "rows_per_request",
     "strips",
     "to_server_order",
@@ -103,4 +106,54 @@ def band_rects(mask: bytes, y: int, height: int, max_gap: int = MAX_SHAPE_GAP) -
         start, end = run.start(), run.end()
     if start >= 0:
         rects.append((start, y, end - start, height))
+    return rects
+
+
+#: Rows compared at a time when looking for changed pixels: about a chart row, so a change in one row's cells
+#: is not widened to the same columns of its neighbours.
+CHANGE_BAND_ROWS = 16
+
+#: Unchanged pixels between two changed spans of a band that are sent rather than split into two requests.
+CHANGE_GAP = 8
+
+
+def changed_rects(
+    now: bytes, before: bytes | bytearray, line: int, height: int, gap: int = CHANGE_GAP
+) -> list[tuple[int, int, int, int]]:
+    """``(x, y, width, height)`` rectangles covering every 32-bit pixel of ``now`` that differs from ``before``.
+
+    Both hold ``height`` rows of ``line`` bytes.  Rows are compared by bands of :data:`CHANGE_BAND_ROWS`: an
+    equal band costs one comparison in C; a differing one is XORed as one integer, its rows are folded onto one
+    (ORed, halving the count each time, as :func:`band_mask` does) and its runs of changed columns become
+    rectangles as tall as the rows that differ, runs closer than ``gap`` pixels merged.
+    """
+    rects: list[tuple[int, int, int, int]] = []
+    row_bits = line * 8
+    for top in range(0, height, CHANGE_BAND_ROWS):
+        bottom = min(top + CHANGE_BAND_ROWS, height)
+        band, old = now[top * line : bottom * line], before[top * line : bottom * line]
+        if band == old:
+            continue
+        diff = int.from_bytes(band, "little") ^ int.from_bytes(old, "little")
+        # Only the rows that differ: from the lowest set bit's row to the highest's.
+        first_row = ((diff & -diff).bit_length() - 1) // row_bits
+        end_row = (diff.bit_length() - 1) // row_bits + 1
+        diff >>= first_row * row_bits
+        rows = end_row - first_row
+        while rows > 1:
+            low = rows - rows // 2
+            diff = (diff & ((1 << (row_bits * low)) - 1)) | (diff >> (row_bits * low))
+            rows = low
+        columns = diff.to_bytes(line, "little")
+        start = end = -1
+        for run in _NONZERO_RUN.finditer(columns):
+            x0, x1 = run.start() // 4, (run.end() + 3) // 4
+            if start >= 0 and x0 - end < gap:
+                end = x1
+                continue
+            if start >= 0:
+                rects.append((start, top + first_row, end - start, end_row - first_row))
+            start, end = x0, x1
+        if start >= 0:
+            rects.append((start, top + first_row, end - start, end_row - first_row))
     return rects
