@@ -37,11 +37,7 @@ class Activity:
 
     def note(self, task: Task) -> None:
         """Remember the task as busy now if it (or its reaped children) used CPU or did IO in this sample."""
-        used = task.delta
-        if (
-            used.utime_ticks + used.stime_ticks + used.children_utime_ticks + used.children_stime_ticks > 0
-            or used.read_bytes + used.write_bytes + used.children_read_bytes + used.children_write_bytes > 0
-        ):
+        if task.delta.used_anything:
             self._busy_s[task] = self.now_s
 
     def is_active(self, task: Task) -> bool:

@@ -179,16 +179,7 @@ class JsonLog:
             delta = task.delta
             if delta.baseline:
                 baseline.append(written.id)
-            if (
-                delta.utime_ticks
-                or delta.stime_ticks
-                or delta.children_utime_ticks
-                or delta.children_stime_ticks
-                or delta.read_bytes
-                or delta.write_bytes
-                or delta.children_read_bytes
-                or delta.children_write_bytes
-            ):
+            if delta.used_anything:
                 figures = [
                     written.id,
                     delta.utime_ticks,

@@ -106,14 +106,7 @@ class Ledger:
             or self.dead_w
             or self.reaped
             or delta.baseline
-            or delta.utime_ticks
-            or delta.stime_ticks
-            or delta.children_utime_ticks
-            or delta.children_stime_ticks
-            or delta.read_bytes
-            or delta.write_bytes
-            or delta.children_read_bytes
-            or delta.children_write_bytes
+            or delta.used_anything
         )
 
     def accounted_cpu(self) -> tuple[int, int]:

@@ -349,6 +349,20 @@ class TaskDelta:
         self.children_read_bytes = self.children_write_bytes = 0
         self.baseline = False
 
+    @property
+    def used_anything(self) -> bool:
+        """Whether the task (or, for a process, its children unseen) used any CPU or did any IO in the sample."""
+        return bool(
+            self.utime_ticks
+            or self.stime_ticks
+            or self.children_utime_ticks
+            or self.children_stime_ticks
+            or self.read_bytes
+            or self.write_bytes
+            or self.children_read_bytes
+            or self.children_write_bytes
+        )
+
     def __repr__(self) -> str:
         return (
             f"TaskDelta(user={self.utime_ticks}+{self.children_utime_ticks}, "
