@@ -153,10 +153,13 @@ class OverlayApp:
         if self.schedule.due():
             self.sample()
         else:
-            # A frame skipped because the server was still reading the previous one (a heading changed, an
-            # Expose) goes now: an unchanged chart costs a comparison, and while paused no sample would send it.
+            # A frame skipped because the server was still reading the previous one goes now; while paused no
+            # sample would send a changed heading or an exposed chart, so they go now too.  (Otherwise an exposed
+            # chart waits for the next sample: SHAPE changes expose overlays at almost every sample.)
+            paused = self.schedule.delay_s() is None
             for view in self.registry:
-                self._present(view)
+                if paused or view.frame_pending:
+                    self._present(view)
         if not self.watch.event_driven and self.clock() >= self._next_poll_s:
             self._next_poll_s = self.clock() + COMPOSITOR_POLL_S
             state = self.watch.poll()

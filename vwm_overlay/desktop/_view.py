@@ -74,6 +74,8 @@ class WindowView:
         self._surface: ImageSurface | None = None
         self._ctx: Context | None = None
         self._presented: tuple[int, bool] | None = None  # (chart samples, composited) last uploaded
+        #: A frame was skipped while the server still read the previous one: it goes at the next pass.
+        self.frame_pending = False
         self._shape = ChartShape()  # the region the chart draws in, for the cut-out without a compositor
         #: Without shared memory, send the chart's changed layers rather than whole frames (off: whole frames).
         self.lean = True
@@ -181,7 +183,9 @@ class WindowView:
         if state == self._presented:
             return
         if overlay.busy:
+            self.frame_pending = True
             return  # the server still reads the last frame from the surface: skip this one rather than wait
+        self.frame_pending = False
         self._presented = state
         chart.sync_layers()
         # The region follows the chart's rows, text and graphs (not its pixels); the overlay sends it only when it
