@@ -169,9 +169,14 @@ def manager(tmp_path: Path) -> Iterator[UserManager]:
     """A user manager with the unit installed in its home as the README says."""
     if os.geteuid() != 0:
         pytest.skip("needs root: to give the user manager a cgroup of its own")
-    for tool in ("systemd", "systemctl", "unshare", "Xvfb"):
+    for tool, package in (
+        ("systemd", "systemd"),
+        ("systemctl", "systemd"),
+        ("unshare", "util-linux"),
+        ("Xvfb", "xvfb"),
+    ):
         if shutil.which(tool) is None:
-            pytest.skip(f"needs {tool}")
+            pytest.skip(f"needs {tool} (Debian package {package})")
     program = Path(sys.executable).parent / "vwm-overlay"
     if not program.exists():
         pytest.skip("the vwm-overlay entry point is not installed beside this interpreter")
@@ -220,3 +225,27 @@ def test_the_xinitrc_lines_start_the_unit_on_the_display_and_stop_ends_it_cleanl
         # How the program ended, as its ExecStopPost= saw it: it exits by itself on SIGTERM, with status 0.
         assert (manager.runtime / "vwm-overlay.exit").read_text().split() == ["success", "exited", "0"]
         assert not key_taken(conn)
+
+
+def test_when_the_x_session_ends_the_unit_fails_with_status_3_and_is_not_restarted(manager: UserManager) -> None:
+    with new_session() as xs:
+        for line in _commented_systemctl_lines(ROOT / "examples" / "xinitrc.example"):
+            done = manager.run(line, env={"DISPLAY": xs.display})
+            assert done.returncode == 0, f"{line}: {done.stderr}"
+        with Connection(xs.display) as conn:
+            wait_for(lambda: key_taken(conn), 20, "the unit's program to grab Mod4+semicolon")
+        assert xs.xvfb_proc is not None
+        xs.stop(xs.xvfb_proc)  # the user left the session: startx's server is gone
+        wait_for(lambda: manager.show("ActiveState")["ActiveState"] == "failed", 20, "the unit to fail")
+    # RestartPreventExitStatus=: a program without its display is not restarted every RestartSec= for nothing.
+    state = manager.show("Result", "ExecMainStatus", "NRestarts")
+    assert state == {"Result": "exit-code", "ExecMainStatus": "3", "NRestarts": "0"}
+    assert (manager.runtime / "vwm-overlay.exit").read_text().split() == ["exit-code", "exited", "3"]
+
+
+def test_without_the_imported_display_the_unit_fails_with_status_2_and_is_not_restarted(manager: UserManager) -> None:
+    done = manager.run(f"systemctl --user start {UNIT}")  # the import-environment line forgotten
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: manager.show("ActiveState")["ActiveState"] == "failed", 20, "the unit to fail")
+    state = manager.show("Result", "ExecMainStatus", "NRestarts")
+    assert state == {"Result": "exit-code", "ExecMainStatus": "2", "NRestarts": "0"}
