@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -41,6 +44,18 @@ def _commented_systemctl_lines(path: Path) -> list[str]:
     """The ``systemctl --user`` commands a file's comments give, without their comment marks."""
     text = path.read_text()
     return [line.lstrip("# ").strip() for line in text.splitlines() if line.lstrip("# ").startswith("systemctl ")]
+
+
+def _write_xauthority(path: Path) -> None:
+    """An authority file with one fresh cookie for any display of this host, as startx makes for its server."""
+
+    def counted(data: bytes) -> bytes:
+        return struct.pack(">H", len(data)) + data
+
+    family_local = 256
+    entry = struct.pack(">H", family_local) + counted(socket.gethostname().encode()) + counted(b"")
+    path.write_bytes(entry + counted(b"MIT-MAGIC-COOKIE-1") + counted(secrets.token_bytes(16)))
+    path.chmod(0o600)
 
 
 def _cgroup_mounts() -> dict[str, Path]:
@@ -204,14 +219,23 @@ def manager(tmp_path: Path) -> Iterator[UserManager]:
             user.close()
 
 
-def test_the_xinitrc_lines_start_the_unit_on_the_display_and_stop_ends_it_cleanly(manager: UserManager) -> None:
+def test_the_xinitrc_lines_start_the_unit_on_the_display_and_stop_ends_it_cleanly(
+    manager: UserManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lines = _commented_systemctl_lines(ROOT / "examples" / "xinitrc.example")
     assert _commented_systemctl_lines(ROOT / "data" / "vwm-overlay.service")[-2:] == lines
     assert lines == ["systemctl --user import-environment DISPLAY XAUTHORITY", f"systemctl --user start {UNIT}"]
-    with new_session() as xs, Connection(xs.display) as conn:
-        # The .xinitrc's environment: startx gives it the display (and no XAUTHORITY where the server checks none).
+    # Like startx's, the server lets in only the clients with its cookie; kept where the default ~/.Xauthority is
+    # not, the program can only find it through the imported XAUTHORITY.
+    xauthority = manager.runtime / "Xauthority"
+    _write_xauthority(xauthority)
+    monkeypatch.setenv("XAUTHORITY", str(xauthority))
+    with new_session(auth=str(xauthority)) as xs, Connection(xs.display) as conn:
+        probe = [sys.executable, "-c", "from Xlib import display; display.Display()"]
+        refused = subprocess.run(probe, env=dict(xs.env, XAUTHORITY=os.devnull), capture_output=True, timeout=30)
+        assert refused.returncode != 0, "the server let in a client without its cookie"
         for line in lines:
-            done = manager.run(line, env={"DISPLAY": xs.display})
+            done = manager.run(line, env={"DISPLAY": xs.display, "XAUTHORITY": str(xauthority)})
             assert done.returncode == 0, f"{line}: {done.stderr}"
         state = manager.show("ActiveState", "MainPID")
         assert state["ActiveState"] == "active", state
