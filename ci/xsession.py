@@ -41,6 +41,8 @@ class XSession:
 
     ``wm`` names a manager of ``wms.MANAGERS`` (any other name is run as it is);
     ``compositor`` is ``"xcompmgr"``, ``"picom"``, True (xcompmgr) or None.
+    ``auth`` is an authority file, made the session's XAUTHORITY: the server lets in only the clients that present
+    its cookie, as startx's does (this module's own probes do not: no window manager or compositor then).
     """
 
     def __init__(
@@ -50,12 +52,14 @@ class XSession:
         wm: str | None = None,
         compositor: str | bool | None = None,
         fbdir: str | None = None,
+        auth: str | None = None,
         timeout_s: float = 20.0,
     ) -> None:
         self.screen = screen
         self.wm = wm
         self.compositor = compositor
         self.fbdir = fbdir
+        self.auth = auth
         self.timeout_s = timeout_s
         self.display = ""
         self.env: dict[str, str] = {}
@@ -73,6 +77,8 @@ class XSession:
         cmd = ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", self.screen, "-nolisten", "tcp", "-noreset"]
         if self.fbdir is not None:
             cmd += ["-fbdir", self.fbdir]
+        if self.auth is not None:
+            cmd += ["-auth", self.auth]
         proc = subprocess.Popen(
             cmd, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
@@ -93,6 +99,8 @@ class XSession:
             os.close(read_fd)
         self.display = ":" + number.decode().strip()
         self.env = dict(os.environ, DISPLAY=self.display)
+        if self.auth is not None:
+            self.env["XAUTHORITY"] = self.auth
 
     def _spawn(self, cmd: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
@@ -233,6 +241,8 @@ class XSession:
     # -- lifetime ------------------------------------------------------------
 
     def __enter__(self) -> XSession:
+        if self.auth is not None and (self.wm or self.compositor):
+            raise XSessionError("a session with an authority file has no window manager or compositor")
         try:
             self._start_xvfb()
             if self.wm:
