@@ -69,7 +69,9 @@ def test_metrics_are_whole_every_time_and_counters_never_decrease(record: Start,
     def burned_and_read() -> bool:
         if metrics.exists():
             versions.append(parse(metrics.read_text()))  # a partial file would not parse
-        return (tmp_path / "burned").exists() and len(versions) > 3
+        # A version written before the last burner's exit was seen still counts it as a process.
+        burners = ("namedprocess_namegroup_num_procs", (("groupname", "burner"),))
+        return (tmp_path / "burned").exists() and len(versions) > 3 and versions[-1].get(burners) == 0
 
     wait_for(burned_and_read, 30.0, "the burners to finish")
     versions.append(parse(metrics.read_text()))
@@ -96,6 +98,31 @@ def test_metrics_are_whole_every_time_and_counters_never_decrease(record: Start,
     command_group = next(k[1][0][1] for k in waiting if k[0].endswith("num_procs") and waiting[k] == 1)
     assert value(waiting, "num_threads", groupname=command_group) >= 1
     assert value(waiting, "memory_bytes", groupname=command_group, memtype="resident") > MIB
+
+
+# A child writes 1 MiB and is reaped by the command, which exits at once: no sample falls between the reap (the
+# child's IO folded into the command's) and the command's exit, at one sample a second.
+REAP_AND_EXIT = """
+    import subprocess, sys
+    child = (
+        "import os\\n"
+        "fd = os.open('data', os.O_WRONLY | os.O_CREAT, 0o644)\\n"
+        "os.write(fd, b'x' * (1 << 20)); os.fsync(fd); os.close(fd)\\n"
+    )
+    subprocess.run([sys.executable, "-c", child], check=True)
+"""
+
+
+def test_a_child_reaped_just_before_the_command_exits_is_counted(record: Start, tmp_path: Path) -> None:
+    # The recorder samples the exited command before reaping it: reaping folds the command's figures, and the
+    # child's it reaped, into the recorder, out of the monitored tree.
+    status, stderr = finish(
+        record("--openmetrics", "run.prom", "--hertz", "1", "--output-dir", "out", *py(REAP_AND_EXIT))
+    )
+    assert status == 0, stderr
+    last = parse((tmp_path / "run.prom").read_text())
+    written = sum(v for k, v in last.items() if k[0].endswith("write_bytes_total"))
+    assert MIB <= written < 2 * MIB
 
 
 def test_per_pid_series_carry_the_pid(record: Start, tmp_path: Path) -> None:

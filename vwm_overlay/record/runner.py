@@ -84,6 +84,7 @@ class Recorder:
         self._reports: Reports | None = None
         self._child: Command | None = None
         self._command_status: int | None = None  # set once the command was reaped
+        self._sampling_exited = False  # the sample of the exited command, before it is reaped
         self._interrupts = 0
         self._finished: int | None = None  # the exit status, once the recording should end
         self._start_s = 0.0
@@ -210,7 +211,9 @@ class Recorder:
         return min(known) if known else None
 
     def _on_tree_sampled(self, vmon: Vmon, root: Task, arg: object) -> None:
-        ended = root.is_stale or (self._command_status is not None and not self.options.linger)
+        ended = root.is_stale or (
+            (self._command_status is not None or self._sampling_exited) and not self.options.linger
+        )
         if ended and self.chart.samples:
             # The sample after the end: the chart keeps the tree as it last ran.  A root gone before the first
             # sample is still charted (as vwm does: "# missed it!"), so the run ends with a PNG all the same.
@@ -286,6 +289,8 @@ class Recorder:
             self._interrupts += 1
 
     def _reap(self) -> None:
+        if self._command_running():
+            self._sample_exited_command()
         while True:
             try:
                 pid, wait_status = os.waitpid(-1, os.WNOHANG)
@@ -296,6 +301,26 @@ class Recorder:
             # Anything else is an orphan adopted with --reaper: reaped silently.
             if self._child is not None and pid == self._child.pid:
                 self._command_exited(_exit_status(wait_status))
+
+    def _sample_exited_command(self) -> None:
+        """The command exited and is not reaped yet: one more sample while its /proc files still read.
+
+        Reaping folds what the command used, with what its own reaped children used, into the recorder, outside
+        the monitored tree: a child reaped after the last sample by a command that exits before the next one
+        would otherwise count nowhere.  A zombie's stat and io still hold all of it.
+        """
+        assert self._child is not None
+        try:
+            exited = os.waitid(os.P_PID, self._child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if exited is None:
+            return
+        self._sampling_exited = True
+        try:
+            self._sample(self._clock())
+        finally:
+            self._sampling_exited = False
 
     def _command_exited(self, status: int) -> None:
         if self.options.snapshot_on_exit:
