@@ -16,11 +16,12 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from ..errors import UsageError
 from ..vmon import Task
 from .logformat import read_log
+from .options import UsageParser
 from .replay import LogReplay
 
 __all__ = ["COLUMNS", "CommandStats", "Threshold", "parse_thresholds", "run_compare", "summarize"]
@@ -268,13 +269,8 @@ def format_table(a: dict[str, CommandStats], b: dict[str, CommandStats]) -> str:
     return "\n".join(lines)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see --help)")
-
-
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> UsageParser:
+    parser = UsageParser(
         prog="vwm-overlay compare",
         usage="%(prog)s A.jsonl B.jsonl [--fail-on LIMITS] [--json]",
         description=DESCRIPTION,

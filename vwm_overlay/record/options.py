@@ -17,7 +17,7 @@ from typing import NoReturn
 from ..errors import UsageError
 from .report_options import REPORTS_HELP, ReportOptions, add_report_arguments, report_options
 
-__all__ = ["RecordOptions", "filename_safe", "interpolate", "parse_options"]
+__all__ = ["RecordOptions", "UsageParser", "filename_safe", "interpolate", "parse_options"]
 
 MIN_WIDTH_PX = 200
 MIN_HEIGHT_PX = 28
@@ -102,7 +102,7 @@ class RecordOptions:
     allow_foreign_dir: bool = False
 
 
-class _Parser(argparse.ArgumentParser):
+class UsageParser(argparse.ArgumentParser):
     """Raises :class:`UsageError` instead of exiting, so the caller reports it in one line."""
 
     def error(self, message: str) -> NoReturn:
@@ -142,8 +142,8 @@ def _wip_name(text: str) -> str:
     return text
 
 
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> UsageParser:
+    parser = UsageParser(
         prog="vwm-overlay record",
         usage="%(prog)s [options] -- CMD [ARGS...]\n       %(prog)s [options] --pid PID\n"
         "       %(prog)s [options] --cgroup PATH | --unit NAME",

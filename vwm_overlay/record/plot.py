@@ -12,12 +12,11 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from ..chart import FORMATS, Chart, write_chart
 from ..errors import UsageError
 from .logformat import read_log
-from .options import MAX_SCALE, MIN_HEIGHT_PX, MIN_SCALE, MIN_WIDTH_PX
+from .options import MAX_SCALE, MIN_HEIGHT_PX, MIN_SCALE, MIN_WIDTH_PX, UsageParser
 from .replay import LogReplay
 
 __all__ = ["plot_log", "run_plot"]
@@ -35,11 +34,6 @@ cannot be read (missing, not a vwm-overlay log, or written by an older version).
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see --help)")
-
-
 def _number(low: float) -> type[float]:
     def check(text: str) -> float:
         try:
@@ -54,8 +48,8 @@ def _number(low: float) -> type[float]:
     return check  # type: ignore[return-value]
 
 
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> UsageParser:
+    parser = UsageParser(
         prog="vwm-overlay plot",
         usage="%(prog)s LOG --output FILE [options]",
         description=DESCRIPTION,
