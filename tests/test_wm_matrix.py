@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from polling import wait_for
 from test_app import Procs, client_rect, overlays, start_app
-from x11_helpers import ClientProc, Session, new_session, xdotool
+from x11_helpers import ClientProc, Session, activate, new_session, xdotool
 from Xlib import X
 from Xlib.protocol import event as xevent
 
@@ -71,7 +71,7 @@ class Desk:
 
     def activate(self, window: int) -> None:
         if self.wm.activate == "ewmh":
-            xdotool(self.xs.env, "windowactivate", "--sync", str(window))
+            activate(self.xs.env, window)
         else:
             # Out of every window first: only entering the window makes the manager focus it.
             xdotool(self.xs.env, "mousemove", "0", "0")
@@ -246,7 +246,7 @@ def test_the_chart_lives_with_its_window(desk: Desk, compositor: str | None, pro
 
 def _restore(desk: Desk, window: int) -> None:
     if desk.wm.ewmh:
-        xdotool(desk.xs.env, "windowactivate", "--sync", str(window))
+        activate(desk.xs.env, window)
     else:
         xdotool(desk.xs.env, "windowmap", "--sync", str(window))  # twm: deiconify by mapping, as ICCCM says
 

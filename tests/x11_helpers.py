@@ -207,6 +207,26 @@ def xdotool(env: dict[str, str], *args: str) -> None:
     subprocess.run(["xdotool", *args], env=env, check=True, timeout=10, stdin=subprocess.DEVNULL)
 
 
+def activate(env: dict[str, str], window: int, timeout_s: float = 10.0) -> None:
+    """Ask the window manager to activate ``window``, again until it takes the request: right after a manager
+    (re)starts or a window maps, xdotool can find ``_NET_ACTIVE_WINDOW`` not readable yet and fail."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done = subprocess.run(
+            ["xdotool", "windowactivate", "--sync", str(window)],
+            env=env,
+            timeout=10,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"could not activate window {window}: {done.stderr.decode().strip()}")
+        time.sleep(0.05)
+
+
 # -- the client process ---------------------------------------------------------------
 
 
