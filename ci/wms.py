@@ -50,6 +50,12 @@ class WindowManager:
     #: Whether windows may overlap (a floating manager), so one can cover another.
     overlapping: bool = True
 
+    @property
+    def program(self) -> str:
+        """The manager's own executable: the command's first word, or the word after a wrapper's ``--``."""
+        words = self.command
+        return words[words.index("--") + 1] if "--" in words else words[0]
+
 
 _I3_CONFIG = """\
 # No bar and no first-run wizard: only the windows under test.

@@ -36,6 +36,39 @@ def _wait_until(predicate: object, timeout_s: float, what: str) -> None:
         delay_s = min(delay_s * 1.5, 0.1)
 
 
+def _group_members(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` (from /proc: field 5 of each stat, after the command's ")")."""
+    members = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            members.append(int(name))
+    return members
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie has exited: nobody may reap an orphan soon)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
 class XSession:
     """``with XSession(wm="openbox", compositor="picom") as xs: ... xs.display``
 
@@ -177,9 +210,24 @@ class XSession:
             subprocess.run(manager.restart, env=env, check=True, timeout=self.timeout_s, stdin=subprocess.DEVNULL)
             _wait_until(self._managed, self.timeout_s, f"{self.wm} to restart")
             return self.wm_proc
-        self.stop(self.wm_proc)
+        self._stop_manager(self.wm_proc, manager)
         _wait_until(lambda: not self._managed(), self.timeout_s, f"{self.wm} to let go")
         return self.start_wm(self.wm)
+
+    def _stop_manager(self, proc: subprocess.Popen[bytes], manager: WindowManager) -> None:
+        """Stop the manager itself first and let it hand its windows back, then the rest of its group.
+
+        Signalled together with its wrapper, a manager can lose its D-Bus session (and exit at once) or be killed
+        half-way through giving its clients back: a window left in a frame that goes is destroyed with it.
+        """
+        own = [pid for pid in _group_members(proc.pid) if _comm(pid) == os.path.basename(manager.program)[:15]]
+        for pid in own:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        _wait_until(lambda: not any(_running(pid) for pid in own), self.timeout_s, f"{manager.name} to exit")
+        self.stop(proc)
 
     def _wait_wm_manages(self, wm: str) -> None:
         """Wait until the window manager really manages new windows.
