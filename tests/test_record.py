@@ -66,7 +66,7 @@ def test_a_busy_command_leaves_a_png_with_its_cyan_row(record: Start, tmp_path: 
 
 
 def test_scale_2_gives_a_twice_as_big_png_with_30_px_rows(record: Start, tmp_path: Path) -> None:
-    status, stderr = finish(record("--output-dir", "out", "--scale", "2", "--hertz", "40", *py(BUSY, "0.5")))
+    status, stderr = finish(record("--output-dir", "out", "--scale", "2", "--hertz", "10", *py(BUSY, "1")))
     assert (status, stderr) == (0, "")
     [png] = pngs(tmp_path / "out")
     surface = cairocffi.ImageSurface.create_from_png(str(png))
@@ -79,7 +79,8 @@ def test_scale_2_gives_a_twice_as_big_png_with_30_px_rows(record: Start, tmp_pat
             is_cyan(((p >> 16) & 255, (p >> 8) & 255, p & 255)) for p in pixels[y0 * stride + x : y1 * stride : stride]
         )
 
-    # The command's row starts under 3 header rows of 30 px and its full-core bars are up to 29 px tall.
+    # The command's row starts under 3 header rows of 30 px and its full-core bars are up to 29 px tall (a tenth of a
+    # second per sample: ten ticks, so a sample of a core it mostly had reads well over half of one).
     assert max(cyan_px(x, 90, 120) for x in range(1600)) > 15
     assert not any(cyan_px(x, 120, 150) for x in range(1600))
 
