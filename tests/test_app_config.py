@@ -39,7 +39,7 @@ def parse(argv: list[str], environ: dict[str, str]) -> AppConfig:
 
 def test_defaults_without_a_config_file(tmp_path: Path) -> None:
     config = parse([], {"HOME": str(tmp_path)})
-    assert dict(config.bindings) == dict(BINDINGS) == {**DEFAULT_BINDINGS, "lanes": "Mod4+l"}
+    assert dict(config.bindings) == dict(BINDINGS) == {**DEFAULT_BINDINGS, "lanes": "Mod4+Shift+l"}
     assert config.hertz == 10.0
     assert config.scale is None and not config.lanes
     assert config.output_dir == tmp_path / ".cache" / "vwm-overlay"

@@ -18,7 +18,7 @@ complete -c vwm-overlay -n '__fish_use_subcommand' -l rate-down -r -d 'sample sl
 complete -c vwm-overlay -n '__fish_use_subcommand' -l pause -r -d 'pause or resume sampling (default Mod4+z)'
 complete -c vwm-overlay -n '__fish_use_subcommand' -l discard -r -d 'forget the exited tasks on the focused chart (default Mod4+apostrophe)'
 complete -c vwm-overlay -n '__fish_use_subcommand' -l save -r -d 'save the focused chart as a PNG (its path is printed) (default Mod4+s)'
-complete -c vwm-overlay -n '__fish_use_subcommand' -l lanes-key -r -d 'show or hide the IO and memory lanes of the focused chart (default Mod4+l)'
+complete -c vwm-overlay -n '__fish_use_subcommand' -l lanes-key -r -d 'show or hide the IO and memory lanes of the focused chart (default Mod4+Shift+l)'
 complete -c vwm-overlay -n '__fish_seen_subcommand_from tree' -l pid -r -d 'the process to follow'
 complete -c vwm-overlay -n '__fish_seen_subcommand_from tree' -l interval -r -d 'default 1'
 complete -c vwm-overlay -n '__fish_seen_subcommand_from tree' -l count -r -d 'samples to print (default: until it exits)'

@@ -59,7 +59,7 @@ ACTION_HELP: Mapping[str, str] = {
 }
 
 #: Every action's default keys: the hotkeys' vwm-like set and the overlay's own.
-BINDINGS: Mapping[str, str] = {**DEFAULT_BINDINGS, "lanes": "Mod4+l"}
+BINDINGS: Mapping[str, str] = {**DEFAULT_BINDINGS, "lanes": "Mod4+Shift+l"}
 
 _FILE_KEYS = ("hertz", "output_dir", "scale", "lanes", "keys")
 
