@@ -86,11 +86,17 @@ def test_scale_2_gives_a_twice_as_big_png_with_30_px_rows(record: Start, tmp_pat
 
 
 SLEEPERS_AND_A_SPINNER = """
-    import os, subprocess, sys, time
+    import glob, os, signal, subprocess, sys, time
     sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(50)]
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    # Ends (leaving its children to the test's cleanup) once the spinner has used a second of CPU.
     while int(open(f"/proc/{spinner.pid}/stat").read().rsplit(")", 1)[1].split()[11]) < os.sysconf("SC_CLK_TCK"):
+        time.sleep(0.05)
+    # Once the spinner has used a second of CPU, a snapshot while every child is still in the tree (when this
+    # process ends they are no longer its children, and a sample between its exit and the recorder's last one
+    # lets them go); then it ends, leaving its children to the test's cleanup.
+    os.kill(os.getppid(), signal.SIGUSR1)
+    deadline = time.monotonic() + 60
+    while not glob.glob("out/*.png") and time.monotonic() < deadline:
         time.sleep(0.05)
 """
 
@@ -98,7 +104,7 @@ SLEEPERS_AND_A_SPINNER = """
 def test_a_busy_child_after_50_sleepers_is_on_the_chart(record: Start, tmp_path: Path) -> None:
     status, stderr = finish(record("--output-dir", "out", "--hertz", "10", *py(SLEEPERS_AND_A_SPINNER)))
     assert (status, stderr) == (0, "")
-    [png] = pngs(tmp_path / "out")
+    png = min(pngs(tmp_path / "out"), key=lambda path: path.stat().st_mtime_ns)  # the snapshot
     surface = cairocffi.ImageSurface.create_from_png(str(png))
     pixels = memoryview(surface.get_data()).cast("I")
     stride = surface.get_stride() // 4

@@ -173,21 +173,21 @@ def test_the_chart_lives_with_its_window(desk: Desk, compositor: str | None, pro
 
     # The hotkey shows the focused window's chart, and only that one.
     toggle(desk, client.window)
-    wait_for(lambda: shown(desk, client.window), 10, "the chart over the focused window only")
+    wait_for(lambda: shown(desk, client.window), 20, "the chart over the focused window only")
     # Under a compositor the chart's rows are blended over the window (it shows through, darkened); bare, the
     # overlay is cut to what the chart draws, and the window shows in full between its pieces.
     look = blended if compositor else cut_out
-    wait_for(lambda: look(desk.band(client_rect(desk.conn, client.window))), 10, f"the chart {look.__name__}")
+    wait_for(lambda: look(desk.band(client_rect(desk.conn, client.window))), 20, f"the chart {look.__name__}")
 
     # It follows moves and resizes (a tiling manager re-tiles instead; either way the overlay follows).
     client.command("move 90 80")
     client.command("resize 400 280")
-    wait_for(lambda: shown(desk, client.window), 10, "the chart to follow the window")
+    wait_for(lambda: shown(desk, client.window), 20, "the chart to follow the window")
 
     # Clicks on the chart reach the client.
     rect = client_rect(desk.conn, client.window)
     xdotool(xs.env, "mousemove", str(rect.x + rect.width - 30), str(rect.y + 8), "click", "1")
-    assert client.expect("button", 5.0) == f"button {rect.width - 30} 8"
+    assert client.expect("button", 20.0) == f"button {rect.width - 30} 8"
 
     # A window above the client covers its chart too.
     if wm.overlapping:
@@ -195,42 +195,42 @@ def test_the_chart_lives_with_its_window(desk: Desk, compositor: str | None, pro
         xdotool(xs.env, "windowmove", "--sync", str(other.window), str(rect.x + 20), str(rect.y + 10))
         covered = client_rect(desk.conn, other.window)
         probe = Rect(covered.x + 4, covered.y + 4, 60, 20)
-        wait_for(lambda: desk.covered(probe), 10, "the other window over the chart")
+        wait_for(lambda: desk.covered(probe), 20, "the other window over the chart")
         desk.activate(client.window)
-        wait_for(lambda: shown(desk, client.window), 10, "the chart back on top with its window")
+        wait_for(lambda: shown(desk, client.window), 20, "the chart back on top with its window")
 
     # It leaves with its window and comes back with it.
     if wm.other_workspace is not None:
         desk.run(*wm.other_workspace)
-        wait_for(lambda: hidden(desk), 10, "the chart to leave with its workspace")
+        wait_for(lambda: hidden(desk), 20, "the chart to leave with its workspace")
         desk.run(*wm.first_workspace)
-        wait_for(lambda: shown(desk, client.window), 10, "the chart back with its workspace")
+        wait_for(lambda: shown(desk, client.window), 20, "the chart back with its workspace")
     if wm.minimises:
         xdotool(xs.env, "windowminimize", "--sync", str(client.window))
-        wait_for(lambda: hidden(desk), 10, "the chart to leave with its minimised window")
+        wait_for(lambda: hidden(desk), 20, "the chart to leave with its minimised window")
         _restore(desk, client.window)
-        wait_for(lambda: shown(desk, client.window), 10, "the chart back with its restored window")
+        wait_for(lambda: shown(desk, client.window), 20, "the chart back with its restored window")
     if wm.fullscreen:
         desk.set_state(client.window, "FULLSCREEN", True)
-        wait_for(lambda: client_rect(desk.conn, client.window).width == 1280, 10, "fullscreen")
-        wait_for(lambda: shown(desk, client.window), 10, "the chart over the fullscreen window")
+        wait_for(lambda: client_rect(desk.conn, client.window).width == 1280, 20, "fullscreen")
+        wait_for(lambda: shown(desk, client.window), 20, "the chart over the fullscreen window")
         desk.set_state(client.window, "FULLSCREEN", False)
-        wait_for(lambda: client_rect(desk.conn, client.window).width < 1280, 10, "fullscreen to end")
+        wait_for(lambda: client_rect(desk.conn, client.window).width < 1280, 20, "fullscreen to end")
         # Another window fullscreen covers the chart (i3 unmaps the frames under it), and gives it back.
         rect = client_rect(desk.conn, client.window)
         desk.activate(other.window)  # managers raise a fullscreen window over the others while it has the focus
         desk.set_state(other.window, "FULLSCREEN", True)
-        wait_for(lambda: desk.covered(rect), 10, "the chart under a fullscreen window")
+        wait_for(lambda: desk.covered(rect), 20, "the chart under a fullscreen window")
         desk.set_state(other.window, "FULLSCREEN", False)
-        wait_for(lambda: client_rect(desk.conn, other.window).width < 1280, 10, "the other's fullscreen to end")
+        wait_for(lambda: client_rect(desk.conn, other.window).width < 1280, 20, "the other's fullscreen to end")
         desk.activate(client.window)
-        wait_for(lambda: shown(desk, client.window), 10, "the chart back from under the fullscreen window")
+        wait_for(lambda: shown(desk, client.window), 20, "the chart back from under the fullscreen window")
 
     if wm.shades:
         desk.set_state(client.window, "SHADED", True)
-        wait_for(lambda: hidden(desk), 10, "the chart to leave with its window rolled up")
+        wait_for(lambda: hidden(desk), 20, "the chart to leave with its window rolled up")
         desk.set_state(client.window, "SHADED", False)
-        wait_for(lambda: shown(desk, client.window), 10, "the chart back with its window rolled down")
+        wait_for(lambda: shown(desk, client.window), 20, "the chart back with its window rolled down")
 
     # The shown chart survives a restart of the window manager.
     xs.restart_wm()
@@ -239,7 +239,7 @@ def test_the_chart_lives_with_its_window(desk: Desk, compositor: str | None, pro
 
     # Closed, the window takes its overlay along.
     client.close()
-    wait_for(lambda: overlays(desk.conn) == {}, 10, "the overlay gone with its window")
+    wait_for(lambda: overlays(desk.conn) == {}, 20, "the overlay gone with its window")
     assert app.finish() == 0
     assert "Traceback" not in app.err.decode()
 

@@ -207,24 +207,41 @@ def xdotool(env: dict[str, str], *args: str) -> None:
     subprocess.run(["xdotool", *args], env=env, check=True, timeout=10, stdin=subprocess.DEVNULL)
 
 
-def activate(env: dict[str, str], window: int, timeout_s: float = 10.0) -> None:
-    """Ask the window manager to activate ``window``, again until it takes the request: right after a manager
-    (re)starts or a window maps, xdotool can find ``_NET_ACTIVE_WINDOW`` not readable yet and fail."""
+def active_window(env: dict[str, str]) -> int | None:
+    """The window ``_NET_ACTIVE_WINDOW`` names, if it can be read."""
+    done = subprocess.run(
+        ["xdotool", "getactivewindow"], env=env, timeout=10, stdin=subprocess.DEVNULL, capture_output=True, check=False
+    )
+    words = done.stdout.split()
+    return int(words[0]) if done.returncode == 0 and words and words[0].isdigit() else None
+
+
+def activate(env: dict[str, str], window: int, timeout_s: float = 30.0) -> None:
+    """Ask the window manager to activate ``window``, again until it has: right after a manager (re)starts or a
+    window maps, the request can fail (``_NET_ACTIVE_WINDOW`` not readable yet) or be ignored (the window not
+    managed yet), and a loaded machine can take seconds to act on it."""
     deadline = time.monotonic() + timeout_s
+    error = ""
     while True:
-        done = subprocess.run(
-            ["xdotool", "windowactivate", "--sync", str(window)],
-            env=env,
-            timeout=10,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-        )
-        if done.returncode == 0:
-            return
+        try:
+            done = subprocess.run(
+                ["xdotool", "windowactivate", str(window)],
+                env=env,
+                timeout=10,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                check=False,
+            )
+            error = done.stderr.decode().strip()
+        except subprocess.TimeoutExpired:
+            error = "xdotool timed out"
+        asked_s = time.monotonic()
+        while time.monotonic() < min(asked_s + 3.0, deadline):
+            if active_window(env) == window:
+                return
+            time.sleep(0.05)
         if time.monotonic() > deadline:
-            raise AssertionError(f"could not activate window {window}: {done.stderr.decode().strip()}")
-        time.sleep(0.05)
+            raise AssertionError(f"could not activate window {window}: {error or 'the manager did not'}")
 
 
 # -- the client process ---------------------------------------------------------------
