@@ -36,20 +36,19 @@ def _wait_until(predicate: object, timeout_s: float, what: str) -> None:
         delay_s = min(delay_s * 1.5, 0.1)
 
 
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """``/proc/PID/stat`` after the command's ")": index 0 is the state, 2 the process group."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _group_members(pgid: int) -> list[int]:
-    """The processes of process group ``pgid`` (from /proc: field 5 of each stat, after the command's ")")."""
-    members = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            members.append(int(name))
-    return members
+    """The processes of process group ``pgid``."""
+    pids = (int(name) for name in os.listdir("/proc") if name.isdigit())
+    return [pid for pid in pids if (fields := _stat_fields(pid)) is not None and int(fields[2]) == pgid]
 
 
 def _comm(pid: int) -> str:
@@ -62,11 +61,8 @@ def _comm(pid: int) -> str:
 
 def _running(pid: int) -> bool:
     """Whether ``pid`` still runs (a zombie has exited: nobody may reap an orphan soon)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except OSError:
-        return False
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in (b"Z", b"X")
 
 
 class XSession:
