@@ -248,8 +248,7 @@ def test_a_hotkey_shows_the_chart_over_the_focused_window_and_clicks_go_through(
         for x in range(rect.x + rect.width - 1, rect.x, -1)
         if image.pixel(x, y) != GREEN
     )
-    xdotool(xs.env, "mousemove", str(x), str(y), "click", "1")
-    assert client.expect("button", 20.0) == f"button {x - rect.x} {y - rect.y}"
+    assert client.click(xs.env, x, y) == f"button {x - rect.x} {y - rect.y}"
 
     press(xs, client.window, "super+semicolon")
     wait_for(lambda: not shown_over(conn, rect), what="the overlay to go")

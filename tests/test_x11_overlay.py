@@ -99,8 +99,7 @@ def test_a_click_on_the_overlay_reaches_the_client(xs: Session, pump: Pump, clie
     clients.append(client)
     overlay, added = overlay_over(pump, client)
     wait_for(lambda: screen_shows(pump.conn, {(added.rect.x + 10, added.rect.y + 5): BLUE}))
-    xdotool(xs.env, "mousemove", str(added.rect.x + 10), str(added.rect.y + 5), "click", "1")
-    assert client.expect("button", 20.0) == "button 10 5"
+    assert client.click(xs.env, added.rect.x + 10, added.rect.y + 5) == "button 10 5"
     overlay.destroy()
 
 

@@ -118,6 +118,21 @@ class ClientProc:
             if line.startswith(prefix):
                 return line
 
+    def click(self, env: dict[str, str], x: int, y: int, timeout_s: float = 30.0) -> str:
+        """Click at ``(x, y)`` on the screen and return the client's report of the press; click again every few
+        seconds without one (a manager can keep a click for itself while it moves the focus). A click that never
+        reaches the client fails the test."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            xdotool(env, "mousemove", str(x), str(y), "click", "1")
+            line = self.readline(min(5.0, max(0.0, deadline - time.monotonic())))
+            while line is not None and not line.startswith("button"):
+                line = self.readline(min(5.0, max(0.0, deadline - time.monotonic())))
+            if line is not None:
+                return line
+            if time.monotonic() > deadline:
+                raise AssertionError("the client never had the click")
+
     def command(self, text: str) -> None:
         """Send one command and wait for the client to have done it."""
         assert self.proc.stdin is not None
