@@ -32,6 +32,8 @@ class Layers:
         self.overlay = new_image(FORMAT_ARGB32, width_px, height_px)
         self.background = new_image(FORMAT_ARGB32, width_px, height_px)
         self.phase = 0
+        #: The background holds no pixel (as allocated, or cleared since): a transparent one needs no building.
+        self.background_blank = True
         self.argb_stride = self.graph.get_stride()
         self.text_stride = self.text.get_stride()
         # Views kept for the surfaces' lifetime: cairo never reallocates an image surface's pixels.
@@ -85,6 +87,13 @@ class Layers:
         self.background.flush()
         self._background_bytes[:] = pixels
         self.background.mark_dirty()
+        self.background_blank = False
+
+    def clear_background(self) -> None:
+        """Make the whole background transparent (nothing to do when it already is)."""
+        if not self.background_blank:
+            self.set_background(bytes(len(self._background_bytes)))
+            self.background_blank = True
 
     def graph_pixel(self, x: int, y: int) -> int:
         """The graph pixel at screen column ``x`` (0 = newest), for tests and tools."""
