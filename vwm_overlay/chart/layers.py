@@ -34,6 +34,9 @@ class Layers:
         self.phase = 0
         #: The background holds no pixel (as allocated, or cleared since): a transparent one needs no building.
         self.background_blank = True
+        #: Lines where rows that moved meet what was not beside them before, since the text pass last took them
+        #: (see :meth:`take_seams`).
+        self._seams: set[int] = set()
         self.argb_stride = self.graph.get_stride()
         self.text_stride = self.text.get_stride()
         # Views kept for the surfaces' lifetime: cairo never reallocates an image surface's pixels.
@@ -68,6 +71,18 @@ class Layers:
             surface.flush()
             _rebuild(view, stride, self.height_px, first_y, segments)
             surface.mark_dirty()
+        self._seams.update(_seams(self.height_px, first_y, segments))
+
+    def take_seams(self) -> list[int]:
+        """The ``y`` of every seam left by :meth:`relayout` since the last call, and forget them.
+
+        A row's text shadow spills one pixel onto its neighbours' edge lines; rows that moved took their own
+        pixels along, not their new neighbours' spill, so the overlay is right everywhere but on the two lines
+        ``y - 1`` and ``y`` of each seam.
+        """
+        seams = sorted(self._seams)
+        self._seams.clear()
+        return seams
 
     def clear_text_rows(self, y: int, height: int) -> None:
         """Blank the text and overlay layers over rows ``y..y+height``."""
@@ -124,6 +139,26 @@ class Layers:
         for surface in (new.graph, new.text, new.overlay):
             surface.mark_dirty()
         return new
+
+
+def _seams(height_px: int, first_y: int, segments: Sequence[Segment]) -> set[int]:
+    """Where the rebuilt rows from ``first_y`` down meet pixels that were not next to them before."""
+    seams = {first_y}
+    end: int | None = None  # where the previous segment ended, and where its source would continue
+    continued: int | None = None
+    for dst_y, height, src_y in segments:
+        if dst_y + height <= first_y:
+            continue
+        if dst_y >= height_px:
+            break
+        if dst_y != end or (src_y is None) != (continued is None) or (src_y is not None and src_y != continued):
+            seams.add(max(dst_y, first_y))
+            if end is not None:
+                seams.add(end)
+        end, continued = dst_y + height, None if src_y is None else src_y + height
+    if end is not None:
+        seams.add(end)
+    return {y for y in seams if 0 < y < height_px}
 
 
 def _rebuild(view: memoryview, stride: int, height_px: int, first_y: int, segments: Sequence[Segment]) -> None:
