@@ -38,7 +38,7 @@ from .events import Rect
 from .lean import LayerMirror, Underlay
 from .raster import BAND_HEIGHT, band_mask, band_rects, to_server_order
 from .shm import Segment, shm_for
-from .wire import put_image
+from .wire import put_image, shape_rectangles
 
 _NATIVE_LSB_FIRST = sys.byteorder == "little"
 
@@ -456,7 +456,7 @@ class OverlayWindow:
         if _SHAPE_HEADER + _SHAPE_RECT_SIZE * len(region) > self._per_request_bytes << 2:
             # Too fragmented for one request: one span per band is still a fair cut-out.
             region = _one_span_per_band(region)
-        shape.rectangles(self.window, shape.SO.Set, shape.SK.Bounding, X.YXBanded, 0, 0, region)
+        shape_rectangles(self.conn, self.window.id, shape.SO.Set, shape.SK.Bounding, X.YXBanded, region)
 
     def _clear_shape(self) -> None:
         self._region = []
