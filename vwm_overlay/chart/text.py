@@ -245,10 +245,11 @@ class TextPainter:
         # passes would take over the bounding boxes of overlapping columns: when every row's numbers are drawn
         # again, such boxes hold four times the pixels.  (Live rows are all above the snowflakes, so an area of
         # one kind never covers text of the other colour.)
-        for (x0, x1), column in spans.items():
-            for y, height in _merged(column):
-                o.rectangle(x0, y, x1 - x0, height)
+        rects = [(x0, y, x1 - x0, height) for (x0, x1), column in spans.items() for y, height in _merged(column)]
+        for rect in rects:
+            o.rectangle(*rect)
         o.clip()
+        self._layers.note_overlay(rects)
         o.set_operator(OPERATOR_CLEAR)
         o.paint()
         o.set_operator(OPERATOR_OVER)
