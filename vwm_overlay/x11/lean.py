@@ -11,8 +11,12 @@ chart changes one 1 px column of its graph ring per sample and seldom its text, 
 
 That copy equals cairo's OVER because the text layer is binary: every pixel is fully opaque or fully
 transparent (glyphs drawn without antialiasing, opaque colours).  A layer with any other alpha is refused
-(:meth:`LayerMirror.present` returns False) and the caller sends whole frames instead.  Anything else that
-changed (rows moved, a lane shown) is found by comparing with a copy of what was sent, and its rows are sent.
+(:meth:`LayerMirror.present` returns False) and the caller sends whole frames instead.
+
+What changed comes from the chart, which lists it (:class:`Changes`): the columns it wrote, the overlay areas its
+text pass drew again, and the rows each relayout moved, which move on the server too (CopyArea through a spare
+pixmap, as pieces may overlap), so a row that moved is not sent again.  Given no list, or one that says
+everything changed, the layers are compared with copies of what was sent.
 
 Frames are assembled in a ``back`` pixmap and copied to the window in one request, so a compositor never shows
 the graphs without their text.
