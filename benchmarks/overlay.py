@@ -156,7 +156,7 @@ PARTS: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]], ...] = (
     ("sampling (engine)", (("vmon/_monitor.py", "sample"),), ("chart update",)),
     ("chart update", (("chart/chart.py", "_on_sample"),), ()),
     ("compose", (("vwm_overlay/desktop/_view.py", "present"),), ("upload", "shape")),
-    ("upload", (("x11/overlay.py", "_put_rows"), ("x11/shm.py", "put_image")), ()),
+    ("upload", (("x11/overlay.py", "_put_rows"), ("x11/shm.py", "put_image"), ("x11/lean.py", "present")), ()),
     ("shape", (("chart/shape.py", "update"), ("x11/overlay.py", "set_shape")), ()),
 )
 

@@ -314,3 +314,89 @@ def test_scale_multiplies_rows_and_text(tmp_path: Path) -> None:
     assert abs((bx1 - bx0) - 2 * (x1 - x0)) <= 2
     assert ink_rows(big, 4 * ROW, 2 * ROW, 800) >= 2 * ink_rows(small, 2 * ROW, ROW, 400) - 2
     assert all(is_cyan(p) for p in big.column(1, 6 * ROW, 8 * ROW - 1)), "a full core fills the 29 px bar"
+
+
+class LayerCopy:
+    """The graph and overlay layers as a consumer of ``Layers.take_changes`` rebuilds them, from the changes alone."""
+
+    def __init__(self, chart: Chart) -> None:
+        self.chart = chart
+        self.graph = bytearray()
+        self.overlay = bytearray()
+
+    def catch_up(self) -> None:
+        layers = self.chart.layers
+        stride, width = layers.argb_stride, layers.width_px
+        graph, overlay = (memoryview(s.get_data()) for s in (layers.graph, layers.overlay))
+        layers.graph.flush()
+        layers.overlay.flush()
+        changes = layers.take_changes()
+        if changes.everything:
+            self.graph, self.overlay = bytearray(graph), bytearray(overlay)
+            return
+        for plan in changes.moves:
+            for copy in (self.graph, self.overlay):
+                before = bytes(copy)
+                for dst, rows, src in plan:
+                    piece = bytes(rows * stride) if src is None else before[src * stride : (src + rows) * stride]
+                    copy[dst * stride : (dst + rows) * stride] = piece
+        for x in changes.columns:
+            for y in range(layers.height_px):
+                at = y * stride + 4 * x
+                self.graph[at : at + 4] = graph[at : at + 4]
+        for x, y, w, h in changes.overlay:
+            assert x >= 0 and y >= 0 and x + w <= width and y + h <= layers.height_px
+            for r in range(y, y + h):
+                self.overlay[r * stride + 4 * x : r * stride + 4 * (x + w)] = overlay[
+                    r * stride + 4 * x : r * stride + 4 * (x + w)
+                ]
+
+    def assert_same(self) -> None:
+        layers = self.chart.layers
+        assert bytes(self.graph) == bytes(layers.graph.get_data()), "graph"
+        assert bytes(self.overlay) == bytes(layers.overlay.get_data()), "overlay"
+
+
+def test_the_changes_the_layers_list_rebuild_them_however_rows_moved_between_takes() -> None:
+    root = make_task(100, "root")
+    mover = make_task(101, "mover", argv=("mover", "--with", "a", "long", "command", "line"), parent=root)
+    quitter = make_task(102, "quitter", parent=root)
+    make_task(103, "worker", parent=mover, thread=True)
+    chart = Chart(800, 400, name="copy", theme=EVERY_CHANGE)
+    feed = Feed(chart, root)
+    copy = LayerCopy(chart)
+    feed.step()
+    chart.sync_layers()
+    copy.catch_up()  # the first take: everything
+    for step in range(3):
+        feed.step({mover: (3, step)})
+        chart.sync_layers()
+        copy.catch_up()
+        copy.assert_same()
+
+    # Rows move, text is drawn between moves, and nothing is taken for a while (frames skipped).
+    newcomer(110, root, feed)
+    feed.step({mover: (3, 1)})
+    chart.sync_layers()
+    newcomer(111, root, feed)
+    feed.step({mover: (2, 2)})
+    quitter.is_stale = True
+    feed.step()
+    root.children.remove(quitter)
+    chart.sync_layers()
+    feed.step({mover: (1, 0)})
+    chart.sync_layers()
+    copy.catch_up()
+    copy.assert_same()
+
+    chart.discard_snowflakes()
+    feed.step({mover: (5, 5)}, columns=3)
+    chart.sync_layers()
+    copy.catch_up()
+    copy.assert_same()
+
+    chart.resize(700, 300)  # smaller: the same layers, every text drawn again
+    feed.step({mover: (2, 0)})
+    chart.sync_layers()
+    copy.catch_up()
+    copy.assert_same()

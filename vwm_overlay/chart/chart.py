@@ -228,11 +228,18 @@ class Chart:
 
     def _rebuild_background(self) -> None:
         layers = self._layers
-        layers.set_background(
-            build_background(self.theme, layers.width_px, layers.height_px, self._layout.bands(), self.markers_every)
-        )
+        paint = _background_paint(self.theme, self.markers_every)
+        if paint == _PAINT_NONE:
+            # Every pixel of it would be transparent, wherever the rows are (an overlay's theme): nothing to build
+            # each time rows move.
+            layers.clear_background()
+        else:
+            bands = self._layout.bands()
+            layers.set_background(
+                build_background(self.theme, layers.width_px, layers.height_px, bands, self.markers_every)
+            )
         self._layout.bands_changed = False
-        self._background_paint = _background_paint(self.theme, self.markers_every)
+        self._background_paint = paint
 
     # -- settings
 

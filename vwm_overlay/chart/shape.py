@@ -185,19 +185,44 @@ class ShapeTracker:
             extent = self.graph_extent(key, width)
             extent = min(width, -(-extent // grid) * grid)
             kept = rows.get(key)
-            if kept is not None and kept[0] == cells:
+            if kept is None:
+                text = merge_spans(cell_spans(cells, self.advance_px, width), width, grid)
+            elif kept[0] == cells:
                 text = kept[1]
-                if (kept[2], kept[3], kept[4]) == (extent, y0, y1):
-                    out += kept[5]
-                    continue
             else:
-                new = cell_spans(cells, self.advance_px, width)
-                text = merge_spans([*(kept[1] if kept is not None else ()), *new], width, grid)
+                text = self._grown_text(kept[0], kept[1], cells, width)
+            if kept is not None and text is kept[1] and (kept[2], kept[3], kept[4]) == (extent, y0, y1):
+                if kept[0] != cells:
+                    rows[key] = (None if cells is None else list(cells), *kept[1:])
+                out += kept[5]
+                continue
             spans = merge_spans([*text, (0, extent)], width, grid) if extent else text
             mine = [(x0, y0, x1 - x0, y1 - y0) for x0, x1 in spans]
             rows[key] = (None if cells is None else list(cells), text, extent, y0, y1, mine)
             out += mine
         return out
+
+    def _grown_text(
+        self,
+        before: Sequence[Cell] | None,
+        text: list[tuple[int, int]],
+        cells: Sequence[Cell] | None,
+        width: int,
+    ) -> list[tuple[int, int]]:
+        """A row's text spans once its cells went from ``before`` to ``cells``: ``text`` itself (the same list) when
+        every changed cell draws within it, as a number ticking in place does."""
+        if before is None or cells is None or len(before) != len(cells):
+            changed = cells
+        else:
+            changed = [cell for cell, old in zip(cells, before, strict=True) if cell != old]
+        new = cell_spans(changed, self.advance_px, width)
+        grid = self.grid_px
+        for x0, x1 in new:
+            g0, g1 = max(0, x0 // grid * grid), min(width, -(-x1 // grid) * grid)
+            # Spans in ``text`` are merged (disjoint, not touching): a covered span lies within one of them.
+            if g1 > g0 and not any(t0 <= g0 and g1 <= t1 for t0, t1 in text):
+                return merge_spans([*text, *new], width, grid)
+        return text
 
 
 class _Ring(Protocol):

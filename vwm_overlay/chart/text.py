@@ -191,9 +191,16 @@ class TextPainter:
                 gid = ids[char] = glyph_index(self._ctx, char)
             glyphs.append((gid, x + n * advance, baseline))
 
+    def mend_seams(self, snow_y: int) -> None:
+        """Queue the overlay's lines around the seams rows that moved left (see ``Layers.take_seams``); rows from
+        ``snow_y`` down are snowflakes (their text has its own colour)."""
+        width_px = self._layers.width_px
+        for y in self._layers.take_seams():
+            _add(self._shadows_snow if y >= snow_y else self._shadows, (0, width_px), y - 1, 2)
+
     def flush(self) -> None:
         """Draw everything queued since the last flush, and rebuild the overlay there."""
-        if not self._clears and not self._glyphs and not self._clipped and not self._lines:
+        if not (self._clears or self._glyphs or self._clipped or self._lines or self._shadows or self._shadows_snow):
             return
         ctx = self._ctx
         ctx.set_operator(OPERATOR_CLEAR)
@@ -232,25 +239,17 @@ class TextPainter:
     def _shadow(self, spans: _Spans, colour: tuple[float, float, float, float]) -> None:
         o = self._overlay
         o.save()
-        # Rebuilding the overlay anywhere gives the pixels it holds already, unless the text changed there: so
-        # columns that overlap become one, each a rectangle from its first to its last queued row, and the clip
-        # is a few disjoint rectangles, not a union of many that cairo would have to resolve first.  (Live rows
-        # are all above the snowflakes, so a rectangle of one kind never covers text of the other colour.)
-        boxes = sorted(
-            (x0, x1, min(y for y, _ in column), max(y + h for y, h in column)) for (x0, x1), column in spans.items()
-        )
-        merged: list[list[int]] = []
-        for x0, x1, top, bottom in boxes:
-            last = merged[-1] if merged else None
-            if last is not None and x0 <= last[1]:
-                last[1] = max(last[1], x1)
-                last[2] = min(last[2], top)
-                last[3] = max(last[3], bottom)
-            else:
-                merged.append([x0, x1, top, bottom])
-        for x0, x1, top, bottom in merged:
-            o.rectangle(x0, top, x1 - x0, bottom - top)
+        # Rebuilding the overlay anywhere gives the pixels it holds already, unless the text changed there; each
+        # pass costs in proportion to the area clipped, so the clip is exactly the queued areas (runs of touching
+        # rows of a column joined).  Those overlap, and cairo resolves their union in far less time than the
+        # passes would take over the bounding boxes of overlapping columns: when every row's numbers are drawn
+        # again, such boxes hold four times the pixels.  (Live rows are all above the snowflakes, so an area of
+        # one kind never covers text of the other colour.)
+        rects = [(x0, y, x1 - x0, height) for (x0, x1), column in spans.items() for y, height in _merged(column)]
+        for rect in rects:
+            o.rectangle(*rect)
         o.clip()
+        self._layers.note_overlay(rects)
         o.set_operator(OPERATOR_CLEAR)
         o.paint()
         o.set_operator(OPERATOR_OVER)

@@ -176,6 +176,7 @@ class TextLayer:
             row.cells = cells
             row.text_key = snow_key
         self._paint_header(frame)
+        self._painter.mend_seams(snow_rows[0].y_px if snow_rows else height_px)
         self._painter.flush()
 
     def _live_to_paint(

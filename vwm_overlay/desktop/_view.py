@@ -197,7 +197,10 @@ class WindowView:
             # Every pixel would cross the socket: the server keeps the chart's layers, and gets what changed.
             layers = chart.layers
             graph, text = (cast("cairocffi.ImageSurface", s) for s in (layers.graph, layers.overlay))
-            if overlay.upload_layers(graph, layers.phase, text, chart.width, rows, underlay, shape=region):
+            changes = layers.take_changes()
+            if overlay.upload_layers(
+                graph, layers.phase, text, chart.width, rows, underlay, shape=region, changes=changes
+            ):
                 return
         surface, ctx = self._canvas(overlay)
         # One pass replaces what the previous frame left in these rows with the underlay.

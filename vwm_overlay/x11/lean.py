@@ -11,8 +11,12 @@ chart changes one 1 px column of its graph ring per sample and seldom its text, 
 
 That copy equals cairo's OVER because the text layer is binary: every pixel is fully opaque or fully
 transparent (glyphs drawn without antialiasing, opaque colours).  A layer with any other alpha is refused
-(:meth:`LayerMirror.present` returns False) and the caller sends whole frames instead.  Anything else that
-changed (rows moved, a lane shown) is found by comparing with a copy of what was sent, and its rows are sent.
+(:meth:`LayerMirror.present` returns False) and the caller sends whole frames instead.
+
+What changed comes from the chart, which lists it (:class:`Changes`): the columns it wrote, the overlay areas its
+text pass drew again, and the rows each relayout moved, which move on the server too (CopyArea through a spare
+pixmap, as pieces may overlap), so a row that moved is not sent again.  Given no list, or one that says
+everything changed, the layers are compared with copies of what was sent.
 
 Frames are assembled in a ``back`` pixmap and copied to the window in one request, so a compositor never shows
 the graphs without their text.
@@ -21,7 +25,8 @@ the graphs without their text.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from Xlib import X
 
@@ -34,7 +39,7 @@ if TYPE_CHECKING:
     from Xlib.xobject.drawable import Pixmap, Window
     from Xlib.xobject.fontable import GC
 
-__all__ = ["TEXT_GAP_PX", "LayerMirror"]
+__all__ = ["TEXT_GAP_PX", "Changes", "LayerMirror"]
 
 #: ``(red, green, blue, alpha)`` in 0..1, straight: what the frame shows where the chart draws nothing.
 Underlay = tuple[float, float, float, float]
@@ -45,6 +50,16 @@ _BINARY_ALPHA = b"\x00\xff"
 #: Changed text cells closer than this are sent as one rectangle: at one bit per pixel, the unchanged pixels
 #: between them cost less than the requests and the work per rectangle.
 TEXT_GAP_PX = 64
+
+
+class Changes(Protocol):
+    """What changed in a chart's layers since they were last taken (the chart's ``LayerChanges``)."""
+
+    everything: bool
+    moves: list[list[tuple[int, int, int | None]]]
+    columns: set[int]
+    overlay: list[tuple[int, int, int, int]]
+
 
 #: ``value`` -> a translation table mapping that byte to 255 and every other to 0.
 _SELECT: dict[int, bytes] = {}
@@ -73,6 +88,9 @@ class LayerMirror:
         self._text_sent = b""  # the text layer as the text pixmap and the mask hold it
         self._phase = 0
         self._text_colours = (-1, -1)  # the foreground and background of the GC that draws text bitmaps
+        self._spares: list[Pixmap] = []  # scratch pixmaps (depth 32 and 1) for moving rows
+        #: The mirror holds the layers as their changes were last taken: the listed changes are enough.
+        self._listed = False
 
     def present(
         self,
@@ -82,12 +100,15 @@ class LayerMirror:
         width: int,
         rows: int,
         underlay: Underlay,
+        changes: Changes | None = None,
     ) -> bool:
         """Update the mirror from the layers and show rows ``[0, rows)``, ``width`` px wide, in the window.
 
         ``graph`` is the ring (screen column x at ring column ``(phase + x) % width``), ``text`` the text layer in
-        screen coordinates, both ARGB32 of one size.  False, with nothing shown, if the text layer is not binary
-        or the server's bitmaps are not cairo's: send a whole frame then.
+        screen coordinates, both ARGB32 of one size.  ``changes`` lists what changed in them since the last call
+        (the chart's ``Layers.take_changes``); without it, the layers are compared with copies of what was sent.
+        False, with nothing shown, if the text layer is not binary or the server's bitmaps are not cairo's: send
+        a whole frame then.
         """
         if not self.supported:
             return False
@@ -95,6 +116,16 @@ class LayerMirror:
         line = ring_px * 4
         graph.flush()
         text.flush()
+        listed = changes is not None and not changes.everything
+        if listed and self._listed and (ring_px, height) == self._size and underlay == self._underlay:
+            assert changes is not None
+            if not self._replay(graph, text, changes, line, height):
+                return False
+            self._show(phase, width, rows)
+            return True
+        if self._listed:
+            self._size = None  # the copies were not kept up to date: start from nothing
+        self._listed = False
         text_now = bytes(text.get_data())
         text_rects = changed_rects(text_now, self._text_sent, line, height, TEXT_GAP_PX) if self._size else None
         if text_rects and not all(_binary(text_now, line, rect) for rect in text_rects):
@@ -104,7 +135,7 @@ class LayerMirror:
             text_rects = changed_rects(text_now, self._text_sent, line, height, TEXT_GAP_PX)
             if not all(_binary(text_now, line, rect) for rect in text_rects):
                 return False
-        ring, text_px, back, mask = self._pixmaps
+        ring, text_px, _, mask = self._pixmaps
         gc, text_gc, mask_gc, _ = self._gcs
         for x, y, w, h in self._graph_changes(graph, phase, line, height):
             pixels = _composed(graph, underlay, x, y, w, h)
@@ -118,6 +149,18 @@ class LayerMirror:
             self._text_sent = text_now
             # The server turns a clip mask into a region when it is set: set it again to take the new text.
             text_gc.change(clip_mask=mask.id)
+        # From now on the changes the layers list are enough (the copies are dropped: they would go stale).
+        self._listed = changes is not None
+        if self._listed:
+            self._graph_sent, self._text_sent = bytearray(), b""
+        self._show(phase, width, rows)
+        return True
+
+    def _show(self, phase: int, width: int, rows: int) -> None:
+        """Assemble rows ``[0, rows)`` of the frame in ``back`` and copy it to the window."""
+        ring_px, height = self._size or (0, 0)
+        ring, text_px, back, _ = self._pixmaps
+        gc, text_gc, _, _ = self._gcs
         width, rows = min(width, ring_px), min(rows, height)
         if width > 0 and rows > 0:
             first = min(ring_px - phase, width)
@@ -126,7 +169,57 @@ class LayerMirror:
                 back.copy_area(gc.id, ring.id, 0, 0, width - first, rows, first, 0)
             back.copy_area(text_gc.id, text_px.id, 0, 0, width, rows, 0, 0)
             self.window.copy_area(gc.id, back.id, 0, 0, width, rows, 0, 0)
+
+    def _replay(
+        self, graph: cairocffi.ImageSurface, text: cairocffi.ImageSurface, changes: Changes, line: int, height: int
+    ) -> bool:
+        """Bring the mirror up to date from the listed changes: rows moved on the server, new columns and
+        redrawn text sent.  False (and the mirror to be sent afresh) if the redrawn text is not binary."""
+        data = memoryview(text.get_data())
+        rects = _joined(changes.overlay, TEXT_GAP_PX)
+        if not all(_binary(data, line, rect) for rect in rects):
+            self._size = None
+            return False
+        ring, text_px, _, mask = self._pixmaps
+        gc, text_gc, mask_gc, _ = self._gcs
+        for plan in changes.moves:
+            self._move(plan)
+        for x, w in _runs(sorted(changes.columns)):
+            pixels = _composed(graph, self._underlay or (0.0, 0.0, 0.0, 0.0), x, 0, w, height)
+            put_image(self.conn, ring.id, gc.id, depth=32, x=x, y=0, width=w, height=height, data=pixels, line=w * 4)
+        for x, y, w, h in rects:
+            pixels = b"".join(data[r * line + x * 4 : r * line + (x + w) * 4] for r in range(y, y + h))
+            self._put_text(text_px, pixels, x, y, w, h)
+            bits, bits_line = _coverage(text, x, y, w, h)
+            put_image(self.conn, mask.id, mask_gc.id, depth=1, x=x, y=y, width=w, height=h, data=bits, line=bits_line)
+        if rects or changes.moves:
+            text_gc.change(clip_mask=mask.id)  # the mask changed: the server's region of it must be made again
         return True
+
+    def _move(self, plan: Sequence[tuple[int, int, int | None]]) -> None:
+        """Move rows on the server as the chart's relayout moved them in its layers (see ``relayout_plan``).
+
+        The rows are read from a copy of the rebuilt part, as the layers do, since pieces may overlap.
+        """
+        if not plan or all(src == dst for dst, _, src in plan):
+            return
+        ring_px = self._size[0] if self._size else 0
+        first, end = plan[0][0], plan[-1][0] + plan[-1][1]
+        ring, text_px, _, mask = self._pixmaps
+        gc, _, mask_gc, _ = self._gcs
+        spare, spare_mask = self._spares
+        for pixmap, scratch, copy_gc, blank in (
+            (ring, spare, gc, True),
+            (text_px, spare, gc, False),
+            (mask, spare_mask, mask_gc, True),
+        ):
+            scratch.copy_area(copy_gc.id, pixmap.id, 0, first, ring_px, end - first, 0, first)
+            for dst, rows, src in plan:
+                if src is None:
+                    if blank:  # the ring's underlay, the mask's nothing (the text pixmap shows only through it)
+                        pixmap.fill_rectangle(copy_gc.id, 0, dst, ring_px, rows)
+                elif src != dst:
+                    pixmap.copy_area(copy_gc.id, scratch.id, 0, src, ring_px, rows, 0, dst)
 
     def _put_text(self, text_px: Pixmap, pixels: bytes, x: int, y: int, w: int, h: int) -> None:
         """Send a rectangle of the text layer: one bit per pixel when it holds at most two colours, as text does.
@@ -164,9 +257,9 @@ class LayerMirror:
         """Free the pixmaps and GCs (the window may be gone: the connection tolerates that)."""
         for gc in self._gcs:
             gc.free()
-        for pixmap in self._pixmaps:
+        for pixmap in self._pixmaps + self._spares:
             pixmap.free()
-        self._gcs, self._pixmaps = [], []
+        self._gcs, self._pixmaps, self._spares = [], [], []
         self._size = None
 
     # -- the parts ----------------------------------------------------------------------------
@@ -177,6 +270,7 @@ class LayerMirror:
         window = self.window
         ring, text_px, back = (window.create_pixmap(ring_px, height, 32) for _ in range(3))
         mask = window.create_pixmap(ring_px, height, 1)
+        self._spares = [window.create_pixmap(ring_px, height, 32), window.create_pixmap(ring_px, height, 1)]
         # No GraphicsExpose/NoExpose events: every copy is between pixmaps whose whole content is known.
         gc = window.create_gc(graphics_exposures=False, foreground=_pixel(underlay))
         text_gc = window.create_gc(graphics_exposures=False)
@@ -217,11 +311,35 @@ class LayerMirror:
         return rects
 
 
-def _binary(data: bytes, line: int, rect: tuple[int, int, int, int]) -> bool:
+def _joined(rects: Sequence[tuple[int, int, int, int]], gap: int) -> list[tuple[int, int, int, int]]:
+    """``rects`` with those on the same rows joined when less than ``gap`` px apart (fewer, wider requests)."""
+    joined: list[tuple[int, int, int, int]] = []
+    for x, y, w, h in sorted(rects, key=lambda r: (r[1], r[3], r[0])):
+        if joined:
+            px, py, pw, ph = joined[-1]
+            if (py, ph) == (y, h) and x - (px + pw) < gap:
+                joined[-1] = (px, py, max(px + pw, x + w) - px, ph)
+                continue
+        joined.append((x, y, w, h))
+    return joined
+
+
+def _runs(columns: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted ``columns`` as ``(x, width)`` runs of consecutive ones."""
+    runs: list[tuple[int, int]] = []
+    for x in columns:
+        if runs and runs[-1][0] + runs[-1][1] == x:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((x, 1))
+    return runs
+
+
+def _binary(data: bytes | memoryview, line: int, rect: tuple[int, int, int, int]) -> bool:
     """Whether every pixel of ``rect`` is fully opaque or fully transparent (and then all zero, premultiplied)."""
     x, y, w, h = rect
     for r in range(y, y + h):
-        row = data[r * line + x * 4 : r * line + (x + w) * 4]
+        row = bytes(data[r * line + x * 4 : r * line + (x + w) * 4])
         alphas = row[3::4] if sys.byteorder == "little" else row[0::4]
         if alphas.translate(None, _BINARY_ALPHA):
             return False

@@ -35,10 +35,10 @@ from Xlib.xobject.drawable import Window
 from .connection import Connection
 from .errors import X11UnsupportedError
 from .events import Rect
-from .lean import LayerMirror, Underlay
+from .lean import Changes, LayerMirror, Underlay
 from .raster import BAND_HEIGHT, band_mask, band_rects, to_server_order
 from .shm import Segment, shm_for
-from .wire import put_image
+from .wire import put_image, shape_rectangles
 
 _NATIVE_LSB_FIRST = sys.byteorder == "little"
 
@@ -392,12 +392,15 @@ class OverlayWindow:
         underlay: Underlay,
         *,
         shape: Sequence[ShapeRect] | None = None,
+        changes: Changes | None = None,
     ) -> bool:
         """Show a chart from its layers kept on the server, sending only what changed (see :mod:`.lean`).
 
         ``graph`` is the chart's graph ring at ``phase``, ``text`` its text layer, ``underlay`` the colour under
         both; rows ``[0, rows)`` are shown, ``width`` px wide.  ``shape`` as for :meth:`upload`, required without
-        a compositor.  False if the layers cannot be mirrored exactly: then :meth:`upload` a whole frame.
+        a compositor.  ``changes``: what changed in the layers since the last call (see :class:`.lean.Changes`);
+        without it, the layers are compared with copies of what was sent.  False if the layers cannot be
+        mirrored exactly: then :meth:`upload` a whole frame.
         """
         if not self.visible:
             return True
@@ -407,7 +410,7 @@ class OverlayWindow:
             return False
         if not self.composited:
             self.set_shape(shape or [])
-        if not self._mirror.present(graph, phase, text, width, rows, underlay):
+        if not self._mirror.present(graph, phase, text, width, rows, underlay, changes):
             return False
         if rows < self._rows:
             self.window.clear_area(0, rows, width, self._rows - rows)
@@ -456,7 +459,7 @@ class OverlayWindow:
         if _SHAPE_HEADER + _SHAPE_RECT_SIZE * len(region) > self._per_request_bytes << 2:
             # Too fragmented for one request: one span per band is still a fair cut-out.
             region = _one_span_per_band(region)
-        shape.rectangles(self.window, shape.SO.Set, shape.SK.Bounding, X.YXBanded, 0, 0, region)
+        shape_rectangles(self.conn, self.window.id, shape.SO.Set, shape.SK.Bounding, X.YXBanded, region)
 
     def _clear_shape(self) -> None:
         self._region = []

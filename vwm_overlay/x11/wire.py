@@ -1,12 +1,14 @@
-"""PutImage requests built in wire format and queued on python-xlib's connection, one strip at a time.
+"""PutImage and SHAPE requests built in wire format and queued on python-xlib's connection.
 
-python-xlib packs a request's fields one by one; for megabytes of pixels that is the cost of the upload.  Here
-the header is packed once per strip and the pixels are copied once, from the caller's buffer into the request.
+python-xlib packs a request's fields one by one: for megabytes of pixels that is the cost of the upload, and a
+region of a hundred rectangles takes it half a millisecond.  Here a PutImage's header is packed once per strip and
+its pixels are copied once, from the caller's buffer into the request; a region's rectangles are packed in one call.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 from Xlib import X
 from Xlib.protocol import rq
@@ -14,12 +16,18 @@ from Xlib.protocol import rq
 from .connection import Connection
 from .raster import rows_per_request, strips
 
-__all__ = ["FLUSH_BYTES", "put_image"]
+__all__ = ["FLUSH_BYTES", "put_image", "shape_rectangles"]
 
 # PutImage (X11 protocol, opcode 72): opcode, format, length in 4-byte units, drawable, gc, width, height,
 # dst_x, dst_y, left_pad, depth, 2 bytes of padding; in the client's byte order, as python-xlib sets up.
 _PUT_IMAGE = struct.Struct("=BBHIIHHhhBB2x")
 _PUT_IMAGE_OPCODE = 72
+
+# ShapeRectangles (SHAPE extension, minor opcode 1): major opcode, minor opcode, length in 4-byte units,
+# operation, destination kind, ordering, 1 byte of padding, window, x offset, y offset; then the rectangles.
+_SHAPE_RECTANGLES = struct.Struct("=BBHBBBxIhh")
+_SHAPE_RECTANGLES_OPCODE = 1
+_RECTANGLE = "hhHH"
 
 #: A request this big is written out at once (see :func:`put_image`).
 FLUSH_BYTES = 64 * 1024
@@ -72,3 +80,28 @@ def put_image(
             send(_WireRequest(header + data[start * line : (start + count) * line]), False)
         if size >= FLUSH_BYTES:
             conn.flush()
+
+
+def shape_rectangles(
+    conn: Connection, window: int, operation: int, kind: int, ordering: int, rects: Sequence[tuple[int, int, int, int]]
+) -> None:
+    """Queue a ShapeRectangles request: ``rects`` (``(x, y, width, height)``) as ``window``'s ``kind`` region.
+
+    The caller keeps the request under the server's size limit.
+    """
+    display = conn.display.display
+    size = _SHAPE_RECTANGLES.size + 8 * len(rects)
+    header = _SHAPE_RECTANGLES.pack(
+        display.get_extension_major("SHAPE"),
+        _SHAPE_RECTANGLES_OPCODE,
+        size >> 2,
+        operation,
+        kind,
+        ordering,
+        window,
+        0,
+        0,
+    )
+    body = struct.pack("=" + _RECTANGLE * len(rects), *(v for rect in rects for v in rect))
+    with conn.guard():
+        display.send_request(_WireRequest(header + body), False)
