@@ -77,7 +77,7 @@ def test_orphans_adopted_with_reaper_replay_too(record: Start, tmp_path: Path) -
         samples = samples_of(tmp_path / "run.jsonl") if (tmp_path / "run.jsonl").exists() else []
         return any([0, []] in s.get("children", ()) for s in samples)
 
-    wait_for(all_gone, 15.0, "the command and the orphan to exit")
+    wait_for(all_gone, 60.0, "the command and the orphan to exit")
     proc.terminate()
     assert finish(proc) == (0, "")
     assert main(["plot", str(tmp_path / "run.jsonl"), "-o", str(tmp_path / "plot.png")]) == 0
