@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from polling import wait_for
-from x11_helpers import HERE, ClientProc, Session, new_session, set_screen_size, xdotool
+from x11_helpers import HERE, ClientProc, Session, end_trouble, new_session, set_screen_size, trouble, xdotool
 from Xlib import XK, X
 from Xlib import error as xerror
 from Xlib.ext import res
@@ -384,6 +384,20 @@ def test_the_save_hotkey_writes_a_png(xs: Session, conn: Connection, procs: Proc
     assert app.finish(signal.SIGINT) == 0
 
 
+def test_a_chart_saved_after_the_title_changed_is_named_after_the_new_title(
+    xs: Session, conn: Connection, procs: Procs, tmp_path: Path
+) -> None:
+    client = ClientProc(xs.env, "--x", "300", "--y", "300", "--title", "bash")
+    procs.append(client)
+    app = start_app(xs, conn, procs, "--output-dir", str(tmp_path), pids=(client.pid,))
+    # The server sends the title's PropertyNotify before the key press: the program reads them in that order.
+    client.command("title make -j2 äöü")
+    press(xs, client.window, "super+s")
+    path = Path(app.wait_output(r"(\S+\.png)\n").group(1))
+    assert path.name.startswith(f"make_-j2_äöü-{client.pid}-"), path.name
+    assert app.finish() == 0
+
+
 def test_with_a_compositor_the_chart_is_blended_over_the_window(
     fbsession: tuple[Session, Path], conn: Connection, procs: Procs
 ) -> None:
@@ -477,30 +491,6 @@ def test_no_usable_display_is_status_2(display: str | None) -> None:
     )
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1 and "X display" in done.stderr, done.stderr
-
-
-def trouble(xs: Session, procs: Procs, mode: str, *args: str) -> subprocess.Popen[bytes]:
-    """A ``x11_helpers.py storm`` or ``props`` process, started and ready (its pid: ``proc.pid``)."""
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "x11_helpers.py"), mode, *args],
-        env=xs.env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    procs.append(proc)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().startswith(b"ready ")
-    return proc
-
-
-def end_trouble(proc: subprocess.Popen[bytes]) -> int:
-    """Stop it (closing its stdin) and return how many windows or writes it made."""
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.close()
-    words = proc.stdout.readline().split()
-    assert words[:1] == [b"done"], words
-    assert proc.wait(timeout=30) == 0
-    return int(words[1])
 
 
 def test_windows_coming_and_going_in_thousands_neither_wedge_nor_stop_it(
