@@ -13,7 +13,7 @@ answering ``ok``, and prints ``button X Y`` for every ButtonPress it gets.
 Two more modes make trouble for the program under test, until stdin closes::
 
     python x11_helpers.py storm --windows 20 [--rounds N]   # windows mapped and destroyed as fast as they can be
-    python x11_helpers.py props [--property NAME]           # one window rewriting a property of its own in a loop
+    python x11_helpers.py props [--property NAME] [--wait]  # one window rewriting a property of its own in a loop
 
 Each prints ``ready PID`` (``props``: ``ready PID WINDOW``) once it has started, and ``done N`` (windows made,
 or property writes) when stdin closes or the rounds are done.
@@ -405,6 +405,7 @@ def _props_main(argv: list[str]) -> int:
     # By default a property nobody reads: the window manager, in C, drops its notifications at once; the program
     # must too.  ``_NET_WM_NAME`` makes it a title rewritten in a loop, which the program does read.
     parser.add_argument("--property", default="_VWM_TEST_PROGRESS")
+    parser.add_argument("--wait", action="store_true", help="start writing at the first line on stdin, not at once")
     args = parser.parse_args(argv)
     d = xdisplay.Display()
     screen = d.screen()
@@ -417,6 +418,8 @@ def _props_main(argv: list[str]) -> int:
     utf8 = d.intern_atom("UTF8_STRING")
     print(f"ready {os.getpid()} {win.id}", flush=True)
     stdin = sys.stdin.fileno()
+    if args.wait:
+        sys.stdin.readline()
     writes = 0
     while not select.select([stdin], [], [], 0)[0]:
         for _ in range(200):
