@@ -354,13 +354,18 @@ def test_a_title_rewritten_in_a_loop_is_read_once_per_batch_and_while_muted_at_t
             return sum(conn.property_counts.get(wid, 0) for wid in flooding)
 
         try:
-            flood = trouble(xs, procs, "props", "--property", "_NET_WM_NAME")
+            flood = trouble(xs, procs, "props", "--property", "_NET_WM_NAME", "--wait")
             deadline = time.monotonic() + 90
             while not flooding:
                 assert time.monotonic() < deadline, "the flooding window never showed"
                 batch()
                 flooding.update(e.window for e in seen if isinstance(e, ClientAdded) and e.pid == flood.pid)
             window = next(iter(flooding))
+            # The flood starts now, not before the tracker found the window: reading a new window while it floods
+            # already can take a loaded machine a minute (every reply comes after the notifications sent before it).
+            assert flood.stdin is not None
+            flood.stdin.write(b"go\n")
+            flood.stdin.flush()
             # A batch that holds a flood: read once the server has sent that much (reading as fast as the client
             # writes would see no flood at all).
             wait_for(lambda: conn.pending() > 2 * PROPERTY_FLOOD, 30, "the flood to fill a batch")

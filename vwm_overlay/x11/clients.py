@@ -114,6 +114,7 @@ class ClientTracker:
         self.conn = conn
         self.clock = clock
         self._muted: dict[int, list[float]] = {}  # client window -> [when to read it, when to listen again]
+        self._titles_due: dict[int, float] = {}  # client window -> since when its title waits to be read
         self.hostname = (hostname if hostname is not None else socket.gethostname()).lower()
         self._local = local_names(self.hostname)
         self._told_pid_mismatch = False
@@ -194,6 +195,7 @@ class ClientTracker:
                 self.conn.window(wid).change_attributes(event_mask=X.StructureNotifyMask)
                 # A flooded title is read with the polls: a read now would wait behind the whole flood.
                 self._pending.titles.discard(wid)
+                self._titles_due.pop(wid, None)
         for wid, (poll_at, listen_at) in list(self._muted.items()):
             if now < poll_at:
                 continue
@@ -330,10 +332,8 @@ class ClientTracker:
             out += self._recheck_machine(wid)
         for wid in pending.pids:
             out += self._recheck_pid(wid)
-        if pending.titles:
-            read = {change.window for change in out if isinstance(change, ClientAdded)}  # with their title
-            for wid in pending.titles - read:
-                out += self._recheck_title(wid)
+        if pending.titles or self._titles_due:
+            out += self._recheck_titles(pending.titles, out)
         for wid in pending.frames:
             client = self.clients.get(wid)
             if client is not None:
@@ -416,6 +416,7 @@ class ClientTracker:
 
     def _forget(self, wid: int, *, report: bool = True) -> list[ClientEvent]:
         self._muted.pop(wid, None)
+        self._titles_due.pop(wid, None)
         client = self.clients.pop(wid, None)
         if client is None:
             return []
@@ -454,6 +455,30 @@ class ClientTracker:
             return []
         old, client.pid = client.pid, pid
         return [ClientPidChanged(wid, old, pid)]
+
+    def _recheck_titles(self, changed: set[int], reported: list[ClientEvent]) -> list[ClientEvent]:
+        """Read the titles that changed, once the events already queued are read, or :data:`PROPERTY_POLL_S` late.
+
+        Those events may show a client flooding its title: read now, the title would come after all of them and
+        the flood would go on meanwhile, unmuted; once muted, the flood's title is read with the polls.
+        """
+        due = self._titles_due
+        now = self.clock()
+        for wid in changed:
+            due.setdefault(wid, now)
+        for change in reported:
+            if isinstance(change, ClientAdded):
+                due.pop(change.window, None)  # read with it
+        if not due:
+            return []
+        behind = self.conn.pending() > 0
+        out: list[ClientEvent] = []
+        for wid, since_s in list(due.items()):
+            if behind and now - since_s < PROPERTY_POLL_S:
+                continue
+            del due[wid]
+            out += self._recheck_title(wid)
+        return out
 
     def _recheck_title(self, wid: int) -> list[ClientEvent]:
         client = self.clients.get(wid)
