@@ -12,11 +12,11 @@ muted, polled and listened to again as in the program) for ``--phase-s`` seconds
   its polls.
 
 The flood starts once the tracker knows the window: the reads of a new client, chasing a flood that is already on,
-cost the same whatever the property.  For each, medians over the rounds: the tracker's CPU (this process: reading, parsing and handling the events) per
-second, the notifications it read per second, and title reads (GetProperty of ``_NET_WM_NAME`` or ``WM_NAME``) per
-second.  How much of a flood reaches the tracker before it is muted varies from run to run (the server queues what
-the tracker has not read yet), hence the rounds.  The last line is ``title_cpu_ratio=R title_reads_per_s=N``, ``R``
-the title flood's median CPU per second over the untitled flood's.
+cost the same whatever the property.  For each, medians over the rounds: the tracker's CPU (this process: reading,
+parsing and handling the events) per second, the notifications it read per second, and title reads (GetProperty of
+``_NET_WM_NAME`` or ``WM_NAME``) per second.  How much of a flood reaches the tracker before it is muted varies from
+run to run (the server queues what the tracker has not read yet), hence the rounds.  The last line is
+``title_cpu_ratio=R title_reads_per_s=N``, ``R`` the title flood's median CPU per second over the untitled flood's.
 
 Run: ``python benchmarks/title_flood.py [--phase-s 40] [--rounds 3]``
 """
