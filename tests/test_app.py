@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from polling import wait_for
-from x11_helpers import HERE, ClientProc, Session, new_session, set_screen_size, xdotool
+from x11_helpers import HERE, ClientProc, Session, end_trouble, new_session, set_screen_size, trouble, xdotool
 from Xlib import XK, X
 from Xlib import error as xerror
 from Xlib.ext import res
@@ -383,6 +383,28 @@ def test_the_save_hotkey_writes_a_png(xs: Session, conn: Connection, procs: Proc
     assert app.finish(signal.SIGINT) == 0
 
 
+def test_a_chart_saved_after_the_title_changed_is_named_after_the_new_title(
+    xs: Session, conn: Connection, procs: Procs, tmp_path: Path
+) -> None:
+    client = ClientProc(xs.env, "--x", "300", "--y", "300", "--title", "bash")
+    procs.append(client)
+    app = start_app(xs, conn, procs, "--output-dir", str(tmp_path), pids=(client.pid,))
+    client.command("title make -j2 äöü")
+    # The program reads a new title once it has read the events queued meanwhile (a key press may be one): a chart
+    # saved at once may still carry the old title.
+    names: list[str] = []
+
+    def saved_under_the_new_title() -> bool:
+        press(xs, client.window, "super+s")
+        app.wait_output(rf"(?:\S+\.png\n){{{len(names) + 1}}}")
+        names[:] = [Path(path).name for path in re.findall(r"(\S+\.png)\n", app.out.decode())]
+        return names[-1].startswith(f"make_-j2_äöü-{client.pid}-")
+
+    wait_for(saved_under_the_new_title, 30, "a chart saved under the new title")
+    assert all(name.startswith(("bash-", "make_-j2_äöü-")) for name in names), names
+    assert app.finish() == 0
+
+
 def test_with_a_compositor_the_chart_is_blended_over_the_window(
     fbsession: tuple[Session, Path], conn: Connection, procs: Procs
 ) -> None:
@@ -476,30 +498,6 @@ def test_no_usable_display_is_status_2(display: str | None) -> None:
     )
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1 and "X display" in done.stderr, done.stderr
-
-
-def trouble(xs: Session, procs: Procs, mode: str, *args: str) -> subprocess.Popen[bytes]:
-    """A ``x11_helpers.py storm`` or ``props`` process, started and ready (its pid: ``proc.pid``)."""
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "x11_helpers.py"), mode, *args],
-        env=xs.env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    procs.append(proc)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().startswith(b"ready ")
-    return proc
-
-
-def end_trouble(proc: subprocess.Popen[bytes]) -> int:
-    """Stop it (closing its stdin) and return how many windows or writes it made."""
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.close()
-    words = proc.stdout.readline().split()
-    assert words[:1] == [b"done"], words
-    assert proc.wait(timeout=30) == 0
-    return int(words[1])
 
 
 def test_windows_coming_and_going_in_thousands_neither_wedge_nor_stop_it(

@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import cairocffi
+import pytest
 from chart_helpers import Feed, Png, is_cyan, is_dark, is_white, make_task
 
 from vwm_overlay.chart import Chart, Theme
+from vwm_overlay.chart.textpass import TextLayer
 from vwm_overlay.vmon.records import Task
 
 # A wide lead keeps the newest 30-odd columns free of text, so text probes never meet a graph.
@@ -165,6 +167,33 @@ def test_the_heading_shows_a_new_rate_at_the_next_composition(tmp_path: Path) ->
     fresh = Chart(800, 400, name="twin", theme=EVERY_CHANGE, hertz=20)
     Feed(fresh, root).step()
     assert twenty == Png(fresh, tmp_path / "fresh.png").region(500, 0, 796, ROW)
+
+
+def test_a_new_name_redraws_the_heading_alone_as_a_chart_made_with_that_name_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fed(name: str | None) -> Chart:
+        root = make_task(100, "root")
+        make_task(101, "child", parent=root)
+        chart = Chart(800, 400, name=name, theme=LIMITED)
+        Feed(chart, root).steps(3, {root: (2, 1)})
+        return chart
+
+    def rows_looked_at(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a new name draws the heading, not the rows")
+
+    chart = fed("bash")
+    Png(chart, tmp_path / "bash.png", composed=True)
+    for step, name in enumerate(("vim notes.txt", "make", None)):
+        with monkeypatch.context() as patched:
+            patched.setattr(TextLayer, "paint", rows_looked_at)
+            chart.set_name(name)
+            renamed = Png(chart, tmp_path / f"renamed{step}.png", composed=True)
+        assert chart.name == name
+        assert chart.header_texts()[0] == (f"\\/\\/\\ # {name} @ 10Hz" if name else "\\/\\/\\ @ 10Hz")
+        # Pixel for pixel what a chart named so from the start shows: a shorter name leaves nothing of a longer one.
+        fresh = Png(fed(name), tmp_path / f"fresh{step}.png", composed=True)
+        assert renamed.pixels() == fresh.pixels()
 
 
 def test_numbers_are_drawn_at_most_every_numbers_refresh_s_of_sample_time(tmp_path: Path) -> None:

@@ -254,6 +254,28 @@ def test_save_writes_the_focused_chart_and_says_so_when_nothing_has_the_focus(
     assert driven.err.getvalue() == "vwm-overlay: no chart to save: no monitored window has the focus\n"
 
 
+def test_a_new_title_shows_in_the_heading_at_once_and_names_the_saved_chart(
+    xsession: Session, driven: Driven, clients: list[ClientProc]
+) -> None:
+    one = client(xsession, clients, 40, "--title", "bash")
+    view = driven.view(one)
+    driven.app.act("toggle_all")
+    driven.samples(2)
+    heading_bytes = view.rect.width * 4 * view.chart.theme.row_px  # the first header row, 32 bits a pixel
+    before = window_pixels(driven.conn, view)
+    one.command("title vim notes.txt")
+    driven.pump(lambda: view.name == "vim notes.txt", "the program to see the new title")
+    driven.settle()
+    after = window_pixels(driven.conn, view)
+    assert view.chart.samples == 2, "no sample taken meanwhile"
+    assert after[:heading_bytes] != before[:heading_bytes], "the heading shows the new title at once"
+    assert after[heading_bytes:] == before[heading_bytes:], "nothing else changed"
+    assert view.chart.header_texts()[0] == "\\/\\/\\ # vim notes.txt @ 10Hz"
+    driven.focus(one)
+    driven.app.act("save")
+    assert Path(driven.out.getvalue().strip()).name.startswith(f"vim_notes.txt-{one.pid}-")
+
+
 def test_an_exposed_overlay_is_sent_again(xsession: Session, driven: Driven, clients: list[ClientProc]) -> None:
     view = driven.view(client(xsession, clients, 40))
     driven.app.act("toggle_all")

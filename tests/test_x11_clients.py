@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import select
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from x11_helpers import ClientProc, Pump, Session, new_session, xdotool
+from polling import wait_for
+from x11_helpers import ClientProc, Pump, Session, end_trouble, new_session, trouble, xdotool
 from Xlib import X, Xatom
 
 from vwm_overlay.x11 import (
@@ -18,12 +22,13 @@ from vwm_overlay.x11 import (
     ClientPidChanged,
     ClientRemoved,
     ClientRestacked,
+    ClientTitleChanged,
     ClientTracker,
     ClientUnmapped,
     Connection,
     WindowManagerChanged,
 )
-from vwm_overlay.x11.clients import is_local_name, local_names
+from vwm_overlay.x11.clients import PROPERTY_FLOOD, PROPERTY_POLL_S, is_local_name, local_names
 
 pytestmark = pytest.mark.x11
 
@@ -120,6 +125,22 @@ def test_a_net_wm_pid_set_later_does_not_override_the_servers_answer(
     pump.until(ClientGeometry, client.window)  # the property change was handled before this
     assert pump.of(ClientPidChanged, client.window) == []
     assert pump.tracker.pids()[client.window] == client.pid
+
+
+def test_title_changes_are_reported_net_wm_name_first(xsession: Session, pump: Pump, clients: list[ClientProc]) -> None:
+    client = ClientProc(xsession.env, "--title", "bash")
+    clients.append(client)
+    assert pump.until(ClientAdded, client.window).title == "bash"  # WM_NAME alone
+    client.command("title vim notes.txt — ✓")
+    assert pump.until(ClientTitleChanged, client.window).title == "vim notes.txt — ✓"
+    client.command("wm_name make")  # hidden behind _NET_WM_NAME: no change to report
+    client.command("title make -j2")
+    assert pump.until(ClientTitleChanged, client.window).title == "make -j2"
+    client.command("title")  # _NET_WM_NAME deleted: WM_NAME shows
+    assert pump.until(ClientTitleChanged, client.window).title == "make"
+    assert [e.title for e in pump.of(ClientTitleChanged, client.window)] == ["vim notes.txt — ✓", "make -j2", "make"]
+    tracked = pump.tracker.get(client.window)
+    assert tracked is not None and tracked.title == "make"
 
 
 def test_remote_clients_are_skipped_until_they_turn_local(
@@ -302,3 +323,79 @@ def test_twm_frames_are_not_clients_the_window_with_wm_state_inside_is(clients: 
         assert (added.frame, added.rect.x, added.rect.y) == (frame.id, 205, 125)
         assert not pump.of(ClientAdded, frame.id), "the frame, title bar and all, is no client"
         assert pump.tracker.get(frame.id) is None
+
+
+def test_a_title_rewritten_in_a_loop_is_read_once_per_batch_and_while_muted_at_the_polls_only() -> None:
+    # With no window manager: openbox would redraw its title bar for every write, and freeze.
+    procs: list[Any] = []
+    with new_session() as xs, Connection(xs.display) as conn:
+        now_s = [1000.0]
+        tracker = ClientTracker(conn, clock=lambda: now_s[0])
+        tracker.start()
+        flooding: set[int] = set()
+        reads = [0]  # reads of the flooding window's _NET_WM_NAME, per batch
+        net_wm_name = conn.atom("_NET_WM_NAME")
+        get_property = conn.get_property
+
+        def counted(wid: int, atom: int, kind: int) -> Any:
+            reads[-1] += wid in flooding and atom == net_wm_name
+            return get_property(wid, atom, kind)
+
+        conn.get_property = counted  # type: ignore[method-assign]
+        seen: list[object] = []
+
+        def batch() -> int:
+            """One batch, as the program reads them; how many property changes of the flooding window it held."""
+            if not conn.pending():
+                select.select([conn.fileno()], [], [], 0.05)
+            events = conn.events(512)
+            reads.append(0)
+            seen.extend(tracker.process(events))
+            return sum(conn.property_counts.get(wid, 0) for wid in flooding)
+
+        try:
+            flood = trouble(xs, procs, "props", "--property", "_NET_WM_NAME", "--wait")
+            deadline = time.monotonic() + 90
+            while not flooding:
+                assert time.monotonic() < deadline, "the flooding window never showed"
+                batch()
+                flooding.update(e.window for e in seen if isinstance(e, ClientAdded) and e.pid == flood.pid)
+            window = next(iter(flooding))
+            # The flood starts now, not before the tracker found the window: reading a new window while it floods
+            # already can take a loaded machine a minute (every reply comes after the notifications sent before it).
+            assert flood.stdin is not None
+            flood.stdin.write(b"go\n")
+            flood.stdin.flush()
+            # A batch that holds a flood: read once the server has sent that much (reading as fast as the client
+            # writes would see no flood at all).
+            wait_for(lambda: conn.pending() > 2 * PROPERTY_FLOOD, 30, "the flood to fill a batch")
+            assert batch() > PROPERTY_FLOOD
+            muted_from = len(reads) - 1
+            # Some of the backlog the server sent before it took the mute (on a loaded machine, hundreds of
+            # thousands of notifications): the title is not read for any of it.
+            for _ in range(20):
+                batch()
+            assert all(count <= 1 for count in reads), reads
+            assert sum(reads[muted_from:]) == 0, "no title read while muted, until a poll is due"
+
+            # The title is followed all the same, at the polls.
+            polled_from = len(seen)
+            titles: list[str | None] = []
+            while len(titles) < 2:
+                assert time.monotonic() < deadline, f"no title read at the polls; {reads}"
+                now_s[0] += PROPERTY_POLL_S
+                batch()
+                titles = [
+                    e.title for e in seen[polled_from:] if isinstance(e, ClientTitleChanged) and e.window == window
+                ]
+            assert all(count <= 1 for count in reads), reads
+            numbers = [int((title or "").removeprefix("props ")) for title in titles]
+            assert numbers == sorted(numbers), titles
+            assert end_trouble(flood) > numbers[-1]
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+                for pipe in (proc.stdin, proc.stdout):
+                    if pipe is not None:
+                        pipe.close()

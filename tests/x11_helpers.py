@@ -6,13 +6,14 @@ Run as a script, this module *is* the client window::
 
 It prints ``ready WINDOW_ID PID``, then obeys one command per stdin line
 (``pid N``, ``machine NAME``, ``move X Y``, ``resize W H``, ``map``, ``unmap``, ``quit``; ``child`` starts a
-child process that lives as long as the client)
+child process that lives as long as the client; ``title TEXT`` sets ``_NET_WM_NAME``, ``title`` alone deletes
+it, ``wm_name TEXT`` sets ``WM_NAME``)
 answering ``ok``, and prints ``button X Y`` for every ButtonPress it gets.
 
 Two more modes make trouble for the program under test, until stdin closes::
 
     python x11_helpers.py storm --windows 20 [--rounds N]   # windows mapped and destroyed as fast as they can be
-    python x11_helpers.py props                             # one window rewriting a property of its own in a loop
+    python x11_helpers.py props [--property NAME] [--wait]  # one window rewriting a property of its own in a loop
 
 Each prints ``ready PID`` (``props``: ``ready PID WINDOW``) once it has started, and ``done N`` (windows made,
 or property writes) when stdin closes or the rounds are done.
@@ -192,6 +193,31 @@ class Pump:
             self.seen += self.tracker.process(self.conn.events())
 
 
+def trouble(xs: Session, procs: list[Any], mode: str, *args: str) -> subprocess.Popen[bytes]:
+    """A ``storm`` or ``props`` process of this module, started and ready (its pid: ``proc.pid``); appended to
+    ``procs``, for the caller to reap."""
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "x11_helpers.py"), mode, *args],
+        env=xs.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    procs.append(proc)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith(b"ready ")
+    return proc
+
+
+def end_trouble(proc: subprocess.Popen[bytes]) -> int:
+    """Stop it (closing its stdin) and return how many windows or writes it made."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.close()
+    words = proc.stdout.readline().split()
+    assert words[:1] == [b"done"], words
+    assert proc.wait(timeout=30) == 0
+    return int(words[1])
+
+
 def set_screen_size(conn: Connection, width: int, height: int) -> None:
     """Resize the screen as a monitor change does, through RandR: a mode of that size on Xvfb's one output."""
     from Xlib.ext import randr
@@ -297,6 +323,7 @@ def _client_main(argv: list[str]) -> int:
     )
     pid_atom = d.intern_atom("_NET_WM_PID")
     machine_atom = d.intern_atom("WM_CLIENT_MACHINE")
+    net_name_atom, utf8 = d.intern_atom("_NET_WM_NAME"), d.intern_atom("UTF8_STRING")
 
     def set_pid(value: str) -> None:
         if value == "none":
@@ -333,7 +360,8 @@ def _client_main(argv: list[str]) -> int:
         buf += chunk
         while b"\n" in buf:
             raw, buf = buf.split(b"\n", 1)
-            cmd, *rest = raw.decode().split()
+            cmd, _, text = raw.decode().partition(" ")
+            rest = text.split()
             if cmd == "quit":
                 return 0
             if cmd == "pid":
@@ -348,6 +376,12 @@ def _client_main(argv: list[str]) -> int:
                 win.map()
             elif cmd == "unmap":
                 win.unmap()
+            elif cmd == "title" and text:
+                win.change_property(net_name_atom, utf8, 8, text.encode())
+            elif cmd == "title":
+                win.delete_property(net_name_atom)
+            elif cmd == "wm_name":
+                win.set_wm_name(text)
             elif cmd == "child":
                 children.append(subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL))
             d.sync()
@@ -399,6 +433,12 @@ def _props_main(argv: list[str]) -> int:
     from Xlib import X, Xatom
     from Xlib import display as xdisplay
 
+    parser = argparse.ArgumentParser()
+    # By default a property nobody reads: the window manager, in C, drops its notifications at once; the program
+    # must too.  ``_NET_WM_NAME`` makes it a title rewritten in a loop, which the program does read.
+    parser.add_argument("--property", default="_VWM_TEST_PROGRESS")
+    parser.add_argument("--wait", action="store_true", help="start writing at the first line on stdin, not at once")
+    args = parser.parse_args(argv)
     d = xdisplay.Display()
     screen = d.screen()
     win = screen.root.create_window(400, 300, 200, 100, 0, screen.root_depth, background_pixel=0xCC6633)
@@ -406,11 +446,12 @@ def _props_main(argv: list[str]) -> int:
     win.change_property(d.intern_atom("_NET_WM_PID"), Xatom.CARDINAL, 32, [os.getpid()])
     win.map()
     d.sync()
-    # A property nobody reads: the window manager, in C, drops its notifications at once; the program must too.
-    atom = d.intern_atom("_VWM_TEST_PROGRESS")
+    atom = d.intern_atom(args.property)
     utf8 = d.intern_atom("UTF8_STRING")
     print(f"ready {os.getpid()} {win.id}", flush=True)
     stdin = sys.stdin.fileno()
+    if args.wait:
+        sys.stdin.readline()
     writes = 0
     while not select.select([stdin], [], [], 0)[0]:
         for _ in range(200):

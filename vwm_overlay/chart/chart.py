@@ -95,7 +95,7 @@ class Chart:
     ) -> None:
         """A chart ``width`` x ``height`` px; ``scale`` multiplies every size of the theme (rows, text, gaps)."""
         self.theme = theme = (theme if theme is not None else Theme()).scaled(scale)
-        self.name = name
+        self._name = name
         self.markers_every = max(markers_every, 0)
         self._width_px = width
         self._height_px = height
@@ -109,6 +109,7 @@ class Chart:
         self._generation: int | None = None
         self._background_paint = _PAINT_OVER
         self._text_stale = True  # something may show different text than the text layer holds
+        self._header_stale = False  # only the heading may (a new name or rate): the rows need no look
         self._sample_s = 0.0  # sample time: the sum of the samples' elapsed_s
         self._source: SampleSource | None = None
         self._root: Task | None = None
@@ -209,12 +210,12 @@ class Chart:
         a snapshot shows the numbers of its own sample.
         """
         text = self._text
-        if self._text_stale or (exact and text.numbers_held):
-            self._text_stale = False
-            layout = self._layout
+        layout = self._layout
+        whole = self._text_stale or (exact and text.numbers_held)
+        if whole or self._header_stale:
             graph = self._graph
             frame = Frame(
-                name=self.name,
+                name=self._name,
                 hertz=self._hertz_label,
                 width_px=self._width_px,
                 height_px=min(self._height_px, self._layers.height_px),
@@ -222,8 +223,12 @@ class Chart:
                 legend=lanes_legend(graph.io_scale, graph.rss_scale) if layout.lanes else "",
                 hidden=layout.hidden,
             )
-            text.paint(layout.live, layout.snow, frame, exact=exact)
-        if self._layout.bands_changed:
+            if whole:
+                text.paint(layout.live, layout.snow, frame, exact=exact)
+            else:
+                text.paint_header(frame)
+            self._text_stale = self._header_stale = False
+        if layout.bands_changed:
             self._rebuild_background()
 
     def _rebuild_background(self) -> None:
@@ -260,12 +265,23 @@ class Chart:
             self._text.forget()
             self._text_stale = True
 
+    @property
+    def name(self) -> str | None:
+        """What the heading names (a window's title, a command); change it with :meth:`set_name`."""
+        return self._name
+
+    def set_name(self, name: str | None) -> None:
+        """Name something else in the heading: only the heading's characters that change are drawn again."""
+        if name != self._name:
+            self._name = name
+            self._header_stale = True
+
     def set_hertz(self, hertz: float) -> None:
         """The rate shown in the heading (0: paused)."""
         label = int(hertz + 0.5)
         if label != self._hertz_label:
             self._hertz_label = label
-            self._text_stale = True
+            self._header_stale = True
 
     def set_markers(self, every: int) -> None:
         """Yellow marks on the dividers every ``every`` columns (0: none)."""

@@ -179,6 +179,11 @@ class TextLayer:
         self._painter.mend_seams(snow_rows[0].y_px if snow_rows else height_px)
         self._painter.flush()
 
+    def paint_header(self, frame: Frame) -> None:
+        """Bring only the header rows up to date (the heading's name or rate changed; the rows did not)."""
+        self._paint_header(frame)
+        self._painter.flush()
+
     def _live_to_paint(
         self, live: list[Row], height_px: int, now_s: float, hold_s: float
     ) -> list[tuple[Row, tuple[object, ...], tuple[str, ...]]]:

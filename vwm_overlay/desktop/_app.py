@@ -34,6 +34,7 @@ from ..x11 import (
     ClientPidChanged,
     ClientRemoved,
     ClientRestacked,
+    ClientTitleChanged,
     ClientTracker,
     ClientUnmapped,
     CompositorWatch,
@@ -42,7 +43,6 @@ from ..x11 import (
     Hotkeys,
     WindowManagerChanged,
 )
-from ..x11.props import read_text
 from ..x11.resources import xft_dpi
 from ._actions import Actions, SaveChart
 from ._config import AppConfig
@@ -249,10 +249,7 @@ class OverlayApp:
     def _apply(self, changes: Iterable[ClientEvent]) -> None:
         for change in changes:
             if isinstance(change, ClientAdded):
-                name = read_text(self.conn, change.window, "_NET_WM_NAME") or read_text(
-                    self.conn, change.window, "WM_NAME"
-                )
-                self._show(self.registry.add(change, name, wanted=self.actions.show_all))
+                self._show(self.registry.add(change, wanted=self.actions.show_all))
                 continue
             if isinstance(change, WindowManagerChanged):
                 self._resync()
@@ -265,6 +262,9 @@ class OverlayApp:
                 self.registry.withdraw(view)
             elif isinstance(change, ClientPidChanged):
                 view.set_pid(change.pid, self.vmon, self.schedule)
+                self._present(view)
+            elif isinstance(change, ClientTitleChanged):
+                view.set_name(change.title)
                 self._present(view)
             elif isinstance(change, ClientGeometry):
                 view.place(change.rect, change.frame)

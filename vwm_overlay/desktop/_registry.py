@@ -45,7 +45,7 @@ class WindowRegistry:
         """The view whose overlay window is ``overlay``."""
         return self._by_overlay.get(overlay)
 
-    def add(self, added: ClientAdded, name: str | None, *, wanted: bool) -> WindowView:
+    def add(self, added: ClientAdded, *, wanted: bool) -> WindowView:
         """A view for a new client window (replacing one for the same window id), monitoring its process; a
         kept chart of that window (see :meth:`withdraw`) comes back with its history."""
         old = self.views.get(added.window)
@@ -57,6 +57,7 @@ class WindowRegistry:
             if added.pid != kept.pid:
                 kept.set_pid(added.pid, self.vmon, self.schedule)
             kept.place(added.rect, added.frame)
+            kept.set_name(added.title)
             kept.mapped = added.mapped
             return kept
         view = WindowView(
@@ -65,7 +66,7 @@ class WindowRegistry:
             added.rect,
             added.frame,
             mapped=added.mapped,
-            name=name,
+            name=added.title,
             hertz=self.schedule.display_hertz,
             scale=self.scale,
             lanes=self.lanes,

@@ -116,6 +116,14 @@ class WindowView:
         self._presented = None
         self.attach(vmon, schedule)
 
+    def set_name(self, name: str | None) -> None:
+        """The window's title changed: the chart's heading shows it from the next frame, and a saved chart's file
+        is named after it."""
+        if name != self.name:
+            self.name = name
+            self.chart.set_name(name)
+            self._presented = None
+
     # -- geometry and visibility ----------------------------------------------------------------
 
     @property

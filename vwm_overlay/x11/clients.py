@@ -7,7 +7,7 @@ at all, the root's mapped ordinary children.
 
 The tracker owns the root window's event mask.  The application passes every
 event it reads to :meth:`ClientTracker.process` and acts on the events returned.
-Work that needs round trips (geometry, pids) is done once per batch, so a burst
+Work that needs round trips (geometry, pids, titles) is done once per batch, so a burst
 of ConfigureNotify while a window is dragged costs one query.
 """
 
@@ -31,11 +31,12 @@ from .events import (
     ClientPidChanged,
     ClientRemoved,
     ClientRestacked,
+    ClientTitleChanged,
     ClientUnmapped,
     Rect,
     WindowManagerChanged,
 )
-from .props import read_text, read_windows, window_pid
+from .props import read_text, read_windows, window_pid, window_title
 from .topology import client_rect, ewmh_manager, fallback_clients, find_frame, hidden_by_state, parent_of
 
 __all__ = ["Client", "ClientTracker", "is_local_name", "local_names"]
@@ -54,6 +55,9 @@ PROPERTY_FLOOD = 128
 PROPERTY_POLL_S = 2.0
 PROPERTY_MUTE_S = 30.0
 
+#: The properties a title is read from (see :func:`~.props.window_title`).
+_TITLE_PROPERTIES = frozenset({"_NET_WM_NAME", "WM_NAME"})
+
 
 @dataclass(slots=True)
 class Client:
@@ -70,6 +74,7 @@ class Client:
     hidden: bool = field(default=False)  # minimised or shaded though mapped (see hidden_by_state)
     #: Inside the screen: dwm hides the windows of other tags by moving them out of it, still mapped.
     on_screen: bool = field(default=True)
+    title: str | None = field(default=None)  # as last reported (read for local clients only)
 
     @property
     def mapped(self) -> bool:
@@ -91,6 +96,7 @@ class _Pending:
     restacked: set[int] = field(default_factory=set)
     listen: set[int] = field(default_factory=set)  # clients to listen to again, once read
     states: set[int] = field(default_factory=set)
+    titles: set[int] = field(default_factory=set)
 
 
 class ClientTracker:
@@ -108,6 +114,7 @@ class ClientTracker:
         self.conn = conn
         self.clock = clock
         self._muted: dict[int, list[float]] = {}  # client window -> [when to read it, when to listen again]
+        self._titles_due: dict[int, float] = {}  # client window -> since when its title waits to be read
         self.hostname = (hostname if hostname is not None else socket.gethostname()).lower()
         self._local = local_names(self.hostname)
         self._told_pid_mismatch = False
@@ -186,6 +193,9 @@ class ClientTracker:
             if count > PROPERTY_FLOOD and wid in self.clients and wid not in self._muted:
                 self._muted[wid] = [now + PROPERTY_POLL_S, now + PROPERTY_MUTE_S]
                 self.conn.window(wid).change_attributes(event_mask=X.StructureNotifyMask)
+                # A flooded title is read with the polls: a read now would wait behind the whole flood.
+                self._pending.titles.discard(wid)
+                self._titles_due.pop(wid, None)
         for wid, (poll_at, listen_at) in list(self._muted.items()):
             if now < poll_at:
                 continue
@@ -194,6 +204,7 @@ class ClientTracker:
             self._muted[wid][0] = now + PROPERTY_POLL_S
             self._pending.pids.add(wid)
             self._pending.machines.add(wid)
+            self._pending.titles.add(wid)
             self._pending.relist |= not self._ewmh
             if now >= listen_at:
                 del self._muted[wid]
@@ -214,6 +225,11 @@ class ClientTracker:
                 self._pending.pids.add(window)
             elif name == "WM_CLIENT_MACHINE":
                 self._pending.machines.add(window)
+            elif name in _TITLE_PROPERTIES:
+                # Once per batch however often it changed; a muted client's (the backlog of its flood) waits
+                # for its next poll.
+                if window not in self._muted:
+                    self._pending.titles.add(window)
             elif name in ("WM_STATE", "_NET_WM_STATE"):
                 self._pending.states.add(window)
                 self._pending.relist |= name == "WM_STATE" and not self._ewmh
@@ -316,6 +332,8 @@ class ClientTracker:
             out += self._recheck_machine(wid)
         for wid in pending.pids:
             out += self._recheck_pid(wid)
+        if pending.titles or self._titles_due:
+            out += self._recheck_titles(pending.titles, out)
         for wid in pending.frames:
             client = self.clients.get(wid)
             if client is not None:
@@ -392,11 +410,13 @@ class ClientTracker:
         if not client.local:
             return []
         client.pid = self._pid_of(wid)
+        client.title = window_title(self.conn, wid)
         client.reported_mapped = client.mapped
-        return [ClientAdded(wid, client.pid, rect, frame, client.mapped)]
+        return [ClientAdded(wid, client.pid, rect, frame, client.mapped, client.title)]
 
     def _forget(self, wid: int, *, report: bool = True) -> list[ClientEvent]:
         self._muted.pop(wid, None)
+        self._titles_due.pop(wid, None)
         client = self.clients.pop(wid, None)
         if client is None:
             return []
@@ -422,8 +442,9 @@ class ClientTracker:
             return [ClientRemoved(wid, client.pid)]
         client.local = True
         client.pid = self._pid_of(wid)
+        client.title = window_title(self.conn, wid)
         client.reported_mapped = client.mapped
-        return [ClientAdded(wid, client.pid, client.rect, client.frame, client.mapped)]
+        return [ClientAdded(wid, client.pid, client.rect, client.frame, client.mapped, client.title)]
 
     def _recheck_pid(self, wid: int) -> list[ClientEvent]:
         client = self.clients.get(wid)
@@ -434,6 +455,40 @@ class ClientTracker:
             return []
         old, client.pid = client.pid, pid
         return [ClientPidChanged(wid, old, pid)]
+
+    def _recheck_titles(self, changed: set[int], reported: list[ClientEvent]) -> list[ClientEvent]:
+        """Read the titles that changed, once the events already queued are read, or :data:`PROPERTY_POLL_S` late.
+
+        Those events may show a client flooding its title: read now, the title would come after all of them and
+        the flood would go on meanwhile, unmuted; once muted, the flood's title is read with the polls.
+        """
+        due = self._titles_due
+        now = self.clock()
+        for wid in changed:
+            due.setdefault(wid, now)
+        for change in reported:
+            if isinstance(change, ClientAdded):
+                due.pop(change.window, None)  # read with it
+        if not due:
+            return []
+        behind = self.conn.pending() > 0
+        out: list[ClientEvent] = []
+        for wid, since_s in list(due.items()):
+            if behind and now - since_s < PROPERTY_POLL_S:
+                continue
+            del due[wid]
+            out += self._recheck_title(wid)
+        return out
+
+    def _recheck_title(self, wid: int) -> list[ClientEvent]:
+        client = self.clients.get(wid)
+        if client is None or not client.local:
+            return []
+        title = window_title(self.conn, wid)
+        if title == client.title:
+            return []
+        client.title = title
+        return [ClientTitleChanged(wid, title)]
 
     def _recheck_hidden(self, wid: int) -> None:
         client = self.clients.get(wid)

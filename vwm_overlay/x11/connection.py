@@ -203,20 +203,27 @@ class Connection:
         counts.clear()
         read = 0
         with self.guard():
-            while read < limit and self.display.pending_events():
-                event = self.display.next_event()
-                read += 1
-                if any(take(event) for take in takers):
-                    continue
-                if event.type == X.PropertyNotify:
-                    key = (event.window.id, event.atom)
-                    counts[key[0]] = counts.get(key[0], 0) + 1
-                    index = seen.get(key)
-                    if index is not None:
-                        out[index] = event
+            while read < limit:
+                # Asking python-xlib for the count reads the socket once more: asked before every event, it would
+                # queue events faster than they are taken, and under a flood its queue (which it pops from the
+                # front, moving all the rest) would grow without end.  So: take what one read brought, then read.
+                available = self.display.pending_events()
+                if not available:
+                    break
+                for _ in range(min(available, limit - read)):
+                    event = self.display.next_event()
+                    read += 1
+                    if any(take(event) for take in takers):
                         continue
-                    seen[key] = len(out)
-                out.append(event)
+                    if event.type == X.PropertyNotify:
+                        key = (event.window.id, event.atom)
+                        counts[key[0]] = counts.get(key[0], 0) + 1
+                        index = seen.get(key)
+                        if index is not None:
+                            out[index] = event
+                            continue
+                        seen[key] = len(out)
+                    out.append(event)
         return out
 
     def helper(self, key: str, make: Callable[[], T]) -> T:

@@ -18,6 +18,7 @@ __all__ = [
     "ClientPidChanged",
     "ClientRemoved",
     "ClientRestacked",
+    "ClientTitleChanged",
     "ClientUnmapped",
     "Rect",
     "WindowManagerChanged",
@@ -41,6 +42,7 @@ class ClientAdded:
     ``pid`` is None when neither ``_NET_WM_PID`` nor the X-Resource extension
     tells it.  ``frame`` is the root's child holding the client (the client
     itself when the window manager does not reparent); overlays stack above it.
+    ``title`` is ``_NET_WM_NAME``, else ``WM_NAME`` (None when neither is set).
     """
 
     window: int
@@ -48,6 +50,7 @@ class ClientAdded:
     rect: Rect
     frame: int
     mapped: bool
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,14 @@ class ClientPidChanged:
     window: int
     old_pid: int | None
     pid: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTitleChanged:
+    """The client's title changed (a terminal names the command it runs): ``_NET_WM_NAME``, else ``WM_NAME``."""
+
+    window: int
+    title: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +120,7 @@ ClientEvent: TypeAlias = (
     ClientAdded
     | ClientRemoved
     | ClientPidChanged
+    | ClientTitleChanged
     | ClientGeometry
     | ClientRestacked
     | ClientMapped

@@ -12,7 +12,7 @@ from Xlib.ext import res
 from .connection import Connection
 from .ctext import decode_text_property
 
-__all__ = ["read_atoms", "read_cardinal", "read_text", "read_windows", "window_pid", "xres_pid"]
+__all__ = ["read_atoms", "read_cardinal", "read_text", "read_windows", "window_pid", "window_title", "xres_pid"]
 
 
 def read_cardinal(conn: Connection, wid: int, name: str) -> int | None:
@@ -42,6 +42,11 @@ def read_text(conn: Connection, wid: int, name: str) -> str | None:
     raw = value if isinstance(value, bytes) else bytes(value)
     # Several strings may be NUL-separated; the first is the one that matters.
     return decode_text_property(conn.atom_name(prop.property_type), raw.split(b"\0", 1)[0])
+
+
+def window_title(conn: Connection, wid: int) -> str | None:
+    """The window's title: ``_NET_WM_NAME`` (UTF-8), else the ICCCM ``WM_NAME`` older clients set alone."""
+    return read_text(conn, wid, "_NET_WM_NAME") or read_text(conn, wid, "WM_NAME")
 
 
 def xres_pid(conn: Connection, wid: int) -> int | None:
