@@ -12,12 +12,13 @@ from vwm_overlay.cli import main
 from vwm_overlay.errors import UsageError
 from vwm_overlay.record.compare import TOTAL_NAME, parse_thresholds, summarize
 
-# COUNT shell loops of ITERATIONS each, one after the other (each then sleeps, so that every one is sampled even on
-# a loaded machine), and a file of BYTES written and synced.
+# COUNT shell loops of ITERATIONS each, one after the other (each then sleeps SLEEP seconds, so that every one is
+# sampled even on a loaded machine, and B's last longer than A's however the machine's load changes between the
+# runs), and a file of BYTES written and synced.
 WORKLOAD = """
     import os, subprocess, sys
-    count, iterations, size = (int(word) for word in sys.argv[1:])
-    loop = f"i=0; while [ $i -lt {iterations} ]; do i=$((i+1)); done; sleep 0.4; exit 0"
+    count, iterations, size = (int(word) for word in sys.argv[1:4])
+    loop = f"i=0; while [ $i -lt {iterations} ]; do i=$((i+1)); done; sleep {sys.argv[4]}; exit 0"
     for _ in range(count):
         subprocess.run(["sh", "-c", loop], check=True)
     with open("data", "wb") as out:
@@ -30,7 +31,7 @@ WORKLOAD = """
 def runs(record: Start, tmp_path: Path) -> tuple[str, str]:
     """Two recorded runs: B runs more and longer loops than A."""
     logs = []
-    for name, args in (("a", ("2", "20000", "100000")), ("b", ("3", "150000", "100000"))):
+    for name, args in (("a", ("2", "20000", "100000", "0.4")), ("b", ("3", "150000", "100000", "1.2"))):
         log = str(tmp_path / f"{name}.jsonl")
         status, stderr = finish(record("--hertz", "20", "--jsonl", log, "--output-dir", "out", *py(WORKLOAD, *args)))
         assert (status, stderr) == (0, "")
