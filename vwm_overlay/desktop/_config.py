@@ -146,6 +146,14 @@ def read_config_bytes(path: Path) -> bytes:
         os.close(fd)
 
 
+def _number(data: Mapping[str, Any], key: str, path: Path | str) -> float:
+    """The setting ``key`` of the file at ``path``, which must be a number (TOML's true is not one)."""
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{path}: {key} must be a number, not {value!r}")
+    return float(value)
+
+
 def load_config_file(path: Path) -> dict[str, Any]:
     """The checked contents of a config file: ``hertz``, ``output_dir``, ``scale``, ``lanes`` and ``keys``."""
     raw = read_config_bytes(path)
@@ -162,10 +170,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(_FILE_KEYS)})")
     out: dict[str, Any] = {}
     if "hertz" in data:
-        value = data["hertz"]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}: hertz must be a number, not {value!r}")
-        out["hertz"] = _checked_hertz(float(value), f"{path}: hertz")
+        out["hertz"] = _checked_hertz(_number(data, "hertz", path), f"{path}: hertz")
     if "output_dir" in data:
         value = data["output_dir"]
         if not isinstance(value, str) or not value:
@@ -173,10 +178,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
         _check_path(value, f"{path}: output_dir")
         out["output_dir"] = Path(value)
     if "scale" in data:
-        value = data["scale"]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}: scale must be a number, not {value!r}")
-        out["scale"] = _checked_scale(float(value), f"{path}: scale")
+        out["scale"] = _checked_scale(_number(data, "scale", path), f"{path}: scale")
     if "lanes" in data:
         value = data["lanes"]
         if not isinstance(value, bool):

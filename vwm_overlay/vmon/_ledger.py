@@ -157,17 +157,9 @@ def account_cpu(
     credit_s = min(max(owed_s, 0), room - credit_u)
     delta.children_utime_ticks = credit_u
     delta.children_stime_ticks = credit_s
-    owed_u -= credit_u
-    owed_s -= credit_s
-    if owed_u < 0 or owed_s < 0:
-        ledger.short_cpu += 1
-        if ledger.short_cpu > 1:
-            # The fold never came: the child was auto-reaped (SIGCHLD ignored).
-            owed_u, owed_s = max(owed_u, 0), max(owed_s, 0)
-            ledger.short_cpu = 0
-    else:
-        ledger.short_cpu = 0
-    ledger.owed_u, ledger.owed_s = owed_u, owed_s
+    ledger.owed_u, ledger.owed_s, ledger.short_cpu = _short_or_forgiven(
+        owed_u - credit_u, owed_s - credit_s, ledger.short_cpu
+    )
 
 
 def account_io(
@@ -202,16 +194,22 @@ def account_io(
     credit_w = max(owed_w, 0)
     delta.children_read_bytes = credit_r
     delta.children_write_bytes = credit_w
-    owed_r -= credit_r
-    owed_w -= credit_w
-    if owed_r < 0 or owed_w < 0:
-        ledger.short_io += 1
-        if ledger.short_io > 1:
-            owed_r, owed_w = max(owed_r, 0), max(owed_w, 0)
-            ledger.short_io = 0
-    else:
-        ledger.short_io = 0
-    ledger.owed_r, ledger.owed_w = owed_r, owed_w
+    ledger.owed_r, ledger.owed_w, ledger.short_io = _short_or_forgiven(
+        owed_r - credit_r, owed_w - credit_w, ledger.short_io
+    )
+
+
+def _short_or_forgiven(owed_a: int, owed_b: int, short_samples: int) -> tuple[int, int, int]:
+    """Two owed amounts after a sample, and how many samples running they have been short (below zero).
+
+    A shortfall waits one sample for a fold that lands late; still short after that, the fold never came (the child
+    was auto-reaped: SIGCHLD ignored) and it is forgiven.
+    """
+    if owed_a >= 0 and owed_b >= 0:
+        return owed_a, owed_b, 0
+    if short_samples >= 1:
+        return max(owed_a, 0), max(owed_b, 0), 0
+    return owed_a, owed_b, short_samples + 1
 
 
 def settle(child: Ledger, parent: Ledger) -> None:
