@@ -55,6 +55,15 @@ def nodes() -> Iterator[proc_helpers.Controller]:
 
 
 @pytest.fixture
+def reaped() -> Iterator[None]:
+    """Reaps, at the test's end, every child process the test left (a zombie otherwise until pytest exits)."""
+    try:
+        yield
+    finally:
+        proc_helpers.reap_children()
+
+
+@pytest.fixture
 def record(tmp_path: Path) -> Iterator[Start]:
     """Starts ``vwm-overlay record ARGS`` in ``tmp_path``; every recorder's process group is killed at the end."""
     with recorders(tmp_path) as start:

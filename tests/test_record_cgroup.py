@@ -9,14 +9,13 @@ import os
 import signal
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cgroup_helpers import join_group_argv, real_group
 from log_helpers import processes_named, replayed, replayed_so_far, tree_tasks
 from polling import wait_for
-from proc_helpers import reap_children, spawn
+from proc_helpers import spawn
 from record_helpers import Start, finish
 
 from vwm_overlay.errors import UsageError
@@ -43,12 +42,6 @@ DAEMON = textwrap.dedent("""
     while not pathlib.Path(sys.argv[2]).exists():
         pass
 """)
-
-
-@pytest.fixture
-def reaped() -> Iterator[None]:
-    yield
-    reap_children()
 
 
 def test_the_cgroup2_mount_is_found_in_a_hybrid_layout(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import resource
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +25,6 @@ from vwm_overlay.vmon._table import TaskTable
 from vwm_overlay.vmon._walk import post_order
 
 STAT_ONLY = ProcWants.STAT | ProcWants.FOLLOW_CHILDREN | ProcWants.FOLLOW_THREADS
-
-
-@pytest.fixture
-def reaped() -> Iterator[None]:
-    try:
-        yield
-    finally:
-        reap_children()
 
 
 def _started(script: str, done: Path, timeout_s: float = 60.0) -> int:

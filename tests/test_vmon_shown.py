@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
-import pytest
 from chart_helpers import Feed, make_task
-from proc_helpers import current, reap_children, sample_until, spawn
+from proc_helpers import current, sample_until, spawn
 
 from vwm_overlay.chart import Chart
 from vwm_overlay.tree import TreePrinter
@@ -19,14 +17,6 @@ STAT_ONLY = ProcWants.STAT | ProcWants.FOLLOW_CHILDREN | ProcWants.FOLLOW_THREAD
 
 # Blocks reading stdin; once a byte arrives, sleeps: the wait channel moves while the stat may not.
 PROGRAM = "import os, time\nos.read(0, 1)\ntime.sleep(600)\n"
-
-
-@pytest.fixture
-def reaped() -> Iterator[None]:
-    try:
-        yield
-    finally:
-        reap_children()
 
 
 def _wchan(pid: int) -> str:

@@ -14,13 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from log_helpers import replayed, tree_tasks
-from proc_helpers import Controller, proc_stat_fields, reap_children, spawn
+from proc_helpers import Controller, proc_stat_fields, spawn
 
 from vwm_overlay.vmon import ProcWants, SysWants, Task, TaskStat, Vmon, VmonFlags, iter_tree
 from vwm_overlay.vmon._ledger import Ledger, account_cpu, account_io, settle
@@ -61,14 +60,6 @@ class Totals:
 def _children_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-@pytest.fixture
-def reaped() -> Iterator[None]:
-    try:
-        yield
-    finally:
-        reap_children()
 
 
 def _record(script: str, done: Path) -> tuple[Totals, float, int, float]:
