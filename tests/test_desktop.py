@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from polling import wait_for
 from x11_helpers import ClientProc, Session, new_session, xdotool
-from Xlib import X, Xatom
+from Xlib import XK, X, Xatom
 from Xlib.protocol import event
 
 from vwm_overlay.chart.theme import premultiplied_pixel
@@ -458,3 +458,26 @@ def test_without_shared_memory_a_sample_sends_its_changes_not_the_frame(
         assert lean == whole
     finally:
         program.close()
+
+
+def test_a_modifier_key_the_window_manager_grabs_after_the_program_started_is_told(
+    xsession: Session, tmp_path: Path
+) -> None:
+    """A manager announces itself, then grabs its keys: the program looks again for a while, and tells once."""
+    clock = Clock()
+    err = io.StringIO()
+    with Connection(xsession.display) as conn, Connection(xsession.display) as manager:
+        config = AppConfig(display=xsession.display, bindings={"toggle": "Mod4+semicolon"}, output_dir=tmp_path)
+        app = OverlayApp(conn, config, out=io.StringIO(), err=err, clock=clock)
+        app.start()
+        try:
+            assert "Mod4" not in err.getvalue()
+            super_l = manager.display.keysym_to_keycode(XK.string_to_keysym("Super_L"))
+            manager.root.grab_key(super_l, X.AnyModifier, False, X.GrabModeAsync, X.GrabModeAsync)
+            manager.sync()
+            for _ in range(40):  # 20 s of the program's clock, half a second a step
+                clock.now_s += 0.5
+                app.step()
+            assert err.getvalue().count("takes Super_L itself") == 1, err.getvalue()
+        finally:
+            app.close()

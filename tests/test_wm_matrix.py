@@ -168,7 +168,9 @@ def test_the_chart_lives_with_its_window(desk: Desk, compositor: str | None, pro
     args = ("--toggle", SUPERLESS_TOGGLE) if wm.takes_super else ()
     app = start_app(xs, desk.conn, procs, *args, pids=(client.pid, other.pid))
     if wm.takes_super:
-        line = app.wait_output(r"Mod4 hotkeys .*\n", stream="err").group(0)
+        # A manager (re)started just before grabs its keys a moment after it announces itself: the program looks
+        # again for a while after it starts (and after a new manager).
+        line = app.wait_output(r"Mod4 hotkeys .*\n", stream="err", timeout_s=30).group(0)
         assert re.search(r"takes (Super_[LR](, )?)+ itself", line) and "Win95Keys=0" in line, line
 
     # The hotkey shows the focused window's chart, and only that one.

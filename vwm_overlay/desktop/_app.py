@@ -63,6 +63,10 @@ EXPOSE_WAIT_S = 0.1
 #: Without XFIXES nothing says when a compositor starts or stops: ask this often.
 COMPOSITOR_POLL_S = 2.0
 
+#: After start and after a new window manager, its grabs of modifier keys are looked for again this long after
+#: (seconds): a manager announces itself before it grabs its keys, and a loaded machine can take seconds between.
+MODIFIER_RECHECKS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
 #: Events handled per pass of the loop at most, so that a client flooding the server with changes (a property
 #: rewritten in a loop, windows mapped and destroyed by the thousand) never starves sampling and drawing, nor
 #: delays the reaction to a signal.
@@ -112,6 +116,7 @@ class OverlayApp:
         )
         self._next_poll_s = 0.0
         self._swallowed_told: set[str] = set()  # modifier-key warnings given, each once
+        self._swallow_checks_s: list[float] = []  # when to look for them again (clock times, soonest first)
 
     @property
     def views(self) -> dict[int, WindowView]:
@@ -160,6 +165,9 @@ class OverlayApp:
             for view in self.registry:
                 if paused or view.frame_pending:
                     self._present(view)
+        if self._swallow_checks_s and self.clock() >= self._swallow_checks_s[0]:
+            del self._swallow_checks_s[0]
+            self._check_swallowed(again=False)
         if not self.watch.event_driven and self.clock() >= self._next_poll_s:
             self._next_poll_s = self.clock() + COMPOSITOR_POLL_S
             state = self.watch.poll()
@@ -228,6 +236,9 @@ class OverlayApp:
         if not self.watch.event_driven:
             poll = max(0.0, self._next_poll_s - self.clock())
             timeout = poll if timeout is None else min(timeout, poll)
+        if self._swallow_checks_s:
+            check = max(0.0, self._swallow_checks_s[0] - self.clock())
+            timeout = check if timeout is None else min(timeout, check)
         return timeout
 
     def _exposed(self, event: rq.Event) -> None:
@@ -286,8 +297,11 @@ class OverlayApp:
             view.mapped = client.mapped
             self._show(view)
 
-    def _check_swallowed(self) -> None:
-        """Tell once about each modifier key a (new) window manager takes for itself."""
+    def _check_swallowed(self, *, again: bool = True) -> None:
+        """Tell once about each modifier key a (new) window manager takes for itself; ``again``: look later too."""
+        if again:
+            now = self.clock()
+            self._swallow_checks_s = [now + after_s for after_s in MODIFIER_RECHECKS_S]
         for problem in self.hotkeys.swallowed():
             if str(problem) not in self._swallowed_told:
                 self._swallowed_told.add(str(problem))

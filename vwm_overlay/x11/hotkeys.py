@@ -182,6 +182,8 @@ class Hotkeys:
                     catch = xerror.CatchError(xerror.BadAccess)
                     self.conn.root.grab_key(code, X.AnyModifier, False, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
                     attempts.append((bit, code, catch))
+        if not attempts:
+            return []
         self.conn.sync()
         taken: dict[int, list[str]] = {}
         for bit, code, catch in attempts:
