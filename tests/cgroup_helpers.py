@@ -29,7 +29,7 @@ def _empty(group: Path) -> None:
         for pid in group_pids(group):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not group_pids(group), 10.0, f"{group} to empty")
+    wait_for(lambda: not group_pids(group), 30, f"{group} to empty")
 
 
 @contextlib.contextmanager

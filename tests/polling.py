@@ -11,7 +11,7 @@ __all__ = ["wait_for"]
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout_s: float = 5.0, what: str = "a condition") -> T:
+def wait_for(predicate: Callable[[], T], timeout_s: float = 20.0, what: str = "a condition") -> T:
     """Poll ``predicate`` until it returns something true, against a deadline."""
     deadline = time.monotonic() + timeout_s
     delay_s = 0.002

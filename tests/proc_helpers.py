@@ -54,7 +54,7 @@ COMMAND_TIMEOUT_S = 10.0
 _started: list[subprocess.Popen[bytes]] = []
 
 
-def sample_until(vmon: Vmon, predicate: Callable[[], T], timeout_s: float = 5.0, what: str = "a condition") -> T:
+def sample_until(vmon: Vmon, predicate: Callable[[], T], timeout_s: float = 20.0, what: str = "a condition") -> T:
     """Sample until ``predicate`` (checked after each sample) returns something true."""
 
     def sampled() -> T:

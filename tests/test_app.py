@@ -89,7 +89,7 @@ class AppProc:
             else:
                 self.err += chunk
 
-    def wait_output(self, pattern: str, *, stream: str = "out", timeout_s: float = 10.0) -> re.Match[str]:
+    def wait_output(self, pattern: str, *, stream: str = "out", timeout_s: float = 30.0) -> re.Match[str]:
         deadline = time.monotonic() + timeout_s
         while True:
             match = re.search(pattern, (self.out if stream == "out" else self.err).decode())
@@ -197,7 +197,7 @@ def start_app(
     procs.append(app)
     wait_for(lambda: app.proc.poll() is not None or connected(conn, app.pid), 15, "the program to connect")
     assert app.proc.poll() is None, f"the program exited: {app.finish()} {app.err.decode()}"
-    wait_for(lambda: all(monitored(app.pid)[pid] for pid in pids), 10, f"the program to monitor {pids}")
+    wait_for(lambda: all(monitored(app.pid)[pid] for pid in pids), 30, f"the program to monitor {pids}")
     return app
 
 
@@ -510,8 +510,8 @@ def test_windows_coming_and_going_in_thousands_neither_wedge_nor_stop_it(
     assert end_trouble(storm) == 20 * 600
     client = ClientProc(xs.env, "--x", "500", "--y", "200", "--color", "00ff00")
     procs.append(client)
-    wait_for(lambda: monitored(app.pid)[client.pid], 10, "the program to monitor a window after the storm")
-    wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), 10, "a chart over it")
+    wait_for(lambda: monitored(app.pid)[client.pid], 30, "the program to monitor a window after the storm")
+    wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), 30, "a chart over it")
     assert app.finish(timeout_s=5) == 0
     assert app.err == b"", app.err.decode()
 
@@ -524,7 +524,7 @@ def test_a_client_rewriting_a_property_in_a_loop_does_not_freeze_it(procs: Procs
         app = start_app(session, conn, procs, "--show-all", pids=(first.pid,))
         flood = trouble(session, procs, "props")
         try:
-            wait_for(lambda: monitored(app.pid)[flood.pid], 10, "the program to monitor the flooding window")
+            wait_for(lambda: monitored(app.pid)[flood.pid], 30, "the program to monitor the flooding window")
             # While the flood goes on, a new window is still found and charted, and a signal still ends the program.
             client = ClientProc(session.env, "--x", "60", "--y", "420", "--color", "00ff00")
             procs.append(client)
@@ -545,7 +545,7 @@ def test_sigterm_ends_it_even_when_the_x_server_stopped_answering(procs: Procs) 
         client = ClientProc(session.env, "--x", "40", "--y", "40")
         procs.append(client)
         app = start_app(session, conn, procs, "--show-all", pids=(client.pid,))
-        wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), 10, "a chart over the window")
+        wait_for(lambda: shown_over(conn, client_rect(conn, client.window)), 30, "a chart over the window")
         assert session.xvfb_proc is not None
         session.xvfb_proc.send_signal(signal.SIGSTOP)
         try:

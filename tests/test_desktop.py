@@ -52,7 +52,7 @@ class Driven:
         self.app = OverlayApp(self.conn, config, out=self.out, err=self.err, clock=self.clock)
         self.app.start()
 
-    def pump(self, until: Callable[[], Any], what: str, timeout_s: float = 10.0) -> Any:
+    def pump(self, until: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
         """Feed the program the X events until ``until()`` is true (no samples taken)."""
 
         def step() -> Any:
@@ -214,7 +214,7 @@ def test_discard_forgets_the_exited_tasks_of_the_focused_chart(
         driven.samples(1)
         return view.chart.snowflake_count > 0
 
-    wait_for(snowflake, 10, "the child to exit and show as an exited task")
+    wait_for(snowflake, 30, "the child to exit and show as an exited task")
     driven.focus(proc)
     driven.app.act("discard")
     assert view.chart.snowflake_count == 0
@@ -369,7 +369,7 @@ def test_the_charts_are_scaled_to_the_screens_xft_dpi(
                 program.samples(1)
                 return len(marker_runs(view)) >= 2
 
-            wait_for(both_started, 10, "the children's rows")
+            wait_for(both_started, 30, "the children's rows")
             assert view.visible and view.chart.theme.row_px == 30
             # Three heading rows and the client's, then a 29 px bar and a 1 px divider per row: 30 px rows.
             assert marker_runs(view) == [(4 * 30, 29), (5 * 30, 29)]

@@ -89,7 +89,7 @@ def _remove_group(group: Path) -> None:
         for pid in group_pids(each):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        wait_for(lambda each=each: not group_pids(each), 10.0, f"{each} to empty")  # type: ignore[misc]
+        wait_for(lambda each=each: not group_pids(each), 30, f"{each} to empty")  # type: ignore[misc]
         each.rmdir()
 
 

@@ -313,5 +313,5 @@ def test_a_reused_tid_is_a_new_thread(nodes: Controller, vmon: Vmon) -> None:
         live = {t.pid: t for t in task.threads if not t.is_stale}
         return set(live) == {node.pid, *again} and live[tids[0]] is not old[tids[0]]
 
-    sample_until(vmon, renewed, 1.0, "the new threads")
+    sample_until(vmon, renewed, what="the new threads")
     assert old[node.pid] in task.threads  # the main thread is the same throughout

@@ -71,7 +71,7 @@ def test_a_real_xterm_title_reads_right(xsession: Session) -> None:
                             found.append(read_text(conn, inner.id, "WM_NAME"))
                 return found
 
-            assert "日本語 café" in wait_for(lambda: [t for t in titles() if t and "caf" in t], 10, "the xterm title")
+            assert "日本語 café" in wait_for(lambda: [t for t in titles() if t and "caf" in t], 30, "the xterm title")
     finally:
         xterm.kill()
         xterm.wait()

@@ -28,7 +28,7 @@ def conn(xsession: Session) -> Iterator[Connection]:
         yield connection
 
 
-def next_action(conn: Connection, hotkeys: Hotkeys, timeout_s: float = 5.0) -> str:
+def next_action(conn: Connection, hotkeys: Hotkeys, timeout_s: float = 20.0) -> str:
     """Dispatch events to the hotkeys until one maps to an action."""
     deadline = time.monotonic() + timeout_s
     while True:

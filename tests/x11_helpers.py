@@ -109,7 +109,7 @@ class ClientProc:
         line, self._buf = self._buf.split(b"\n", 1)
         return line.decode()
 
-    def expect(self, prefix: str, timeout_s: float = 5.0) -> str:
+    def expect(self, prefix: str, timeout_s: float = 20.0) -> str:
         """Skip lines until one starts with ``prefix``."""
         deadline = time.monotonic() + timeout_s
         while True:
@@ -175,7 +175,7 @@ class Pump:
         kind: type[E],
         window: int | None = None,
         where: Callable[[E], object] = bool,
-        timeout_s: float = 5.0,
+        timeout_s: float = 20.0,
     ) -> E:
         """Pump until an event of ``kind`` (for ``window``, matching ``where``) follows the last one returned."""
         deadline = time.monotonic() + timeout_s
