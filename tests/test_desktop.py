@@ -274,6 +274,11 @@ def test_a_new_title_shows_in_the_heading_at_once_and_names_the_saved_chart(
     driven.focus(one)
     driven.app.act("save")
     assert Path(driven.out.getvalue().strip()).name.startswith(f"vim_notes.txt-{one.pid}-")
+    # A save in the instant of a change, its notification not read yet, names the chart after the new title.
+    one.command("title less log")
+    driven.app.act("save")
+    assert Path(driven.out.getvalue().splitlines()[-1]).name.startswith(f"less_log-{one.pid}-")
+    assert view.chart.header_texts()[0] == "\\/\\/\\ # less log @ 10Hz"
 
 
 def test_an_exposed_overlay_is_sent_again(xsession: Session, driven: Driven, clients: list[ClientProc]) -> None:

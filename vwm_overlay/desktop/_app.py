@@ -217,6 +217,10 @@ class OverlayApp:
 
     def act(self, action: str) -> None:
         """Do what a hotkey asks (see :data:`~vwm_overlay.desktop.ACTIONS`)."""
+        if action == "save":
+            focused = self.tracker.active_client()
+            if focused is not None:
+                self._apply(self.tracker.read_title(focused))
         self.actions(action)
 
     def sample(self) -> None:

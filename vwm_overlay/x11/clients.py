@@ -480,6 +480,12 @@ class ClientTracker:
             out += self._recheck_title(wid)
         return out
 
+    def read_title(self, wid: int) -> list[ClientEvent]:
+        """Read ``wid``'s title now (its change, if any), whether or not a change was seen: a save names the chart
+        after the title the window has when the key is pressed, even one whose notification is still queued."""
+        self._titles_due.pop(wid, None)
+        return self._recheck_title(wid)
+
     def _recheck_title(self, wid: int) -> list[ClientEvent]:
         client = self.clients.get(wid)
         if client is None or not client.local:
