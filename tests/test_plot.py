@@ -93,6 +93,10 @@ def test_svg_pdf_and_another_size(record: Start, tmp_path: Path) -> None:
     assert b"<svg" in (tmp_path / "chart").read_bytes()[:200]
     assert main(["plot", str(log), "-o", str(tmp_path / "big.png"), "--width", "1000", "--height", "300"]) == 0
     assert pixels(tmp_path / "big.png")[:2] == (1000, 300)
+    # A size that fits may not at a scale: one line, nothing drawn.
+    for size in (("--width", "16384"), ("--width", "4096", "--height", "4096")):
+        assert main(["plot", str(log), "-o", str(tmp_path / "huge.png"), "--scale", "4", *size]) == 2
+    assert not (tmp_path / "huge.png").exists()
 
 
 def test_an_unwritable_output_is_one_line(record: Start, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

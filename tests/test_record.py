@@ -207,6 +207,8 @@ def test_a_pid_that_does_not_exist_is_a_usage_error(record: Start) -> None:
         (["--height", "27", "--", "true"], "--height"),
         (["--width", "40000", "--", "true"], "--width"),
         (["--width", "16384", "--height", "16384", "--", "true"], "Mpx"),
+        (["--scale", "4", "--width", "16384", "--", "true"], "65536 x 2400 px"),
+        (["--scale", "4", "--width", "4096", "--height", "4096", "--", "true"], "Mpx"),
         (["--wip-name", "w" * 256, "--", "true"], "--wip-name"),
         (["--hertz", "0", "--", "true"], "--hertz"),
         (["--hertz", "1001", "--", "true"], "--hertz"),

@@ -17,7 +17,7 @@ from typing import NoReturn
 from ..errors import UsageError
 from .report_options import REPORTS_HELP, ReportOptions, add_report_arguments, report_options
 
-__all__ = ["RecordOptions", "UsageParser", "filename_safe", "interpolate", "parse_options"]
+__all__ = ["RecordOptions", "UsageParser", "chart_size_px", "filename_safe", "interpolate", "parse_options"]
 
 MIN_WIDTH_PX = 200
 MIN_HEIGHT_PX = 28
@@ -124,6 +124,22 @@ def _int_in(low: int, high: int | None) -> type[int]:
     return check  # type: ignore[return-value]
 
 
+def chart_size_px(width_px: float, height_px: float, scale: float) -> tuple[int, int]:
+    """The chart's size in pixels, ``width_px`` x ``height_px`` at ``scale``, within the bounds above.
+
+    Raises :class:`~vwm_overlay.errors.UsageError` for a size out of bounds: the check is on what is drawn, so a
+    size that fits can no longer exceed them by its scale.
+    """
+    width, height = round(width_px * scale), round(height_px * scale)
+    if max(width, height) > MAX_SIDE_PX or width * height > MAX_AREA_PX:
+        at_scale = f" at --scale {scale:g}" if scale != 1 else ""
+        raise UsageError(
+            f"--width {width_px:g} x --height {height_px:g}{at_scale} is {width} x {height} px: at most "
+            f"{MAX_SIDE_PX} a side and {MAX_AREA_PX // 10**6} Mpx in all (about 17 bytes each)"
+        )
+    return width, height
+
+
 def _scale(text: str) -> float:
     try:
         value = float(text)
@@ -217,11 +233,7 @@ def parse_options(argv: Sequence[str]) -> RecordOptions:
         raise UsageError("nothing to record: give a command after -- or --pid PID (see --help)")
     if args.reaper and not command:
         raise UsageError("--reaper needs a command")
-    if args.width * args.height > MAX_AREA_PX:
-        raise UsageError(
-            f"--width {args.width} x --height {args.height} is {args.width * args.height / 1e6:.0f} Mpx: "
-            f"at most {MAX_AREA_PX // 10**6} Mpx (about 17 bytes each)"
-        )
+    chart_size_px(args.width, args.height, args.scale)
     name = args.name if args.name is not None else (os.path.basename(command[0]) if command else None)
     return RecordOptions(
         command=tuple(command),

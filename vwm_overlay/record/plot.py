@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ..chart import FORMATS, Chart, write_chart
 from ..errors import UsageError
 from .logformat import read_log
-from .options import MAX_SCALE, MIN_HEIGHT_PX, MIN_SCALE, MIN_WIDTH_PX, UsageParser
+from .options import MAX_SCALE, MIN_HEIGHT_PX, MIN_SCALE, MIN_WIDTH_PX, UsageParser, chart_size_px
 from .replay import LogReplay
 
 __all__ = ["plot_log", "run_plot"]
@@ -119,8 +119,7 @@ def plot_log(
     width = recorded["width_px"] if width_px is None else width_px
     height = recorded["height_px"] if height_px is None else height_px
     chart = Chart(
-        round(width * scale),
-        round(height * scale),
+        *chart_size_px(width, height, scale),
         name=recorded["name"] if name is None else name,
         markers_every=recorded["markers_every"],
         hertz=header["hertz"],

@@ -22,7 +22,7 @@ from ..vmon import ProcWants, SysWants, Task, Vmon, VmonFlags
 from .child import Command, set_child_subreaper
 from .files import LineFile, OutputDir, create_output, describe, report
 from .jsonlog import JsonLog, log_header
-from .options import RecordOptions
+from .options import RecordOptions, chart_size_px
 from .progress import Progress
 from .reports import Reports
 from .signals import ENDING_SIGNALS, HANDLED_SIGNALS, SI_KERNEL, SignalWait
@@ -67,8 +67,7 @@ class Recorder:
         # as the overlay does to spare the X server.
         self.schedule = Schedule(options.hertz, clock, auto_backoff=False)
         self.chart = Chart(
-            round(options.width_px * options.scale),
-            round(options.height_px * options.scale),
+            *chart_size_px(options.width_px, options.height_px, options.scale),
             name=options.name,
             markers_every=options.markers_every,
             hertz=options.hertz,
