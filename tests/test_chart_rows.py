@@ -121,3 +121,23 @@ def test_a_chart_too_short_for_any_row_and_a_tree_gone() -> None:
         child.is_stale = True
     feed.step()
     assert chart.hidden_count == 0
+
+
+def test_a_task_listed_twice_gets_one_row(tmp_path: Path) -> None:
+    """A group's top-level process that is also another's child (until the group catches up) is one row: drawn
+    twice, the rows overlapped and the background no longer fitted the chart."""
+    root = make_task(100, "group")
+    parent = make_task(150, "recorder", parent=root)
+    idle = [make_task(200 + i, f"idle{i}", parent=parent) for i in range(40)]
+    busy = make_task(300, "busy", parent=parent)
+    root.children.append(busy)  # also a root of its own
+    chart = Chart(800, 300, theme=THEME)
+    feed = Feed(chart, root)
+    feed.step()
+    feed.steps(3, {busy: (feed.one_core(), 0)})
+    png = Png(chart, tmp_path / "c.png")  # composes the whole chart, background and all
+    assert png.height == 300
+    y = chart.row_y(busy)
+    assert y is not None and all(is_cyan(p) for p in png.column(0, y, y + ROW - 1))
+    assert chart.hidden_count == 43 - (300 - HEADER_PX) // ROW
+    assert sum(chart.row_y(t) is not None for t in idle) == (300 - HEADER_PX) // ROW - 3

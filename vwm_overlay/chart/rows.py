@@ -130,8 +130,14 @@ def walk_tree(root: Task, indent_px: int, row_px: int, slot_px: int) -> tuple[li
     # (task, depth, x of ancestor bars, whether a tee is drawn, whether a live sibling follows)
     stack: list[tuple[Task, int, tuple[int, ...], bool, bool]] = [(root, 0, (), False, False)]
     push = stack.append
+    # A task gets one row even where the tasks do not form a tree (a group's top-level process that is also
+    # another's child until the group catches up): a second row would overlap the others.
+    walked: set[int] = set()
     while stack:
         task, depth, bars, tee, has_later = stack.pop()
+        if id(task) in walked:
+            continue
+        walked.add(id(task))
         if task.is_stale:
             _collect_stale(task, stale)
             continue

@@ -195,10 +195,11 @@ class CgroupFollower:
         for pid, task in list(self._roots.items()):
             if task.parent is not None:
                 del self._roots[pid]
-                if task in root.children:
-                    root.children.remove(task)
-                    root.children_changed = True
                 self._vmon.unmonitor(task)  # the tree it joined holds its own reference
+        # The recorded command too, when its parent (the recorder) is in the group.
+        if any(task.parent is not None for task in root.children):
+            root.children[:] = [task for task in root.children if task.parent is None]
+            root.children_changed = True
 
     def adopt(self, task: Task) -> None:
         """The recorded command's tree, shown under the group's row too."""
