@@ -128,6 +128,12 @@ def test_help_lists_commands_hotkeys_and_exit_codes() -> None:
     assert done.returncode == 0
     for text in ("tree", "Mod4+semicolon", "toggle_all", "Mod4+s", "--show-all", "exit status", "3    the overlay"):
         assert text in done.stdout, text
+    # Every option the overlay takes, listed (the hotkey options as one line).
+    from vwm_overlay.cli import command_parsers
+
+    for action in command_parsers()[""]._actions:
+        if not action.dest.startswith("key_"):
+            assert all(option in done.stdout for option in action.option_strings), action.option_strings
 
 
 def test_saved_chart_names_are_safe_and_distinct() -> None:

@@ -81,7 +81,7 @@ def _tree_parser() -> _Parser:
     parser = _Parser(
         prog="vwm-overlay tree",
         description="Sample a process, its descendants and threads, and print the tree after each sample: "
-        "pid, state, CPU%% of one core, read and write bytes per second, and the command line "
+        "pid, state, CPU% of one core, read and write bytes per second, and the command line "
         "(threads are marked with ~).",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -165,19 +165,22 @@ and a hotkey shows their chart over the window.  SIGINT or SIGTERM end it."""
 
 
 def _overlay_help() -> str:
-    from .desktop import hotkeys_help
+    from .desktop import add_overlay_arguments, hotkeys_help
 
-    return f"""\
-options (without a command):
-  --display DISPLAY  the X display (default: $DISPLAY)
-  --config FILE      settings file (default: ~/.config/vwm-overlay/config.toml)
-  --hertz HZ         samples per second (default 10)
-  --output-dir DIR   where saved charts go (default: ~/.cache/vwm-overlay)
-  --show-all         start with every window's chart shown
-  --ACTION KEYS      bind a hotkey, e.g. --toggle-all Mod4+F12 ("" unbinds it)
-
-hotkeys (defaults; also set in the config file's [keys] table, e.g. toggle = "Mod4+F11"):
-{hotkeys_help()}"""
+    # The options from the parser that takes them, so the two never differ; the hotkey options in one line.
+    options = argparse.ArgumentParser(usage=argparse.SUPPRESS, add_help=False)
+    add_overlay_arguments(options, hotkeys=False)
+    options.add_argument("--ACTION", metavar="KEYS", help='bind a hotkey, e.g. --toggle-all Mod4+F12 ("" unbinds it)')
+    option_lines = options.format_help().strip().splitlines()[1:]
+    return "\n".join(
+        [
+            "options (without a command):",
+            *option_lines,
+            "",
+            'hotkeys (defaults; also set in the config file\'s [keys] table, e.g. toggle = "Mod4+F11"):',
+            hotkeys_help(),
+        ]
+    )
 
 
 SUBCOMMANDS = {"tree": _main_tree, "record": _main_record, "plot": _main_plot, "compare": _main_compare}

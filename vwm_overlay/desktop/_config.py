@@ -199,8 +199,8 @@ def load_config_file(path: Path) -> dict[str, Any]:
 # -- the command line ------------------------------------------------------------------------
 
 
-def add_overlay_arguments(parser: argparse.ArgumentParser) -> None:
-    """The overlay program's options, on a parser the command line owns."""
+def add_overlay_arguments(parser: argparse.ArgumentParser, *, hotkeys: bool = True) -> None:
+    """The overlay program's options, on a parser the command line owns (``hotkeys``: one option per action)."""
     parser.add_argument("--display", metavar="DISPLAY", help="the X display (default: $DISPLAY)")
     parser.add_argument(
         "--config",
@@ -220,6 +220,8 @@ def add_overlay_arguments(parser: argparse.ArgumentParser) -> None:
         help="multiply the charts' rows, text and gaps by F, 0.5 to 4 (default: the Xft.dpi resource / 96, else 1)",
     )
     parser.add_argument("--lanes", action="store_true", help="start with an IO and a memory lane under each process")
+    if not hotkeys:
+        return
     keys = parser.add_argument_group("hotkeys", 'KEYS is modifiers and an X key name, e.g. Mod4+Shift+F12; "" unbinds')
     for action, default in BINDINGS.items():
         keys.add_argument(
