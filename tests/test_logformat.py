@@ -193,6 +193,26 @@ def test_what_is_not_a_log_is_refused(tmp_path: Path, content: str, message: str
         read_log(str(path))
 
 
+def test_bytes_that_are_no_text_and_endless_lines_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes(b"\xff\xfe\xfd caf\xe9\n")
+    with pytest.raises(LogError, match="not a vwm-overlay log"):
+        read_log(str(latin1))
+    later = write_lines(tmp_path / "later.jsonl", header(), {"sample": 0})
+    with open(later, "ab") as out:
+        out.write(b'{"sample": "caf\xe9"}\n')
+    _, lines = read_log(later)
+    with pytest.raises(LogError, match=":3: not JSON"):
+        list(lines)
+    # No newline ever (a device): refused after a bounded read, not read for ever.
+    assert main(["plot", "/dev/zero", "--output", str(tmp_path / "x.png")]) == 2
+    assert main(["compare", str(latin1), "/dev/zero"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "Traceback" not in err and "more than" in err
+
+
 def test_a_missing_log_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(LogError, match="No such file"):
         read_log(str(tmp_path / "missing.jsonl"))

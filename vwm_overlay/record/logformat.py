@@ -95,6 +95,12 @@ class LogError(UsageError):
     """A log that cannot be read: missing, not JSON lines, of another schema or version (exit status 2)."""
 
 
+#: The longest line read: a header is a few hundred bytes, a sample of 10,000 changing tasks about a megabyte.  A
+#: longer one is no log's (``plot /dev/zero`` would otherwise read for ever).
+MAX_HEADER_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 26
+
+
 def read_log(path: str) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     """The header of the log at ``path`` and an iterator over its following lines, each a dict.
 
@@ -102,23 +108,33 @@ def read_log(path: str) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     last line without its newline (the recorder was killed while writing it) is ignored.
     """
     try:
-        stream = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the iterator
+        stream = open(path, "rb")  # noqa: SIM115 - closed by the iterator
     except OSError as err:
         raise LogError(f"{path}: {err.strerror}") from None
     try:
-        header = _header(path, stream.readline())
+        header = _header(path, _read_line(stream, path, MAX_HEADER_BYTES))
     except BaseException:
         stream.close()
         raise
     return header, _lines(path, stream)
 
 
-def _header(path: str, line: str) -> dict[str, Any]:
+def _read_line(stream: IO[bytes], where: str, limit: int) -> bytes:
+    try:
+        line = stream.readline(limit + 1)
+    except OSError as err:
+        raise LogError(f"{where}: {err.strerror}") from None
+    if len(line) > limit:
+        raise LogError(f"{where}: a line of more than {limit} bytes: not a vwm-overlay log")
+    return line
+
+
+def _header(path: str, line: bytes) -> dict[str, Any]:
     if not line:
         raise LogError(f"{path}: empty, not a vwm-overlay log")
     try:
         header = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # UnicodeDecodeError included
         raise LogError(f"{path}: not a vwm-overlay log (its first line is not JSON)") from None
     if not isinstance(header, dict) or header.get("schema") != SCHEMA:
         if isinstance(header, dict) and "sample" in header:
@@ -135,16 +151,16 @@ def _header(path: str, line: str) -> dict[str, Any]:
     return header
 
 
-def _lines(path: str, stream: IO[str]) -> Iterator[dict[str, Any]]:
+def _lines(path: str, stream: IO[bytes]) -> Iterator[dict[str, Any]]:
     with stream:
         number = 1
-        for line in stream:
+        while line := _read_line(stream, f"{path}:{number + 1}", MAX_LINE_BYTES):
             number += 1
-            if not line.endswith("\n"):
+            if not line.endswith(b"\n"):
                 return  # cut short by a crash while writing: everything before it is whole
             try:
                 entry = json.loads(line)
-            except ValueError:
+            except ValueError:  # UnicodeDecodeError included
                 raise LogError(f"{path}:{number}: not JSON") from None
             if not isinstance(entry, dict):
                 raise LogError(f"{path}:{number}: not a JSON object")
