@@ -58,6 +58,18 @@ def test_clients_appear_with_their_pid_and_disappear(xsession: Session, pump: Pu
     assert pump.tracker.get(client.window) is None
 
 
+def test_desktop_and_dock_windows_are_not_charted(xsession: Session, pump: Pump, clients: list[ClientProc]) -> None:
+    """A file manager's desktop window covers the screen and a panel is the desktop's own: no chart for them."""
+    desktop = ClientProc(xsession.env, "--type", "DESKTOP", "--x", "0", "--y", "0")
+    dock = ClientProc(xsession.env, "--type", "DOCK", "--x", "0", "--y", "500", "--height", "24")
+    plain = ClientProc(xsession.env, "--x", "400", "--y", "100")
+    clients += [desktop, dock, plain]
+    pump.until(ClientAdded, plain.window)
+    assert not pump.of(ClientAdded, desktop.window) and not pump.of(ClientAdded, dock.window)
+    assert set(pump.tracker.pids()) >= {plain.window}
+    assert not {desktop.window, dock.window} & set(pump.tracker.pids())
+
+
 def test_pid_from_xres_when_the_client_sets_none(xsession: Session, pump: Pump, clients: list[ClientProc]) -> None:
     client = ClientProc(xsession.env, "--pid", "none")
     clients.append(client)
@@ -208,6 +220,35 @@ def test_window_manager_restart_rescans(clients: list[ClientProc]) -> None:
         assert not pump.of(ClientRemoved, client.window)
         tracked = pump.tracker.get(client.window)
         assert tracked is not None and tracked.pid == client.pid and tracked.mapped
+
+
+def test_a_manager_that_lists_its_clients_after_announcing_itself_is_followed_by_its_list(
+    clients: list[ClientProc],
+) -> None:
+    """The test plays an EWMH manager that sets its check window first and its client list a moment later (as
+    openbox, i3 and awesome do when they start while the program runs)."""
+    with new_session() as xs, Connection(xs.display) as wm, Connection(xs.display) as conn:
+        tracker = ClientTracker(conn)
+        assert tracker.start() == [WindowManagerChanged(None)]
+        assert not tracker.ewmh
+        pump = Pump(conn, tracker)
+        client = ClientProc(xs.env)
+        clients.append(client)
+        check = wm.root.create_window(-10, -10, 1, 1, 0, X.CopyFromParent)
+        for window in (check, wm.root):
+            window.change_property(wm.atom("_NET_SUPPORTING_WM_CHECK"), Xatom.WINDOW, 32, [check.id])
+        check.change_property(wm.atom("_NET_WM_NAME"), wm.atom("UTF8_STRING"), 8, b"late-lister")
+        wm.sync()
+        pump.until(WindowManagerChanged, where=lambda e: e.name == "late-lister")
+        assert not tracker.ewmh  # no client list yet: not a live one
+        wm.root.change_property(wm.atom("_NET_CLIENT_LIST"), Xatom.WINDOW, 32, [client.window])
+        wm.sync()
+        pump.until(WindowManagerChanged, where=lambda e: tracker.ewmh)
+        assert tracker.get(client.window) is not None
+        # From its list: a window it drops from the list is no client any more, mapped or not.
+        wm.root.change_property(wm.atom("_NET_CLIENT_LIST"), Xatom.WINDOW, 32, [])
+        wm.sync()
+        pump.until(ClientRemoved, client.window)
 
 
 def test_without_ewmh_clients_are_found_by_wm_state_inside_frames(clients: list[ClientProc]) -> None:

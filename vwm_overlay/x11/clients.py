@@ -36,7 +36,7 @@ from .events import (
     Rect,
     WindowManagerChanged,
 )
-from .props import read_text, read_windows, window_pid, window_title
+from .props import read_atoms, read_text, read_windows, window_pid, window_title
 from .topology import client_rect, ewmh_manager, fallback_clients, find_frame, hidden_by_state, parent_of
 
 __all__ = ["Client", "ClientTracker", "is_local_name", "local_names"]
@@ -66,6 +66,7 @@ class Client:
     window: int
     frame: int
     pid: int | None
+    #: A window of this machine that gets a chart (remote ones, desktops and docks do not).
     local: bool
     rect: Rect
     client_mapped: bool
@@ -117,6 +118,7 @@ class ClientTracker:
         self._titles_due: dict[int, float] = {}  # client window -> since when its title waits to be read
         self.hostname = (hostname if hostname is not None else socket.gethostname()).lower()
         self._local = local_names(self.hostname)
+        self._unchartable_types = frozenset(conn.atom(f"_NET_WM_WINDOW_TYPE_{kind}") for kind in ("DESKTOP", "DOCK"))
         self._told_pid_mismatch = False
         self.clients: dict[int, Client] = {}
         self._frames: dict[int, set[int]] = {}  # frame -> clients inside it
@@ -142,6 +144,11 @@ class ClientTracker:
                 handler(self, event)
         self._mute_floods()
         return self._finish()
+
+    @property
+    def ewmh(self) -> bool:
+        """Whether the clients are those of a live EWMH manager's ``_NET_CLIENT_LIST`` (else found by WM_STATE)."""
+        return self._ewmh
 
     def rescan(self) -> list[ClientEvent]:
         """Rebuild the client list from scratch (also done on a window manager change)."""
@@ -217,7 +224,11 @@ class ClientTracker:
         window = event.window.id
         if window == self.conn.root.id:
             if name == "_NET_CLIENT_LIST":
-                self._pending.relist = True
+                # A manager announces itself before it lists its clients: its first list makes it an EWMH one.
+                if not self._ewmh and self._wm_check is not None:
+                    self._pending.rescan = True
+                else:
+                    self._pending.relist = True
             elif name == "_NET_SUPPORTING_WM_CHECK":
                 self._pending.rescan = True
         elif window in self.clients:
@@ -546,8 +557,13 @@ class ClientTracker:
         return server_pid
 
     def _is_local(self, wid: int) -> bool:
+        """Whether ``wid`` is a window of this machine that gets a chart: not a desktop or a dock (a panel), whose
+        processes are the desktop's own and whose chart would cover the screen or a bar."""
         machine = read_text(self.conn, wid, "WM_CLIENT_MACHINE")
-        return machine is None or is_local_name(machine.lower(), self._local)
+        if machine is not None and not is_local_name(machine.lower(), self._local):
+            return False
+        kinds = read_atoms(self.conn, wid, "_NET_WM_WINDOW_TYPE") or ()
+        return not any(kind in self._unchartable_types for kind in kinds)
 
     def _client_of(self, wid: int) -> int | None:
         """The client that ``wid`` is, frames, or lies inside of."""
