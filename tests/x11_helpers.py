@@ -301,6 +301,7 @@ def _client_main(argv: list[str]) -> int:
     parser.add_argument("--pid", default="self", help="self, none or a number")
     parser.add_argument("--machine", default=None)
     parser.add_argument("--title", default="test client")
+    parser.add_argument("--type", default=None, help="_NET_WM_WINDOW_TYPE_<TYPE>, e.g. DOCK")
     args = parser.parse_args(argv)
 
     d = xdisplay.Display()
@@ -317,6 +318,9 @@ def _client_main(argv: list[str]) -> int:
     )
     win.set_wm_name(args.title)
     win.set_wm_class("x11test", "X11Test")
+    if args.type is not None:
+        kind = d.intern_atom(f"_NET_WM_WINDOW_TYPE_{args.type}")
+        win.change_property(d.intern_atom("_NET_WM_WINDOW_TYPE"), Xatom.ATOM, 32, [kind])
     # USPosition: openbox places the window where asked, not by its own policy.
     win.set_wm_normal_hints(
         flags=Xutil.USPosition | Xutil.USSize, x=args.x, y=args.y, width=args.width, height=args.height
