@@ -10,9 +10,11 @@ from types import FrameType, TracebackType
 __all__ = ["SignalPipe", "quit_now"]
 
 
-def quit_now() -> None:
-    """The cleanup after a signal overran its time (an X server that stopped answering): exit without it."""
-    os.write(2, b"vwm-overlay: the X server did not answer in time; quit without cleaning up\n")
+def quit_now(asked_again: bool) -> None:
+    """Exit without the cleanup: it overran its time (an X server that stopped answering), or a second signal
+    came (``asked_again``: the user, or a ``timeout`` that signals twice, will not wait for it)."""
+    why = b"asked again to quit" if asked_again else b"the X server did not answer in time"
+    os.write(2, b"vwm-overlay: " + why + b"; quit without cleaning up\n")
     os._exit(0)
 
 
@@ -20,7 +22,8 @@ class SignalPipe:
     """Makes the given signals end the loop: the handler notes the signal, the wakeup fd ends the ``select``.
 
     With ``grace_s``, the first signal also starts a timer: when the program has not ended ``grace_s`` later, or
-    at a second signal, ``on_overdue`` is called (from the signal handler), and should end the process.
+    at a second signal, ``on_overdue(second_signal)`` is called (from the signal handler), and should end the
+    process.
     """
 
     def __init__(
@@ -28,7 +31,7 @@ class SignalPipe:
         signals: Sequence[signal.Signals],
         *,
         grace_s: float | None = None,
-        on_overdue: Callable[[], None] | None = None,
+        on_overdue: Callable[[bool], None] | None = None,
     ) -> None:
         self.signals = tuple(signals)
         self.received: int | None = None
@@ -60,18 +63,18 @@ class SignalPipe:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None and self.grace_s is not None:
-            self._overdue()  # asked twice: the user will not wait for the cleanup
+            self._overdue(True)  # asked twice: the user will not wait for the cleanup
         self.received = signum
         if self.grace_s is not None:
             signal.setitimer(signal.ITIMER_REAL, self.grace_s)
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None:
-            self._overdue()
+            self._overdue(False)
 
-    def _overdue(self) -> None:
+    def _overdue(self, second_signal: bool) -> None:
         if self.on_overdue is not None:
-            self.on_overdue()
+            self.on_overdue(second_signal)
 
     def caught(self) -> int | None:
         """The signal that arrived, if any."""
