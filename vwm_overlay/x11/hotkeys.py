@@ -163,8 +163,10 @@ class Hotkeys:
 
         icewm's default Win95Keys grabs Super_L and Super_R alone, so a Mod4 chord
         never reaches us (the key goes to the window unmodified).  Another
-        client's grab shows as BadAccess when we try the key under AnyModifier;
-        a grab we get is released at once.
+        client's grab of the bare key (or of it under AnyModifier) shows as
+        BadAccess when we try the bare key; a grab we get is released at once.
+        Only the bare key is tried: for that instant a manager grabbing the key
+        under other modifiers (a chord of its own) must not fail because of us.
         """
         display = self.conn.display
         used = 0
@@ -180,7 +182,7 @@ class Hotkeys:
                 # Only the key a keysym is typed with (a keymap may repeat a modifier on unused keycodes).
                 if keysym != X.NoSymbol and display.keysym_to_keycode(keysym) == code:
                     catch = xerror.CatchError(xerror.BadAccess)
-                    self.conn.root.grab_key(code, X.AnyModifier, False, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+                    self.conn.root.grab_key(code, 0, False, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
                     attempts.append((bit, code, catch))
         if not attempts:
             return []
@@ -188,7 +190,7 @@ class Hotkeys:
         taken: dict[int, list[str]] = {}
         for bit, code, catch in attempts:
             if catch.get_error() is None:
-                self.conn.root.ungrab_key(code, X.AnyModifier)
+                self.conn.root.ungrab_key(code, 0)
             else:
                 taken.setdefault(bit, []).append(_keysym_name(display.keycode_to_keysym(code, 0)))
         self.conn.flush()
