@@ -540,6 +540,26 @@ def test_a_client_rewriting_a_property_in_a_loop_does_not_freeze_it(procs: Procs
     assert b"Traceback" not in app.err, app.err.decode()
 
 
+def test_a_second_instance_with_every_hotkey_taken_says_so_and_ends(
+    xs: Session, conn: Connection, procs: Procs
+) -> None:
+    client = ClientProc(xs.env, "--x", "120", "--y", "420")
+    procs.append(client)
+    first = start_app(xs, conn, procs, pids=(client.pid,))
+    second = AppProc(xs.env)
+    procs.append(second)
+    wait_for(lambda: second.proc.poll() is not None, 30, "the second instance to end")
+    assert second.finish() == 2
+    assert second.err.decode().splitlines() == [
+        "vwm-overlay: no hotkey could be had: all are taken by another client (is vwm-overlay running already?); "
+        "bind others with --ACTION KEYS, or start with --show-all"
+    ]
+    # With --show-all it has something to do: it runs, and says which keys it could not have.
+    shows = start_app(xs, conn, procs, "--show-all", pids=(client.pid,))
+    shows.wait_output("Mod4\\+semicolon is taken by another client", stream="err")
+    assert shows.finish() == 0 and first.finish() == 0
+
+
 @pytest.mark.parametrize("signals", [1, 2])
 def test_sigterm_ends_it_even_when_the_x_server_stopped_answering(procs: Procs, signals: int) -> None:
     with new_session() as session, Connection(session.display) as conn:

@@ -41,7 +41,7 @@ EXIT_CODES_HELP = """\
 exit status:
   0    success (record: the command's own status; 128+N when signal N killed it)
   1    a run-time failure, reported in one line; compare: a --fail-on limit was exceeded
-  2    bad arguments, no such process, an unwritable output directory, no display, an unreadable log
+  2    bad arguments, no such process, an unwritable output directory, no display, every hotkey taken, an unreadable log
   3    the overlay lost its connection to the X server
 """
 

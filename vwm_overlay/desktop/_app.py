@@ -24,6 +24,7 @@ from Xlib import X
 from Xlib.protocol import rq
 
 from ..chart import scale_for_dpi
+from ..errors import UsageError
 from ..schedule import Schedule
 from ..vmon import ProcWants, SysWants, Vmon, VmonFlags
 from ..x11 import (
@@ -126,9 +127,21 @@ class OverlayApp:
     # -- lifetime -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Grab the hotkeys (reporting the ones taken), find the compositor and the windows."""
+        """Grab the hotkeys (reporting the ones taken), find the compositor and the windows.
+
+        Raises :class:`~vwm_overlay.errors.UsageError` when every hotkey is taken and no chart is shown without
+        one (``show_all`` off): the program would have nothing to do.
+        """
         with self.conn.guard():
-            for problem in self.hotkeys.grab():
+            problems = self.hotkeys.grab()
+            if self.hotkeys.bindings and not self.hotkeys.grabs and not self.config.show_all:
+                # Nothing could ever show a chart: most likely another vwm-overlay holds the keys.
+                self.hotkeys.ungrab()
+                raise UsageError(
+                    "no hotkey could be had: all are taken by another client (is vwm-overlay running already?); "
+                    "bind others with --ACTION KEYS, or start with --show-all"
+                )
+            for problem in problems:
                 self.warn(str(problem))
             self._check_swallowed()
             self.composited = self.watch.start()
