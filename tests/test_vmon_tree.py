@@ -196,6 +196,22 @@ def test_an_exit_between_two_samples_is_stale_for_exactly_one_sample(nodes: Cont
     assert task.is_stale
 
 
+def test_a_task_gone_in_the_sample_after_the_one_that_found_it_is_no_longer_new(nodes: Controller, vmon: Vmon) -> None:
+    node = nodes.spawn_node()
+    root = vmon.monitor(node.pid)
+    vmon.sample()
+    leaving = node.fork()
+    tids = leaving.start_threads(2)
+    vmon.sample()
+    task = child(root, leaving.pid)
+    threads = [t for t in task.threads if t.pid in tids]
+    assert task.is_new and len(threads) == 2 and all(t.is_new for t in threads)
+    node.kill_child(leaving.pid)
+    vmon.sample()
+    for gone in (task, *threads):
+        assert gone.is_stale and not gone.is_new, gone
+
+
 def test_a_process_reparented_away_goes_stale(nodes: Controller, vmon: Vmon) -> None:
     node = nodes.spawn_node()
     middle = node.fork()

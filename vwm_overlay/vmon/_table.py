@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from ._cycle import Cycle
 from ._files import FileTable
 from ._kept import KeptFiles, kept, probe_gone
 from ._ledger import settle
@@ -31,13 +32,15 @@ TaskLifeCallback = Callable[[Any, Task], None]
 class TaskTable:
     """Every known task by pid, the top-level list, the flat array, and the task lifecycle.
 
-    ``owner`` is what the ctor and dtor callbacks get as their first argument (the ``Vmon``).
+    ``owner`` is what the ctor and dtor callbacks get as their first argument (the ``Vmon``);
+    ``cycle`` the sample being taken.
     """
 
     def __init__(
         self,
         procfs: ProcFS,
         files: FileTable,
+        cycle: Cycle,
         *,
         owner: object,
         keep_array: bool = False,
@@ -46,6 +49,7 @@ class TaskTable:
     ) -> None:
         self.procfs = procfs
         self.files = files
+        self._cycle = cycle
         self._owner = owner
         self._keep_array = keep_array
         self._ctor = ctor
@@ -227,13 +231,19 @@ class TaskTable:
                 settle(kept(node).ledger, kept(parent).ledger)
 
     def mark_stale(self, task: Task) -> None:
-        """Stale, with its whole subtree."""
+        """Stale, with its whole subtree.
+
+        A stale task is not sampled again, so ``is_new`` is settled here: it
+        holds only for a task found in this very sample.
+        """
+        generation = self._cycle.generation
         stack = [task]
         while stack:
             node = stack.pop()
             if node.is_stale:
                 continue
             node.is_stale = True
+            node.is_new = kept(node).born_generation == generation
             node.delta.clear()
             self.structure_changes += 1
             parent = node.parent
