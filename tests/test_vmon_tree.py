@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -109,6 +110,46 @@ def test_a_child_forked_from_a_non_main_thread_is_found(nodes: Controller, vmon:
     grandchild = forked.fork()
     vmon.sample()
     assert live_children(child(task, forked.pid)) == {grandchild.pid}
+
+
+def fds_into(pid: int) -> list[str]:
+    """What our fds open under ``/proc/PID/``."""
+    links = []
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            links.append(os.readlink(f"/proc/self/fd/{name}"))
+    return [link for link in links if link.startswith(f"/proc/{pid}/")]
+
+
+def test_a_child_forked_from_a_non_main_thread_is_found_without_following_threads(nodes: Controller) -> None:
+    with Vmon(VmonFlags.TWO_PASS, SysWants.NONE, ProcWants.STAT | ProcWants.FOLLOW_CHILDREN) as vmon:
+        node = nodes.spawn_node()
+        root = vmon.monitor(node.pid)
+        vmon.sample()
+        middle = node.fork()
+        middle.start_threads(1)
+        vmon.sample()
+        task = child(root, middle.pid)
+        middle.stop_threads()
+        wait_for(lambda: len(os.listdir(f"/proc/{middle.pid}/task")) == 1, 10, "the thread's exit")
+        # A thread comes in its place (the count is the same again) and forks; the forking threads stay alive.
+        first = middle.fork_from_thread()
+        vmon.sample()
+        assert task.threads == [] and live_children(task) == {first.pid}
+        second = middle.fork_from_thread()
+        vmon.sample()
+        assert live_children(task) == {first.pid, second.pid}
+        assert live_children(child(task, second.pid)) == set()
+        grandchild = second.fork()
+        vmon.sample()
+        assert live_children(child(task, second.pid)) == {grandchild.pid}
+        # Each thread's children file was kept open; all of them are closed once the process was dropped.
+        assert len([link for link in fds_into(middle.pid) if link.endswith("/children")]) == 3
+        node.kill_child(middle.pid)
+        vmon.sample()
+        assert current(task).is_stale
+        vmon.sample()
+        assert task not in root.children and fds_into(middle.pid) == []
 
 
 def test_exec_changes_argv_comm_and_exe(nodes: Controller, vmon: Vmon) -> None:
