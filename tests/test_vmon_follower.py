@@ -65,3 +65,16 @@ def test_without_loadavg_every_children_file_is_read(tmp_path: Path) -> None:
         follower = TreeFollower(TaskTable(procfs, FileTable(), cycle, owner=None), cycle, children_files=True)
         follower.scan_new_pids()
         assert current(follower).all_children
+
+
+def test_without_an_fd_to_keep_loadavg_is_read_open_read_close(tmp_path: Path) -> None:
+    root = fake_proc(tmp_path, {100: fake_stat(100, 1)})
+    _loadavg(Path(root), 500)
+    with ProcFS(root, budget=0) as procfs:
+        cycle = Cycle(0)
+        follower = TreeFollower(TaskTable(procfs, FileTable(), cycle, owner=None), cycle, children_files=True)
+        follower.scan_new_pids()
+        follower.scan_new_pids()
+        # The last pid was read all the same: no need to read every children file.
+        assert not current(follower).all_children and procfs.kept == 0
+        follower.close()

@@ -63,11 +63,15 @@ class TreeFollower:
         followed process reads them instead, as does a system without that file.
         """
         self.all_children = False
-        if self._loadavg_fd == NOT_OPEN:
-            self._loadavg_fd = self._table.procfs.open("loadavg", priority=True)
+        procfs = self._table.procfs
+        if self._loadavg_fd in (NOT_OPEN, TRANSIENT):  # read open-read-close: there may be room again
+            self._loadavg_fd = procfs.open("loadavg", priority=True)
         try:
-            data = os.pread(self._loadavg_fd, 128, 0) if self._loadavg_fd >= 0 else None
-            last_pid = int(data.split()[4]) if data else -1
+            if self._loadavg_fd >= 0:
+                data: bytes | int = os.pread(self._loadavg_fd, 128, 0)
+            else:
+                data = procfs.read_transient("loadavg", 128) if self._loadavg_fd == TRANSIENT else GONE
+            last_pid = int(data.split()[4]) if isinstance(data, bytes) else -1
         except (OSError, ValueError, IndexError):
             last_pid = -1
         previous, self._last_pid = self._last_pid, last_pid

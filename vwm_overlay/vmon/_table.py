@@ -275,11 +275,13 @@ class TaskTable:
         """A kept file's bytes (one pread nearly always); None when it cannot be read.
 
         A denied file stays denied (that field is unavailable); a kept fd that
-        reports ESRCH means the task is gone.
+        reports ESRCH means the task is gone.  A file read open-read-close
+        gets a kept fd again at its first read once the budget has room.
         """
         fd: int = getattr(files, attr)
-        if fd == NOT_OPEN:
-            fd = self.procfs.open(files.base + name)
+        if fd in (NOT_OPEN, TRANSIENT):
+            # A process's stat is what tells what else to read: it gets the fds first.
+            fd = self.procfs.open(files.base + name, priority=attr == "stat_fd" and not task.is_thread)
             setattr(files, attr, fd)
         try:
             if fd >= 0:
