@@ -185,6 +185,8 @@ class TreeFollower:
             data, files[tid] = self._read_other_thread(f"{state.base}task/{tid}/children", fd)
             if data:
                 parts.append(data)
+            elif data is None and files[tid] == TRANSIENT:
+                return None  # out of fds right now: its children are not gone, only unread
         return b" ".join(parts)
 
     def _list_other_threads(self, task: Task, state: KeptFiles, files: dict[int, int]) -> bool:
