@@ -14,9 +14,6 @@ import vwm_overlay
 
 PACKAGES = ["vwm_overlay"] + [f"vwm_overlay.{m.name}" for m in pkgutil.iter_modules(vwm_overlay.__path__) if m.ispkg]
 
-#: Packages whose namespace still binds helpers beside the names they export.
-NOT_YET_CURATED = {"vwm_overlay.record"}
-
 
 def foreign_imports(package: types.ModuleType) -> set[str]:
     """Names the package's ``__init__`` imports from outside the project (the standard library's)."""
@@ -55,7 +52,7 @@ def test_all_is_resolvable(name: str) -> None:
         assert not isinstance(getattr(package, item), types.ModuleType), item
 
 
-@pytest.mark.parametrize("name", [p for p in PACKAGES if p not in NOT_YET_CURATED])
+@pytest.mark.parametrize("name", PACKAGES)
 def test_all_is_exactly_what_the_package_binds(name: str) -> None:
     package = importlib.import_module(name)
     assert set(exported(package)) == public_names(package)

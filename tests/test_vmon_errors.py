@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import pwd
+import resource
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,8 @@ import pytest
 from proc_helpers import DATA_PROC, HELPERS, Controller, current, spawn_tree, tasks_by_pid
 
 from vwm_overlay.vmon import ProcWants, SysWants, Task, Vmon, VmonFlags
+from vwm_overlay.vmon._kept import kept
+from vwm_overlay.vmon._procfs import TRANSIENT
 
 
 def run_sampler(
@@ -143,6 +146,37 @@ def test_running_out_of_fds_degrades_instead_of_failing(nodes: Controller) -> No
     assert set(tasks) == {node.pid, *sleepers}
     for task in tasks.values():
         assert task["state"] in ("S", "R") and not task["is_stale"], task
+
+
+def test_files_read_open_read_close_are_kept_again_once_the_limit_is_raised(
+    nodes: Controller, caplog: pytest.LogCaptureFixture
+) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 4096:
+        pytest.skip("needs a hard open files limit of 4096 or more")
+    node = nodes.spawn_node()
+    sleepers = node.sleepers(60)
+
+    def read_by_path(tasks: list[Task]) -> int:
+        return sum(fd == TRANSIENT for task in tasks for fd in (kept(task).stat_fd, kept(task).io_fd))
+
+    with Vmon(VmonFlags.TWO_PASS, SysWants.NONE) as vmon:
+        root = vmon.monitor(node.pid)
+        try:
+            # A soft limit of 128 leaves the engine 64 fds, far fewer than 61 processes' files.
+            resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard))
+            vmon.sample()
+            vmon.sample()
+            tasks = list(tasks_by_pid(root).values())
+            assert {t.pid for t in tasks} == {node.pid, *sleepers}
+            assert vmon.procfs.kept <= 64 and read_by_path(tasks) > 0
+            # The program raises its limit: what was read open-read-close is kept at its next read.
+            resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+            vmon.sample()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        assert read_by_path(tasks) == 0 and vmon.procfs.kept > 2 * len(tasks)
+    assert [r.message for r in caplog.records if "open-read-close" in r.message] != []
 
 
 # -- malformed files --------------------------------------------------------------------------

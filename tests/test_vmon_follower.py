@@ -23,8 +23,9 @@ def test_only_new_pids_are_looked_at_and_name_their_parent(tmp_path: Path) -> No
     root = Path(fake_proc(tmp_path, {100: fake_stat(100, 1), 200: fake_stat(200, 1)}))
     _loadavg(root, 500)
     with ProcFS(str(root)) as procfs:
-        table = TaskTable(procfs, FileTable(), owner=None)
-        follower = TreeFollower(table, Cycle(0), children_files=True)
+        cycle = Cycle(0)
+        table = TaskTable(procfs, FileTable(), cycle, owner=None)
+        follower = TreeFollower(table, cycle, children_files=True)
         parent = table.create(100, None, is_thread=False, born=1)
         other = table.create(200, None, is_thread=False, born=1)
         assert parent is not None and other is not None
@@ -60,6 +61,20 @@ def test_only_new_pids_are_looked_at_and_name_their_parent(tmp_path: Path) -> No
 def test_without_loadavg_every_children_file_is_read(tmp_path: Path) -> None:
     root = fake_proc(tmp_path, {100: fake_stat(100, 1)})
     with ProcFS(root) as procfs:
-        follower = TreeFollower(TaskTable(procfs, FileTable(), owner=None), Cycle(0), children_files=True)
+        cycle = Cycle(0)
+        follower = TreeFollower(TaskTable(procfs, FileTable(), cycle, owner=None), cycle, children_files=True)
         follower.scan_new_pids()
         assert current(follower).all_children
+
+
+def test_without_an_fd_to_keep_loadavg_is_read_open_read_close(tmp_path: Path) -> None:
+    root = fake_proc(tmp_path, {100: fake_stat(100, 1)})
+    _loadavg(Path(root), 500)
+    with ProcFS(root, budget=0) as procfs:
+        cycle = Cycle(0)
+        follower = TreeFollower(TaskTable(procfs, FileTable(), cycle, owner=None), cycle, children_files=True)
+        follower.scan_new_pids()
+        follower.scan_new_pids()
+        # The last pid was read all the same: no need to read every children file.
+        assert not current(follower).all_children and procfs.kept == 0
+        follower.close()

@@ -19,6 +19,7 @@ from proc_helpers import reap_children, spawn
 from test_vmon_errors import run_sampler
 
 from vwm_overlay.vmon import FileTable, ProcWants, SysWants, Task, Vmon, VmonFlags, iter_tree
+from vwm_overlay.vmon._cycle import Cycle
 from vwm_overlay.vmon._kept import KeptFiles
 from vwm_overlay.vmon._procfs import ProcFS
 from vwm_overlay.vmon._table import TaskTable
@@ -85,7 +86,7 @@ def test_walks_are_iterative_at_any_depth() -> None:
     assert next(post_order(root)) is tip
     # The task table alone: a whole chain goes stale, then is released, without recursion.
     with ProcFS() as procfs:
-        table = TaskTable(procfs, FileTable(), owner=None)
+        table = TaskTable(procfs, FileTable(), Cycle(0), owner=None)
         table.mark_stale(root)
         assert tip.is_stale and table.structure_changes == 100_001
         table.release_subtree(root)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -111,6 +112,46 @@ def test_a_child_forked_from_a_non_main_thread_is_found(nodes: Controller, vmon:
     assert live_children(child(task, forked.pid)) == {grandchild.pid}
 
 
+def fds_into(pid: int) -> list[str]:
+    """What our fds open under ``/proc/PID/``."""
+    links = []
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            links.append(os.readlink(f"/proc/self/fd/{name}"))
+    return [link for link in links if link.startswith(f"/proc/{pid}/")]
+
+
+def test_a_child_forked_from_a_non_main_thread_is_found_without_following_threads(nodes: Controller) -> None:
+    with Vmon(VmonFlags.TWO_PASS, SysWants.NONE, ProcWants.STAT | ProcWants.FOLLOW_CHILDREN) as vmon:
+        node = nodes.spawn_node()
+        root = vmon.monitor(node.pid)
+        vmon.sample()
+        middle = node.fork()
+        middle.start_threads(1)
+        vmon.sample()
+        task = child(root, middle.pid)
+        middle.stop_threads()
+        wait_for(lambda: len(os.listdir(f"/proc/{middle.pid}/task")) == 1, 10, "the thread's exit")
+        # A thread comes in its place (the count is the same again) and forks; the forking threads stay alive.
+        first = middle.fork_from_thread()
+        vmon.sample()
+        assert task.threads == [] and live_children(task) == {first.pid}
+        second = middle.fork_from_thread()
+        vmon.sample()
+        assert live_children(task) == {first.pid, second.pid}
+        assert live_children(child(task, second.pid)) == set()
+        grandchild = second.fork()
+        vmon.sample()
+        assert live_children(child(task, second.pid)) == {grandchild.pid}
+        # Each thread's children file was kept open; all of them are closed once the process was dropped.
+        assert len([link for link in fds_into(middle.pid) if link.endswith("/children")]) == 3
+        node.kill_child(middle.pid)
+        vmon.sample()
+        assert current(task).is_stale
+        vmon.sample()
+        assert task not in root.children and fds_into(middle.pid) == []
+
+
 def test_exec_changes_argv_comm_and_exe(nodes: Controller, vmon: Vmon) -> None:
     parent = nodes.spawn_node()
     node = parent.fork()
@@ -194,6 +235,22 @@ def test_an_exit_between_two_samples_is_stale_for_exactly_one_sample(nodes: Cont
         [(kept.pid, False)],
     ]
     assert task.is_stale
+
+
+def test_a_task_gone_in_the_sample_after_the_one_that_found_it_is_no_longer_new(nodes: Controller, vmon: Vmon) -> None:
+    node = nodes.spawn_node()
+    root = vmon.monitor(node.pid)
+    vmon.sample()
+    leaving = node.fork()
+    tids = leaving.start_threads(2)
+    vmon.sample()
+    task = child(root, leaving.pid)
+    threads = [t for t in task.threads if t.pid in tids]
+    assert task.is_new and len(threads) == 2 and all(t.is_new for t in threads)
+    node.kill_child(leaving.pid)
+    vmon.sample()
+    for gone in (task, *threads):
+        assert gone.is_stale and not gone.is_new, gone
 
 
 def test_a_process_reparented_away_goes_stale(nodes: Controller, vmon: Vmon) -> None:

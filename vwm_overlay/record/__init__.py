@@ -16,10 +16,12 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from .child import ExecFailed
-from .options import RecordOptions, interpolate, parse_options
+from .child import ExecFailed as _ExecFailed
+from .options import RecordOptions
+from .options import interpolate as _interpolate
+from .options import parse_options as _parse_options
 from .runner import Recorder
-from .signals import handled_signals
+from .signals import handled_signals as _handled_signals
 
 __all__ = ["RecordOptions", "Recorder", "run_record"]
 
@@ -30,18 +32,18 @@ def run_record(argv: Sequence[str], *, stderr: TextIO = sys.stderr, startup_mask
     ``startup_mask`` is the signal mask the program started with, if it blocked signals since (the command gets
     it back).  The recorder's own signals stay blocked from here on, the others are unblocked.
     """
-    handled = handled_signals()
+    handled = _handled_signals()
     original_mask = signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     child_mask = original_mask if startup_mask is None else startup_mask
     signal.pthread_sigmask(signal.SIG_SETMASK, child_mask | handled)
     # A reader that goes away (`--jsonl /dev/stdout | head`) is a failed write of that output alone (EPIPE).
     sigpipe = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
-        options = parse_options(argv)
-        command = interpolate(options.command, name=options.name, output_dir=options.output_dir, pid=os.getpid())
+        options = _parse_options(argv)
+        command = _interpolate(options.command, name=options.name, output_dir=options.output_dir, pid=os.getpid())
         try:
             return Recorder(options, command, stderr=stderr, signals=handled, child_mask=child_mask).run()
-        except ExecFailed as err:
+        except _ExecFailed as err:
             print(f"vwm-overlay record: {err}", file=stderr)
             return err.status
     finally:

@@ -38,9 +38,10 @@ Sample (keys with nothing to say are left out)::
   the chart keeps the tree as it last ran); ``tree: true`` one in which the tree's structure changed.
 - Tasks are numbered (``id``) in the order they were first seen.  ``started`` gives each new task's identity
   (``pid`` is the process, ``tid`` the task itself, a thread's ``parent`` its process), its names, state, wait
-  channel (``wchan``: ``"0"`` when not waiting, null when unreadable), cumulative CPU ticks, resident size, and
-  whether its IO counters are readable (``io``), it has had threads (``threaded``) and its stat was read
-  (``stat``).
+  channel (``wchan``: ``"0"`` when not waiting; null when not read yet or unreadable), cumulative CPU ticks,
+  resident size, and whether its IO counters are readable (``io``), it has had threads (``threaded``) and its
+  stat was read (``stat``).  A wait channel is read only for the tasks in the chart's rows, from the sample after
+  they got one: a task never in them has null throughout, and one that left them keeps the last one read.
 - ``children`` and ``threads`` give a task's whole list, in order, whenever it differs from the last one given;
   ``parents`` a task's new parent (null: none); ``exited`` the tasks found gone in this sample (for this sample
   only; they stay in their parent's list until a later ``children``/``threads`` says otherwise); ``dropped`` the

@@ -1,7 +1,8 @@
 """Following a process's threads (``task/``) and children (``children`` files).
 
 Children are read from every thread's ``task/TID/children`` file, since a
-child is listed under the thread that forked it; where the kernel has no such
+child is listed under the thread that forked it (threads not followed too:
+their children files are kept open by tid); where the kernel has no such
 files, from one ppid scan of /proc per sample.  ``task/`` is listed only when
 the thread count moved or a thread exited.  Tasks not found again are marked
 stale; those stale since the previous sample are dropped first.  A child
@@ -17,9 +18,9 @@ from __future__ import annotations
 import os
 
 from . import _parse as parse
-from ._cycle import Cycle
+from ._cycle import STAT, Cycle
 from ._kept import KeptFiles, kept
-from ._procfs import NOT_OPEN, read_all
+from ._procfs import DENIED, GONE, NOT_OPEN, TRANSIENT, is_gone, read_all
 from ._readers import STAT_READ
 from ._table import TaskTable
 from .records import Task
@@ -62,11 +63,15 @@ class TreeFollower:
         followed process reads them instead, as does a system without that file.
         """
         self.all_children = False
-        if self._loadavg_fd == NOT_OPEN:
-            self._loadavg_fd = self._table.procfs.open("loadavg", priority=True)
+        procfs = self._table.procfs
+        if self._loadavg_fd in (NOT_OPEN, TRANSIENT):  # read open-read-close: there may be room again
+            self._loadavg_fd = procfs.open("loadavg", priority=True)
         try:
-            data = os.pread(self._loadavg_fd, 128, 0) if self._loadavg_fd >= 0 else None
-            last_pid = int(data.split()[4]) if data else -1
+            if self._loadavg_fd >= 0:
+                data: bytes | int = os.pread(self._loadavg_fd, 128, 0)
+            else:
+                data = procfs.read_transient("loadavg", 128) if self._loadavg_fd == TRANSIENT else GONE
+            last_pid = int(data.split()[4]) if isinstance(data, bytes) else -1
         except (OSError, ValueError, IndexError):
             last_pid = -1
         previous, self._last_pid = self._last_pid, last_pid
@@ -146,7 +151,15 @@ class TreeFollower:
         """The pids of the process's children: through every thread's
         ``children`` file, since a child is listed under the thread that forked it."""
         if not task.threads:
-            return self._read_children(task, state, f"task/{task.pid}/children")
+            main = self._read_children(task, state, f"task/{task.pid}/children")
+            stat = task.stat
+            if main is None or stat is None or stat.num_threads <= 1:
+                if state.thread_children:
+                    state.release_thread_children(self._table.procfs)
+                return main
+            return self._unfollowed_children(task, state, main, stat.num_threads)
+        if state.thread_children:
+            state.release_thread_children(self._table.procfs)
         parts = []
         for thread in task.threads:
             if thread.is_stale:
@@ -155,6 +168,59 @@ class TreeFollower:
             if data:
                 parts.append(data)
         return b" ".join(parts) if parts else b""
+
+    def _unfollowed_children(self, task: Task, state: KeptFiles, main: bytes, num_threads: int) -> bytes | None:
+        """Threads not followed: the main thread's children and the other threads', whose files are kept
+        open by tid.  A thread that exited reads as having no children, so ``task/`` is listed again
+        whenever the process's stat moved or a new pid names it as parent (a thread may have come in the
+        place of one that exited, and forked): not for a monitored root read while nothing moved."""
+        files = state.thread_children
+        if files is None:
+            files = state.thread_children = {}
+        relist = task.activity & STAT or state.force_children or self.all_children or len(files) != num_threads - 1
+        if relist and not self._list_other_threads(task, state, files):
+            return None
+        parts = [main] if main else []
+        for tid, fd in files.items():
+            data, files[tid] = self._read_other_thread(f"{state.base}task/{tid}/children", fd)
+            if data:
+                parts.append(data)
+            elif data is None and files[tid] == TRANSIENT:
+                return None  # out of fds right now: its children are not gone, only unread
+        return b" ".join(parts)
+
+    def _list_other_threads(self, task: Task, state: KeptFiles, files: dict[int, int]) -> bool:
+        """Keep open the children file of every thread but the main one; False when ``task/`` is unreadable."""
+        procfs = self._table.procfs
+        names = procfs.listdir(state.base + "task")
+        if names is None:
+            return False
+        tids = {int(name) for name in names}
+        tids.discard(task.pid)
+        for tid in [tid for tid, fd in files.items() if fd == GONE or tid not in tids]:
+            procfs.release(files.pop(tid))
+        for tid in tids:
+            if tid not in files:
+                fd = procfs.open(f"{state.base}task/{tid}/children")
+                if fd != GONE:  # else it exited since the listing
+                    files[tid] = fd
+        return True
+
+    def _read_other_thread(self, path: str, fd: int) -> tuple[bytes | None, int]:
+        """A thread's children file: its bytes (None when unreadable), and its fd or state from now on."""
+        procfs = self._table.procfs
+        if fd == TRANSIENT:
+            fd = procfs.open(path)  # there may be room for it again
+        if fd >= 0:
+            try:
+                return read_all(fd, _CHILDREN_READ), fd
+            except OSError as err:
+                procfs.release(fd)
+                return None, GONE if is_gone(err) else DENIED
+        if fd == TRANSIENT:
+            data = procfs.read_transient(path, _CHILDREN_READ)
+            return (data, fd) if isinstance(data, bytes) else (None, fd if data == TRANSIENT else data)
+        return None, fd
 
     def _read_children(self, task: Task, state: KeptFiles, name: str) -> bytes | None:
         """A ``children`` file to its end: one read returns at most one page

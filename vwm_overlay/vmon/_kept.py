@@ -37,6 +37,7 @@ class KeptFiles:
         "stat_raw",
         "statm_fd",
         "statm_raw",
+        "thread_children",
         "thread_io_fd",
         "threads_quiet",
         "wchan_fd",
@@ -59,6 +60,8 @@ class KeptFiles:
         self.statm_fd = NOT_OPEN
         self.statm_raw = b""
         self.thread_io_fd = NOT_OPEN  # a single-threaded process's own IO (task/PID/io)
+        #: Threads not followed: the children file of each thread but the main one, by tid.
+        self.thread_children: dict[int, int] | None = None
         self.ledger = Ledger()
         self.live_threads = 0
         self.relist_threads = True
@@ -73,6 +76,13 @@ class KeptFiles:
         for name in _FD_ATTRS:
             procfs.release(getattr(self, name))
             setattr(self, name, GONE)
+        self.release_thread_children(procfs)
+
+    def release_thread_children(self, procfs: ProcFS) -> None:
+        if self.thread_children is not None:
+            for fd in self.thread_children.values():
+                procfs.release(fd)
+            self.thread_children = None
 
 
 def kept(task: Task) -> KeptFiles:

@@ -100,6 +100,7 @@ class Vmon:
         self._table = TaskTable(
             self.procfs,
             self.files,
+            self._cycle,
             owner=self,
             keep_array=bool(flags & VmonFlags.PROC_ARRAY),
             ctor=proc_ctor_cb,

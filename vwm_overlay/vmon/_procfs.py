@@ -52,7 +52,9 @@ class ProcFS:
     later gets the room).  Stat files of processes may use the whole budget,
     every other file three quarters of it: past that, files are read
     open-read-close (``TRANSIENT``), and ``report`` is called once, with one
-    line, to say so.
+    line, to say so.  Such a file is opened again at its next read (a
+    comparison when there is still no room), so it is kept again as soon as
+    fds are freed or the budget grows.
     """
 
     def __init__(

@@ -68,7 +68,7 @@ class SystemSampler:
 
     def _read(self, name: str, fd: int, size: int) -> tuple[bytes | None, int]:
         """The file's bytes (or None) and its fd (or state) from now on."""
-        if fd == NOT_OPEN:
+        if fd in (NOT_OPEN, TRANSIENT):  # read open-read-close: there may be room again
             fd = self._procfs.open(name, priority=True)
         try:
             if fd >= 0:

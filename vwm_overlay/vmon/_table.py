@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from ._cycle import Cycle
 from ._files import FileTable
 from ._kept import KeptFiles, kept, probe_gone
 from ._ledger import settle
@@ -31,13 +32,15 @@ TaskLifeCallback = Callable[[Any, Task], None]
 class TaskTable:
     """Every known task by pid, the top-level list, the flat array, and the task lifecycle.
 
-    ``owner`` is what the ctor and dtor callbacks get as their first argument (the ``Vmon``).
+    ``owner`` is what the ctor and dtor callbacks get as their first argument (the ``Vmon``);
+    ``cycle`` the sample being taken.
     """
 
     def __init__(
         self,
         procfs: ProcFS,
         files: FileTable,
+        cycle: Cycle,
         *,
         owner: object,
         keep_array: bool = False,
@@ -46,6 +49,7 @@ class TaskTable:
     ) -> None:
         self.procfs = procfs
         self.files = files
+        self._cycle = cycle
         self._owner = owner
         self._keep_array = keep_array
         self._ctor = ctor
@@ -227,13 +231,19 @@ class TaskTable:
                 settle(kept(node).ledger, kept(parent).ledger)
 
     def mark_stale(self, task: Task) -> None:
-        """Stale, with its whole subtree."""
+        """Stale, with its whole subtree.
+
+        A stale task is not sampled again, so ``is_new`` is settled here: it
+        holds only for a task found in this very sample.
+        """
+        generation = self._cycle.generation
         stack = [task]
         while stack:
             node = stack.pop()
             if node.is_stale:
                 continue
             node.is_stale = True
+            node.is_new = kept(node).born_generation == generation
             node.delta.clear()
             self.structure_changes += 1
             parent = node.parent
@@ -265,11 +275,13 @@ class TaskTable:
         """A kept file's bytes (one pread nearly always); None when it cannot be read.
 
         A denied file stays denied (that field is unavailable); a kept fd that
-        reports ESRCH means the task is gone.
+        reports ESRCH means the task is gone.  A file read open-read-close
+        gets a kept fd again at its first read once the budget has room.
         """
         fd: int = getattr(files, attr)
-        if fd == NOT_OPEN:
-            fd = self.procfs.open(files.base + name)
+        if fd in (NOT_OPEN, TRANSIENT):
+            # A process's stat is what tells what else to read: it gets the fds first.
+            fd = self.procfs.open(files.base + name, priority=attr == "stat_fd" and not task.is_thread)
             setattr(files, attr, fd)
         try:
             if fd >= 0:

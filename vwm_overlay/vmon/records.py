@@ -113,7 +113,9 @@ class TaskStat:
 
     ``comm`` is ``None`` until it was read once (the chart then shows
     ``# missed it!``).  ``argv`` is empty for kernel threads and zombies.
-    ``wchan`` and ``exe`` are ``None`` when they could not be read (EACCES).
+    ``wchan`` and ``exe`` are ``None`` when they could not be read (EACCES);
+    ``wchan`` is read only while the task is shown (see ``Task.shown``), so
+    it is also ``None`` until then, and the last one read afterwards.
     """
 
     __slots__ = (
