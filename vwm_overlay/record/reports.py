@@ -72,7 +72,9 @@ class Reports:
                 metric_totals = (
                     GroupTotals(ticks_per_s=vmon.ticks_per_s, per_pid=True) if options.per_pid else self.totals
                 )
-                self._metrics = OpenMetricsWriter(options.openmetrics_path, stderr, metric_totals)
+                self._metrics = OpenMetricsWriter(
+                    options.openmetrics_path, stderr, metric_totals, allow_foreign=allow_foreign
+                )
         except BaseException:
             self.close()  # (the files made so far go: the run never started)
             raise
@@ -149,6 +151,6 @@ class Reports:
     def close(self) -> None:
         if self._summary is not None and not self._finished:
             self._summary.discard()
-        for writer in (self._summary, self._trace, self._group):
+        for writer in (self._summary, self._trace, self._metrics, self._group):
             if writer is not None:
                 writer.close()

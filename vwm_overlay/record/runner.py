@@ -143,7 +143,7 @@ class Recorder:
         path = self.options.jsonl_path
         if path is None:
             return None
-        out = LineFile(create_output(path, allow_foreign=self.options.allow_foreign_dir), path)
+        out = LineFile(create_output(path, allow_foreign=self.options.allow_foreign_dir))
         assert self._vmon is not None
         try:
             self._log = JsonLog(

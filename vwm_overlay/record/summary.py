@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from .files import create_output, describe, discard, report, write_all
+from .files import create_output, describe, report, write_all
 from .groups import GroupTotals
 
 __all__ = ["SummaryWriter", "markdown_table", "summary_dict"]
@@ -122,15 +122,15 @@ class SummaryWriter:
     ) -> None:
         self.path = path
         self._stderr = stderr
-        self._fd = create_output(path, allow_foreign=allow_foreign)
+        self._file = create_output(path, allow_foreign=allow_foreign)
         self._step_summary = environ.get("GITHUB_STEP_SUMMARY") or None
 
     def write(self, summary: Mapping[str, Any]) -> bool:
         """Write the summary (and the step summary); False when a file could not be written (reported)."""
         ok = True
         try:
-            write_all(self._fd, (json.dumps(summary, indent=2) + "\n").encode())
-            os.fsync(self._fd)
+            write_all(self._file.fd, (json.dumps(summary, indent=2) + "\n").encode())
+            os.fsync(self._file.fd)
         except OSError as err:
             report(self._stderr, self.path, describe(err), "no summary is written")
             ok = False
@@ -139,15 +139,11 @@ class SummaryWriter:
         return ok
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._file.close()
 
     def discard(self) -> None:
         """No summary after all (the run never started): the empty file goes."""
-        if self._fd >= 0:
-            discard(self._fd, self.path)
-            self._fd = -1
+        self._file.discard()
 
     def _append_step_summary(self, path: str, text: str) -> bool:
         try:
