@@ -145,6 +145,7 @@ class Reports:
                     duration_s=self._clock() - self._start_s,
                     samples=self.samples,
                     cgroup=self._group.totals() if self._group is not None else None,
+                    cgroup_holds_every_process=self._group is not None and self._group.holds_every_process,
                 )
             )
 

@@ -10,9 +10,11 @@
 
 Commands are sorted by CPU, largest first.  ``peak_rss_bytes`` of a command is the largest RSS one process of that
 name had; the tree's is the largest sum over one sample.  With ``--cgroup``/``--unit`` a ``cgroup`` object holds
-the group's own figures (``cpu.stat`` over the run, ``memory.peak`` where the kernel has it) and the tree's CPU
-comes from them (``cpu_source``: ``"cgroup"``).  When ``$GITHUB_STEP_SUMMARY`` names a file, a Markdown table of
-the same is appended to it.  The file is created when the recording starts and written when it ends.
+the group's own figures (``cpu.stat`` over the run, ``memory.peak`` where the kernel has it), and when every
+recorded process was in the group the tree's CPU comes from them (``cpu_source``: ``"cgroup"``): they also count
+what processes used between samples.  Otherwise (a command run outside the group) the tree's CPU is the samples'.
+When ``$GITHUB_STEP_SUMMARY`` names a file, a Markdown table of the same is appended to it.  The file is created
+when the recording starts and written when it ends.
 """
 
 from __future__ import annotations
@@ -38,13 +40,17 @@ def summary_dict(
     duration_s: float,
     samples: int,
     cgroup: Mapping[str, Any] | None = None,
+    cgroup_holds_every_process: bool = False,
 ) -> dict[str, Any]:
-    """The summary as a JSON-ready dict (``totals.finish()`` called first)."""
+    """The summary as a JSON-ready dict (``totals.finish()`` called first).
+
+    ``cgroup`` is the group's own figures; its CPU is the tree's when ``cgroup_holds_every_process``.
+    """
     per_s = totals.ticks_per_s
     tree = totals.tree
     cpu_user_s, cpu_system_s = tree.utime_ticks / per_s, tree.stime_ticks / per_s
     source = "samples"
-    if cgroup is not None and "cpu_user_s" in cgroup:
+    if cgroup is not None and cgroup_holds_every_process and "cpu_user_s" in cgroup:
         cpu_user_s, cpu_system_s, source = cgroup["cpu_user_s"], cgroup["cpu_system_s"], "cgroup"
     commands = [
         {
