@@ -136,6 +136,25 @@ def test_a_run_that_never_starts_leaves_no_report_files(record: Start, tmp_path:
     assert not (tmp_path / "summary.json").exists() and not (tmp_path / "run.json").exists()
 
 
+def test_a_run_that_never_starts_leaves_old_files_as_they_were(record: Start, tmp_path: Path) -> None:
+    old = {name: f"last run's {name}" for name in ("log.jsonl", "summary.json", "run.json")}
+    for name, text in old.items():
+        (tmp_path / name).write_text(text)
+    os.symlink(tmp_path / "kept.json", tmp_path / "taken.json")  # refused: the run never starts
+    args = ("--jsonl", "log.jsonl", "--summary", "summary.json", "--output-dir", "out")
+    status, stderr = finish(record(*args, "--trace", "taken.json", "--", "touch", "ran"))
+    assert status == 2 and stderr.startswith("vwm-overlay record: taken.json: ")
+    status, stderr = finish(record(*args, "--trace", "run.json", "no-such-cmd"))
+    assert status == 127, stderr
+    assert {name: (tmp_path / name).read_text() for name in old} == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.jsonl", "out", "run.json", "summary.json", "taken.json"]
+    # Once the command runs, each is replaced.
+    status, stderr = finish(record(*args, "--trace", "run.json", "true"))
+    assert (status, stderr) == (0, "")
+    assert all((tmp_path / name).read_text() != text for name, text in old.items())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.jsonl", "out", "run.json", "summary.json", "taken.json"]
+
+
 def record_help() -> str:
     help_run = subprocess.run(
         [sys.executable, "-m", "vwm_overlay", "record", "--help"], capture_output=True, text=True, check=True

@@ -347,16 +347,35 @@ def _pid_alive(pid: int) -> bool:
 class OutputFile:
     """An output file (the log, a summary, a trace), open for writing, with the directory that holds its name.
 
-    ``dir_fd`` is -1 for a descriptor the recorder was started with (``/dev/stdout``): it has no name to remove.
+    ``dir_fd`` is -1 for a descriptor the recorder was started with (``/dev/stdout``): it has no name to remove.  A
+    file that replaces an existing one of ours is made under a hidden ``temporary`` name and takes the final name
+    only in :meth:`commit`, once the run started: a run that never starts leaves the old file as it was.
     """
 
-    def __init__(self, fd: int, path: str, dir_fd: int = -1, name: str = "") -> None:
+    def __init__(self, fd: int, path: str, dir_fd: int = -1, name: str = "", temporary: str | None = None) -> None:
         self.fd = fd
         self.path = path
         self._dir_fd = dir_fd
         self._name = name
+        self._temporary = temporary
+
+    def commit(self, stderr: TextIO) -> None:
+        """The run started: a file that replaces an existing one takes its name.  A failure is said on ``stderr``
+        (the file is then written under its temporary name)."""
+        if self._temporary is None or self._dir_fd < 0:
+            return
+        try:
+            os.rename(self._temporary, self._name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
+        except OSError as err:
+            kept = os.path.join(os.path.dirname(self.path), self._temporary)
+            report(stderr, self.path, describe(err), f"it is written to {shown(kept)} instead")
+        self._temporary = None
 
     def close(self) -> None:
+        """Close the file; one never committed that would have replaced an old one goes, the old one stays."""
+        if self._temporary is not None and self._dir_fd >= 0:
+            _remove(self._temporary, self._dir_fd)
+            self._temporary = None
         for fd in (self.fd, self._dir_fd):
             if fd >= 0:
                 os.close(fd)
@@ -366,7 +385,7 @@ class OutputFile:
         """Close and remove the file, when the run it was for never happened; a file that replaced it under that
         name since is left alone."""
         try:
-            if self.fd >= 0 and self._dir_fd >= 0:
+            if self.fd >= 0 and self._dir_fd >= 0 and self._temporary is None:
                 ours = os.fstat(self.fd)
                 there = os.stat(self._name, dir_fd=self._dir_fd, follow_symlinks=False)
                 if (ours.st_dev, ours.st_ino) == (there.st_dev, there.st_ino):
@@ -381,11 +400,11 @@ def create_output(path: str, *, allow_foreign: bool = False) -> OutputFile:
     """Open ``path`` for an output (the log, a summary, a trace); raises ``UsageError`` if it may not be written.
 
     A new file is created, in its directory held as :func:`hold_parent` does.  An existing regular file of this
-    user is replaced (a new file under the name; the old one's contents are never written through).  A pipe,
-    terminal or other character device (``/dev/stdout``, a FIFO), reached through names this user or root owns, is
-    written as it is.  Anything else is refused: what another user owns (a planted symlink, their file), a symlink
-    to a file.  ``/dev/stdout``, ``/dev/stderr`` and ``/dev/fd/N`` are the descriptors the recorder was started
-    with, whatever they are (``> log.jsonl`` too).
+    user is replaced by a new one once the run starts (see :class:`OutputFile`; the old one's contents are never
+    written through).  A pipe, terminal or other character device (``/dev/stdout``, a FIFO), reached through names
+    this user or root owns, is written as it is.  Anything else is refused: what another user owns (a planted
+    symlink, their file), a symlink to a file.  ``/dev/stdout``, ``/dev/stderr`` and ``/dev/fd/N`` are the
+    descriptors the recorder was started with, whatever they are (``> log.jsonl`` too).
     """
     inherited = _INHERITED_RE.fullmatch(path)
     if inherited is not None:
@@ -397,16 +416,18 @@ def create_output(path: str, *, allow_foreign: bool = False) -> OutputFile:
             raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
     dir_fd, name = hold_parent(path, allow_foreign=allow_foreign)
     try:
-        return OutputFile(_create_in(dir_fd, name, path), path, dir_fd, name)
+        fd, temporary = _create_in(dir_fd, name, path)
     except BaseException:
         os.close(dir_fd)
         raise
+    return OutputFile(fd, path, dir_fd, name, temporary)
 
 
-def _create_in(dir_fd: int, name: str, path: str) -> int:
+def _create_in(dir_fd: int, name: str, path: str) -> tuple[int, str | None]:
+    """A new file ``name`` in ``dir_fd``, or what :func:`_open_existing` opens when there is one."""
     for _attempt in range(3):
         try:
-            return os.open(name, _CREATE_FLAGS, FILE_MODE, dir_fd=dir_fd)
+            return os.open(name, _CREATE_FLAGS, FILE_MODE, dir_fd=dir_fd), None
         except FileExistsError:
             pass
         except OSError as err:
@@ -415,6 +436,19 @@ def _create_in(dir_fd: int, name: str, path: str) -> int:
         if existing is not None:
             return existing
     raise UsageError(f"{shown(path)}: {describe(FileExistsError(errno.EEXIST, ''))}; nothing was started")
+
+
+def _temporary_name(name: str, suffix: str) -> str:
+    """A hidden name beside ``name`` that no other recorder uses: ``.NAME.PID.RANDOM.SUFFIX``."""
+    # Cut so that it stays a valid file name even when ``name`` is as long as one may be.
+    return f".{name[:200]}.{os.getpid()}.{os.urandom(4).hex()}.{suffix}"
+
+
+def _remove(name: str, dir_fd: int) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        pass
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -428,7 +462,7 @@ def replace_atomically(dir_fd: int, name: str, data: bytes) -> None:
     """Replace ``name`` in the directory ``dir_fd`` with ``data`` as one step: a new temporary file beside it,
     fsync, rename over it (a symlink there is replaced, never followed)."""
     # The name does not end in the target's suffix (.prom), so a collector reading the directory never picks it up.
-    temporary = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    temporary = _temporary_name(name, "tmp")
     fd = os.open(temporary, _CREATE_FLAGS, FILE_MODE, dir_fd=dir_fd)
     try:
         try:
@@ -438,15 +472,15 @@ def replace_atomically(dir_fd: int, name: str, data: bytes) -> None:
             os.close(fd)
         os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        try:
-            os.unlink(temporary, dir_fd=dir_fd)
-        except OSError:
-            pass
+        _remove(temporary, dir_fd)
         raise
 
 
-def _open_existing(dir_fd: int, name: str, path: str) -> int | None:
-    """An fd for an existing log target that is safe to write, after removing an own regular file; or None."""
+def _open_existing(dir_fd: int, name: str, path: str) -> tuple[int, str | None] | None:
+    """An fd for an existing output target that is safe to write, or None when it is gone meanwhile.
+
+    For an own regular file, a new file under a temporary name (returned too) that replaces it once committed.
+    """
     try:
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
@@ -456,14 +490,12 @@ def _open_existing(dir_fd: int, name: str, path: str) -> int | None:
     if not _owner_allowed(st) or (stat.S_ISREG(st.st_mode) and st.st_uid != os.geteuid()):
         raise UsageError(f"{shown(path)}: exists and belongs to another user (uid {st.st_uid}); nothing was started")
     if stat.S_ISREG(st.st_mode):
+        # A new file, to take the name: the old one's contents are never written through.
+        temporary = _temporary_name(name, "new")
         try:
-            # A new file under the name: the old one's contents are never written through.
-            os.unlink(name, dir_fd=dir_fd)
-        except FileNotFoundError:
-            pass
+            return os.open(temporary, _CREATE_FLAGS, FILE_MODE, dir_fd=dir_fd), temporary
         except OSError as err:
             raise UsageError(f"{shown(path)}: cannot replace it: {describe(err)}; nothing was started") from None
-        return None
     try:
         # No O_CREAT, no O_TRUNC: opening a stream creates and truncates nothing.  A symlink of ours or root's
         # (to /dev/stdout, say) is followed like any path, its directories looked up as open_directory does.
@@ -472,7 +504,7 @@ def _open_existing(dir_fd: int, name: str, path: str) -> int | None:
         raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
     mode = os.fstat(fd).st_mode
     if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
-        return fd
+        return fd, None
     os.close(fd)
     raise UsageError(f"{shown(path)}: leads to a file, not a pipe or terminal; nothing was started (remove it first)")
 

@@ -55,7 +55,7 @@ killed recorder left are removed by the next recording in the directory.
 
 Files are created new, never written through an existing name (a symlink another user planted in a shared
 directory is left alone): a PNG never replaces a file, an existing --jsonl, --summary or --trace file of yours is
-replaced by a new one when the recording starts.
+replaced by a new one once the command started (a run that never starts leaves it as it was).
 Modes are 0666 for files and 0777 for the output directory, less the umask.  An output directory that another user
 owns (root's, like /tmp, are fine) is refused unless --allow-foreign-dir is given.  On the way to every output, a
 symlink is followed only when you or root own it: another user's (shared/logs -> /etc) is refused.

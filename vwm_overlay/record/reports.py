@@ -80,6 +80,12 @@ class Reports:
             raise
         self.active = self._summary is not None or self._trace is not None or self._metrics is not None
 
+    def commit(self) -> None:
+        """The run started: report files that replace old ones take their names (see ``OutputFile.commit``)."""
+        for writer in (self._summary, self._trace):
+            if writer is not None:
+                writer.output.commit(self._stderr)
+
     def adopt(self, root: Task | None) -> Task | None:
         """The root the recording charts and logs: ``root`` itself, or with ``--cgroup``/``--unit`` the group's row
         (``root`` under it, with every other process of the group)."""

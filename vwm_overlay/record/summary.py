@@ -128,15 +128,16 @@ class SummaryWriter:
     ) -> None:
         self.path = path
         self._stderr = stderr
-        self._file = create_output(path, allow_foreign=allow_foreign)
+        #: The file, made when the recording starts (a bad path stops the run before it began).
+        self.output = create_output(path, allow_foreign=allow_foreign)
         self._step_summary = environ.get("GITHUB_STEP_SUMMARY") or None
 
     def write(self, summary: Mapping[str, Any]) -> bool:
         """Write the summary (and the step summary); False when a file could not be written (reported)."""
         ok = True
         try:
-            write_all(self._file.fd, (json.dumps(summary, indent=2) + "\n").encode())
-            os.fsync(self._file.fd)
+            write_all(self.output.fd, (json.dumps(summary, indent=2) + "\n").encode())
+            os.fsync(self.output.fd)
         except OSError as err:
             report(self._stderr, self.path, describe(err), "no summary is written")
             ok = False
@@ -145,11 +146,11 @@ class SummaryWriter:
         return ok
 
     def close(self) -> None:
-        self._file.close()
+        self.output.close()
 
     def discard(self) -> None:
         """No summary after all (the run never started): the empty file goes."""
-        self._file.discard()
+        self.output.discard()
 
     def _append_step_summary(self, path: str, text: str) -> bool:
         try:

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from ..vmon import Task, TaskStat
 from ._processes import iter_processes
-from .files import LineFile, create_output, describe, report
+from .files import LineFile, OutputFile, create_output, describe, report
 
 __all__ = ["TraceWriter"]
 
@@ -65,6 +65,10 @@ class TraceWriter:
         self._first = True
         self._written_bytes = 0
         self.events = 0
+
+    @property
+    def output(self) -> OutputFile:
+        return self._file.output
 
     @property
     def failed(self) -> bool:
