@@ -113,6 +113,7 @@ def test_a_daemon_in_a_real_group_is_charted(record: Start, tmp_path: Path, reap
     assert daemon["count"] == 1 and daemon["cpu_user_s"] + daemon["cpu_system_s"] > 0
     assert summary["cgroup"]["path"] == str(group)
     assert summary["cgroup"]["cpu_user_s"] + summary["cgroup"]["cpu_system_s"] > 0
+    assert summary["tree"]["cpu_source"] == "cgroup"  # every process recorded was the group's
     trace = (tmp_path / "run.json").read_text()
     names = [e for e in json.loads(trace) if e["ph"] == "M" and e["pid"] == daemon_pid]
     assert {"name": "daemon"} in [e["args"] for e in names]
@@ -158,3 +159,26 @@ def test_a_command_in_its_group_is_charted_once_per_process(record: Start, tmp_p
         assert len(tids) == len(set(tids)), line
     assert len(processes_named(tmp_path / "log.jsonl", "sleep")) >= 6
     assert list((tmp_path / "out").glob("*.png"))
+
+
+# Uses a second of CPU (not of wall time: the machine may be busy), then exits.
+SPIN = "import time\nwhile time.process_time() < 1.0:\n    pass\n"
+
+
+def test_a_command_outside_the_group_counts_in_the_trees_cpu(record: Start, tmp_path: Path, reaped: None) -> None:
+    # The recorder, and so the command, run outside the group: the group's cpu.stat has none of the command's CPU.
+    with real_group(f"vwm-overlay-test-{os.getpid()}-outside") as group:
+        sleeper = spawn(join_group_argv(group, ["sleep", "60"]))
+        args = ("--cgroup", str(group), "--summary", "summary.json", "--output-dir", "out")
+        status, stderr = finish(record(*args, "--", sys.executable, "-c", SPIN))
+        sleeper.kill()
+    assert status == 0, stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    tree, group_figures = summary["tree"], summary["cgroup"]
+    assert tree["cpu_source"] == "samples"
+    assert tree["cpu_total_s"] >= 0.95, tree
+    assert tree["cpu_total_s"] == round(tree["cpu_user_s"] + tree["cpu_system_s"], 3)
+    # The group's own figures are still reported as the group's: its sleeper used next to nothing.
+    assert group_figures["path"] == str(group)
+    assert group_figures["cpu_user_s"] + group_figures["cpu_system_s"] < 0.5
+    assert "sleep" in [c["name"] for c in summary["commands"]]  # the group's process is recorded all the same

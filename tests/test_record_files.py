@@ -223,3 +223,107 @@ def test_left_over_wip_files_of_dead_recorders_are_removed(tmp_path: Path, nobod
     directory = OutputDir(str(out))
     assert directory.remove_stale_wips() == [stale.name]
     assert sorted(out.iterdir()) == sorted(kept)
+
+
+# -- symlinks to directories on the way to an output
+
+#: Every output, as (its options, the name it takes in the planted directory).
+OUTPUTS = {
+    "--output-dir": ("--name", "job", "--output-dir", "shared/logs"),
+    "--jsonl": ("--jsonl", "shared/logs/run.jsonl"),
+    "--summary": ("--summary", "shared/logs/summary.json"),
+    "--trace": ("--trace", "shared/logs/trace.json"),
+    "--openmetrics": ("--openmetrics", "shared/logs/metrics.prom"),
+}
+
+
+@pytest.fixture
+def roots_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory of root's with root's files under the names the outputs would take; none may change."""
+    directory = tmp_path / "root-only"
+    directory.mkdir(mode=0o700)
+    names = ["run.jsonl", "summary.json", "trace.json", "metrics.prom"]
+    for name in names:
+        (directory / name).write_bytes(PRECIOUS)
+    yield directory
+    assert sorted(p.name for p in directory.iterdir()) == sorted(names), "something was written there"
+    for name in names:
+        assert (directory / name).read_bytes() == PRECIOUS, f"{name} was replaced"
+
+
+@pytest.mark.parametrize("option", sorted(OUTPUTS))
+def test_another_users_symlink_to_a_directory_is_not_followed(
+    record: Start, tmp_path: Path, roots_dir: Path, nobody: int, option: str
+) -> None:
+    shared = shared_dir(tmp_path)
+    plant_symlink(shared / "logs", roots_dir, nobody)
+    args = OUTPUTS[option]
+    if option != "--output-dir":
+        args = (*args, "--output-dir", "out")
+    status, stderr = finish(record(*args, "--", "touch", "ran"))
+    assert status == 2
+    output, link = ("shared/logs", "") if option == "--output-dir" else (args[1], "shared/logs ")
+    assert stderr == (
+        f"vwm-overlay record: {output}: {link}is a symlink another user owns (uid {nobody}), so it is not "
+        "followed; nothing was started (give the path it leads to, if you trust it)\n"
+    )
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_symlink_deeper_in_the_path_or_in_a_link_is_not_followed(
+    record: Start, tmp_path: Path, roots_dir: Path, nobody: int
+) -> None:
+    shared = shared_dir(tmp_path)
+    plant_symlink(shared / "logs", roots_dir, nobody)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "via").symlink_to("../shared/logs")  # root's own link, leading to nobody's
+    for path in ("mine/via/run.jsonl", f"{tmp_path}/mine/./via/../via/run.jsonl"):
+        status, stderr = finish(record("--jsonl", path, "--output-dir", "out", "--", "touch", "ran"))
+        assert status == 2 and stderr.count("\n") == 1
+        assert f"shared/logs is a symlink another user owns (uid {nobody})" in stderr
+    assert not (tmp_path / "ran").exists()
+
+
+def test_symlinks_of_ours_or_roots_are_followed(record: Start, tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "reports").symlink_to("real")
+    (tmp_path / "abs").symlink_to(tmp_path / "real")
+    args = ("--jsonl", "reports/run.jsonl", "--summary", "abs/summary.json", "--openmetrics", "abs/../real/m.prom")
+    status, stderr = finish(record(*args, "--trace", "reports/t.json", "--output-dir", "abs/out", "--", "true"))
+    assert (status, stderr) == (0, "")
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == [
+        "m.prom",
+        "out",
+        "run.jsonl",
+        "summary.json",
+        "t.json",
+    ]
+    assert len(pngs(tmp_path / "real" / "out")) == 1
+
+
+def test_the_metrics_directory_of_another_user_is_refused_unless_allowed(
+    record: Start, tmp_path: Path, nobody: int
+) -> None:
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    os.chown(foreign, nobody, nobody)
+    status, stderr = finish(record("--openmetrics", "foreign/m.prom", "--output-dir", "out", "--", "touch", "ran"))
+    assert status == 2
+    assert stderr == (
+        f"vwm-overlay record: foreign: the directory belongs to another user (uid {nobody}), who could replace what "
+        "is written there; nothing was started (--allow-foreign-dir to write there anyway)\n"
+    )
+    assert not (tmp_path / "ran").exists() and list(foreign.iterdir()) == []
+    status, stderr = finish(
+        record("--allow-foreign-dir", "--openmetrics", "foreign/m.prom", "--output-dir", "out", "true")
+    )
+    assert (status, stderr) == (0, "")
+    assert [p.name for p in foreign.iterdir()] == ["m.prom"]
+
+
+def test_a_metrics_file_that_cannot_be_written_is_said_in_one_line(record: Start, tmp_path: Path) -> None:
+    (tmp_path / "isdir.prom").mkdir()
+    status, stderr = finish(record("--openmetrics", "isdir.prom", "--output-dir", "out", "--", "touch", "ran"))
+    assert status == 2
+    assert stderr == "vwm-overlay record: isdir.prom: Is a directory (EISDIR); nothing was started\n"
+    assert not (tmp_path / "ran").exists() and list((tmp_path / "isdir.prom").iterdir()) == []

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,56 @@ def test_a_run_that_never_starts_leaves_no_report_files(record: Start, tmp_path:
     status, _ = finish(record("--summary", "summary.json", "--trace", "run.json", "--output-dir", "out", "no-such-cmd"))
     assert status == 127
     assert not (tmp_path / "summary.json").exists() and not (tmp_path / "run.json").exists()
+
+
+def test_a_run_that_never_starts_leaves_old_files_as_they_were(record: Start, tmp_path: Path) -> None:
+    old = {name: f"last run's {name}" for name in ("log.jsonl", "summary.json", "run.json")}
+    for name, text in old.items():
+        (tmp_path / name).write_text(text)
+    os.symlink(tmp_path / "kept.json", tmp_path / "taken.json")  # refused: the run never starts
+    args = ("--jsonl", "log.jsonl", "--summary", "summary.json", "--output-dir", "out")
+    status, stderr = finish(record(*args, "--trace", "taken.json", "--", "touch", "ran"))
+    assert status == 2 and stderr.startswith("vwm-overlay record: taken.json: ")
+    status, stderr = finish(record(*args, "--trace", "run.json", "no-such-cmd"))
+    assert status == 127, stderr
+    assert {name: (tmp_path / name).read_text() for name in old} == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.jsonl", "out", "run.json", "summary.json", "taken.json"]
+    # Once the command runs, each is replaced.
+    status, stderr = finish(record(*args, "--trace", "run.json", "true"))
+    assert (status, stderr) == (0, "")
+    assert all((tmp_path / name).read_text() != text for name, text in old.items())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.jsonl", "out", "run.json", "summary.json", "taken.json"]
+
+
+def record_help() -> str:
+    help_run = subprocess.run(
+        [sys.executable, "-m", "vwm_overlay", "record", "--help"], capture_output=True, text=True, check=True
+    )
+    return " ".join(help_run.stdout.split())  # the words, not the line breaks
+
+
+@pytest.mark.parametrize("option", ["--jsonl", "--summary", "--trace"])
+def test_an_existing_file_of_ours_is_replaced_as_the_help_says(record: Start, tmp_path: Path, option: str) -> None:
+    help_text = record_help()
+    assert "an existing --jsonl, --summary or --trace file of yours is replaced by a new one" in help_text
+    assert "must not exist" not in help_text
+    old = tmp_path / "report"
+    old.write_text("last run")
+    os.link(old, tmp_path / "other-name")
+    status, stderr = finish(record(option, "report", "--output-dir", "out", "true"))
+    assert (status, stderr) == (0, "")
+    assert old.read_text() not in ("", "last run")
+    assert (tmp_path / "other-name").read_text() == "last run"  # a new file: the old one was not written through
+
+
+def test_the_metrics_file_is_replaced_whatever_it_is_as_the_help_says(record: Start, tmp_path: Path) -> None:
+    assert "--openmetrics replaces FILE whatever it is, a symlink too, never following it" in record_help()
+    (tmp_path / "elsewhere").write_text("kept")
+    (tmp_path / "link.prom").symlink_to("elsewhere")
+    (tmp_path / "file.prom").write_text("last run")
+    args = ("--openmetrics", "link.prom", "--output-dir", "out", "true")
+    assert finish(record(*args)) == (0, "")
+    assert finish(record("--openmetrics", "file.prom", *args[2:])) == (0, "")
+    for name in ("link.prom", "file.prom"):
+        assert (tmp_path / name).read_text().startswith("# HELP namedprocess_namegroup_")
+    assert (tmp_path / "elsewhere").read_text() == "kept"

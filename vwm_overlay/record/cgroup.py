@@ -4,7 +4,9 @@ command's tree (a daemon that double-forked is reparented away, but stays in its
 Each sample the group's ``cgroup.procs`` is read (one kept fd, read to EOF) and every process not yet in the
 monitored trees becomes a new top-level root; roots that left the group are let go.  The recording's chart and log
 show one tree: a row for the group, and under it each root's tree.  The group's own totals (``cpu.stat`` over the
-run, ``memory.peak`` where the kernel has it) go to the summary.
+run, ``memory.peak`` where the kernel has it) go to the summary, which takes the group's CPU for the tree's only
+when every recorded process was in the group (or a group below it): a command run outside the group, say, is in no
+figure of the group's.
 
 A group is a directory with a ``cgroup.procs`` file: PATH is taken as it is when it is one, otherwise inside the
 cgroup2 mount found in ``/proc/mounts``.  A unit's group comes from ``systemctl show -p ControlGroup``, or, where
@@ -21,6 +23,7 @@ from collections import deque
 
 from ..errors import TaskGone, UsageError
 from ..vmon import Task, TaskStat, Vmon
+from ._processes import iter_processes
 
 __all__ = ["CgroupFollower", "find_cgroup2_mount", "group_root", "read_cpu_stat", "resolve_group"]
 
@@ -119,6 +122,32 @@ def _read_int(path: str) -> int | None:
         return None
 
 
+def _name_in_hierarchy(path: str) -> str | None:
+    """``/system.slice/x.service`` for the group at ``path``: its name in ``/proc/PID/cgroup``."""
+    mount = find_cgroup2_mount()
+    if mount is None:
+        return None
+    relative = os.path.relpath(os.path.realpath(path), os.path.realpath(mount))
+    if relative == ".." or relative.startswith("../"):
+        return None
+    return "/" if relative == "." else "/" + relative
+
+
+def _group_of(pid: int) -> str | None:
+    """The cgroup v2 group of process ``pid`` (``0::PATH`` in ``/proc/PID/cgroup``); "" when it has none, None when
+    the process is gone."""
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="surrogateescape") as groups:
+            for line in groups:
+                if line.startswith("0::"):
+                    return line[3:].rstrip("\n")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError:
+        return ""
+    return ""
+
+
 def group_root(name: str, start_ticks: int = 0) -> Task:
     """The chart's and the log's row for the group: not a process, never sampled, holding the group's roots;
     its start (boot-time ticks) is the recording's, so its wall time is the recording's."""
@@ -149,6 +178,12 @@ class CgroupFollower:
         #: The group was removed (its unit stopped): nothing more will join it.
         self.gone = False
         self._cpu_start = read_cpu_stat(path)
+        #: Every process recorded so far was in the group or below it, so the group's figures cover them all.
+        self.holds_every_process = True
+        #: The group as ``/proc/PID/cgroup`` names it, or None when it is not in the cgroup2 hierarchy.
+        self._name_in_hierarchy = _name_in_hierarchy(path)
+        #: Recorded processes not listed in the group's ``cgroup.procs`` but in a group below it.
+        self._below: set[Task] = set()
 
     def sync(self) -> None:
         """Before a sample: the group's new processes join, the roots that left are let go."""
@@ -163,6 +198,9 @@ class CgroupFollower:
         pids = self._read_pids()
         if pids is None:
             return
+        members = set(pids)
+        if self.holds_every_process:
+            self._check_members(members)
         vmon = self._vmon
         for pid in pids:
             known = vmon.find(pid)
@@ -176,7 +214,6 @@ class CgroupFollower:
             if task not in root.children:
                 root.children.append(task)
                 root.children_changed = True
-        members = set(pids)
         for pid, task in list(self._roots.items()):
             if task.is_stale:
                 del self._roots[pid]
@@ -187,6 +224,25 @@ class CgroupFollower:
                 if task in root.children:
                     root.children.remove(task)
                     root.children_changed = True
+
+    def _check_members(self, members: set[int]) -> None:
+        """Whether the processes recorded so far (the command's included) are all in the group; once one is not,
+        the answer stays no (what it used is in no figure of the group's)."""
+        if self._below:
+            self._below = {task for task in self._below if not task.is_stale}
+        for process in iter_processes(self.root.children):
+            if process.is_stale or process.pid in members or process in self._below:
+                continue
+            group = _group_of(process.pid)
+            if group is None:
+                continue  # exited since the last sample: it was listed then
+            inside = self._name_in_hierarchy
+            if inside is not None and (inside == "/" or group == inside or group.startswith(inside + "/")):
+                self._below.add(process)
+            else:
+                self.holds_every_process = False
+                self._below.clear()
+                return
 
     def prune(self) -> None:
         """After a sample: roots the engine moved into another monitored tree (a process forked between two

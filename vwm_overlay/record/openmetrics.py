@@ -1,7 +1,8 @@
 """``--openmetrics FILE``: process-exporter's metrics for node_exporter's textfile collector.
 
 The file is replaced every sample, atomically (a temporary file in the same directory, fsynced, renamed over it),
-so the collector never reads it partial.  The names are process-exporter's, so its dashboards work unchanged::
+so the collector never reads it partial.  Its directory is held from the start and checked as every output's is
+(:mod:`.files`).  The names are process-exporter's, so its dashboards work unchanged::
 
     # HELP namedprocess_namegroup_cpu_seconds_total CPU time used by the group's processes
     # TYPE namedprocess_namegroup_cpu_seconds_total counter
@@ -15,11 +16,12 @@ its group.  The text is Prometheus's exposition format, the one the textfile col
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TextIO
 
 from ..errors import UsageError
-from .files import describe, replace_atomically, report
+from .files import describe, hold_parent, replace_atomically, report, shown
 from .groups import Group, GroupTotals
 
 __all__ = ["OpenMetricsWriter", "render_metrics"]
@@ -88,24 +90,34 @@ def _number(value: float) -> str:
 class OpenMetricsWriter:
     """Replaces the metrics file after each sample; stops (said once) when that fails."""
 
-    def __init__(self, path: str, stderr: TextIO, totals: GroupTotals) -> None:
+    def __init__(self, path: str, stderr: TextIO, totals: GroupTotals, *, allow_foreign: bool = False) -> None:
         self.path = path
         self._stderr = stderr
         self.totals = totals
         self.failed = False
         self.writes = 0
+        self._dir_fd, self._name = hold_parent(path, allow_foreign=allow_foreign)
         try:
             # A first, empty version at once: a path that cannot be written stops the run before it starts.
-            replace_atomically(path, render_metrics(totals).encode())
+            replace_atomically(self._dir_fd, self._name, render_metrics(totals).encode())
         except OSError as err:
-            raise UsageError(f"cannot write --openmetrics {path!r}: {err.strerror or err}") from None
+            self.close()
+            raise UsageError(f"{shown(path)}: {describe(err)}; nothing was started") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._dir_fd >= 0:
+            os.close(self._dir_fd)
+            self._dir_fd = -1
 
     def write(self) -> None:
         """Replace the file with the totals' latest sample."""
         if self.failed:
             return
         try:
-            replace_atomically(self.path, render_metrics(self.totals).encode())
+            replace_atomically(self._dir_fd, self._name, render_metrics(self.totals).encode())
         except OSError as err:
             self.failed = True
             what_now = "the file keeps its last whole version; the recording goes on"

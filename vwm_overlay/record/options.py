@@ -54,9 +54,11 @@ of the snapshot with --now-names; N counts from 0).  They are written to a hidde
 killed recorder left are removed by the next recording in the directory.
 
 Files are created new, never written through an existing name (a symlink another user planted in a shared
-directory is left alone): a PNG never replaces a file, an existing --jsonl file of yours is replaced by a new one.
+directory is left alone): a PNG never replaces a file, an existing --jsonl, --summary or --trace file of yours is
+replaced by a new one once the command started (a run that never starts leaves it as it was).
 Modes are 0666 for files and 0777 for the output directory, less the umask.  An output directory that another user
-owns (root's, like /tmp, are fine) is refused unless --allow-foreign-dir is given.
+owns (root's, like /tmp, are fine) is refused unless --allow-foreign-dir is given.  On the way to every output, a
+symlink is followed only when you or root own it: another user's (shared/logs -> /etc) is refused.
 
 In the command's arguments, %n is the name, %N the name made safe for a file name, %O the output directory, %P the
 recorder's own pid (e.g. `kill -USR1 %P` from a script to take a snapshot) and %% a literal %.

@@ -19,7 +19,9 @@ slice per task lifetime and CPU, RSS and IO counter tracks per process.  --openm
 sample, atomically, with process-exporter's metrics per command name (--per-pid: per process), for
 node_exporter's textfile collector.  --cgroup PATH or --unit NAME also follows every process of a cgroup v2 group
 (a systemd unit's group), even those that left the command's tree; without a command, the group alone is recorded
-until SIGINT or SIGTERM.  These files must not exist yet (--openmetrics: may exist, it is replaced).
+until SIGINT or SIGTERM.  Like --jsonl's, an existing --summary or --trace file of yours is replaced by a new one
+(another user's, or a symlink to a file, is refused); --openmetrics replaces FILE whatever it is, a symlink too,
+never following it.
 """
 
 

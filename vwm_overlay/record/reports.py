@@ -72,11 +72,19 @@ class Reports:
                 metric_totals = (
                     GroupTotals(ticks_per_s=vmon.ticks_per_s, per_pid=True) if options.per_pid else self.totals
                 )
-                self._metrics = OpenMetricsWriter(options.openmetrics_path, stderr, metric_totals)
+                self._metrics = OpenMetricsWriter(
+                    options.openmetrics_path, stderr, metric_totals, allow_foreign=allow_foreign
+                )
         except BaseException:
             self.close()  # (the files made so far go: the run never started)
             raise
         self.active = self._summary is not None or self._trace is not None or self._metrics is not None
+
+    def commit(self) -> None:
+        """The run started: report files that replace old ones take their names (see ``OutputFile.commit``)."""
+        for writer in (self._summary, self._trace):
+            if writer is not None:
+                writer.output.commit(self._stderr)
 
     def adopt(self, root: Task | None) -> Task | None:
         """The root the recording charts and logs: ``root`` itself, or with ``--cgroup``/``--unit`` the group's row
@@ -143,12 +151,13 @@ class Reports:
                     duration_s=self._clock() - self._start_s,
                     samples=self.samples,
                     cgroup=self._group.totals() if self._group is not None else None,
+                    cgroup_holds_every_process=self._group is not None and self._group.holds_every_process,
                 )
             )
 
     def close(self) -> None:
         if self._summary is not None and not self._finished:
             self._summary.discard()
-        for writer in (self._summary, self._trace, self._group):
+        for writer in (self._summary, self._trace, self._metrics, self._group):
             if writer is not None:
                 writer.close()

@@ -128,6 +128,10 @@ class Recorder:
                     if self.command:
                         child_mask = self._child_mask if self._child_mask is not None else signals.previous_mask
                         self._start_command(vmon, child_mask)
+                    # The run started (the command runs): files that replace old ones take their names.
+                    if log_file is not None:
+                        log_file.output.commit(self._stderr)
+                    self._reports.commit()
                     self._root = self._reports.adopt(self._root)
                     self._start_s = self._clock()
                     return self._loop(signals)
@@ -143,7 +147,7 @@ class Recorder:
         path = self.options.jsonl_path
         if path is None:
             return None
-        out = LineFile(create_output(path, allow_foreign=self.options.allow_foreign_dir), path)
+        out = LineFile(create_output(path, allow_foreign=self.options.allow_foreign_dir))
         assert self._vmon is not None
         try:
             self._log = JsonLog(

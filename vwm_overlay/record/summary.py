@@ -10,9 +10,11 @@
 
 Commands are sorted by CPU, largest first.  ``peak_rss_bytes`` of a command is the largest RSS one process of that
 name had; the tree's is the largest sum over one sample.  With ``--cgroup``/``--unit`` a ``cgroup`` object holds
-the group's own figures (``cpu.stat`` over the run, ``memory.peak`` where the kernel has it) and the tree's CPU
-comes from them (``cpu_source``: ``"cgroup"``).  When ``$GITHUB_STEP_SUMMARY`` names a file, a Markdown table of
-the same is appended to it.  The file is created when the recording starts and written when it ends.
+the group's own figures (``cpu.stat`` over the run, ``memory.peak`` where the kernel has it), and when every
+recorded process was in the group the tree's CPU comes from them (``cpu_source``: ``"cgroup"``): they also count
+what processes used between samples.  Otherwise (a command run outside the group) the tree's CPU is the samples'.
+When ``$GITHUB_STEP_SUMMARY`` names a file, a Markdown table of the same is appended to it.  The file is created
+when the recording starts and written when it ends.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from .files import create_output, describe, discard, report, write_all
+from .files import create_output, describe, report, write_all
 from .groups import GroupTotals
 
 __all__ = ["SummaryWriter", "markdown_table", "summary_dict"]
@@ -38,13 +40,17 @@ def summary_dict(
     duration_s: float,
     samples: int,
     cgroup: Mapping[str, Any] | None = None,
+    cgroup_holds_every_process: bool = False,
 ) -> dict[str, Any]:
-    """The summary as a JSON-ready dict (``totals.finish()`` called first)."""
+    """The summary as a JSON-ready dict (``totals.finish()`` called first).
+
+    ``cgroup`` is the group's own figures; its CPU is the tree's when ``cgroup_holds_every_process``.
+    """
     per_s = totals.ticks_per_s
     tree = totals.tree
     cpu_user_s, cpu_system_s = tree.utime_ticks / per_s, tree.stime_ticks / per_s
     source = "samples"
-    if cgroup is not None and "cpu_user_s" in cgroup:
+    if cgroup is not None and cgroup_holds_every_process and "cpu_user_s" in cgroup:
         cpu_user_s, cpu_system_s, source = cgroup["cpu_user_s"], cgroup["cpu_system_s"], "cgroup"
     commands = [
         {
@@ -122,15 +128,16 @@ class SummaryWriter:
     ) -> None:
         self.path = path
         self._stderr = stderr
-        self._fd = create_output(path, allow_foreign=allow_foreign)
+        #: The file, made when the recording starts (a bad path stops the run before it began).
+        self.output = create_output(path, allow_foreign=allow_foreign)
         self._step_summary = environ.get("GITHUB_STEP_SUMMARY") or None
 
     def write(self, summary: Mapping[str, Any]) -> bool:
         """Write the summary (and the step summary); False when a file could not be written (reported)."""
         ok = True
         try:
-            write_all(self._fd, (json.dumps(summary, indent=2) + "\n").encode())
-            os.fsync(self._fd)
+            write_all(self.output.fd, (json.dumps(summary, indent=2) + "\n").encode())
+            os.fsync(self.output.fd)
         except OSError as err:
             report(self._stderr, self.path, describe(err), "no summary is written")
             ok = False
@@ -139,15 +146,11 @@ class SummaryWriter:
         return ok
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self.output.close()
 
     def discard(self) -> None:
         """No summary after all (the run never started): the empty file goes."""
-        if self._fd >= 0:
-            discard(self._fd, self.path)
-            self._fd = -1
+        self.output.discard()
 
     def _append_step_summary(self, path: str, text: str) -> bool:
         try:

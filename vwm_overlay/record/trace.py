@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from ..vmon import Task, TaskStat
 from ._processes import iter_processes
-from .files import LineFile, create_output, describe, discard, report
+from .files import LineFile, OutputFile, create_output, describe, report
 
 __all__ = ["TraceWriter"]
 
@@ -59,12 +59,16 @@ class TraceWriter:
         self._stderr = stderr
         self._ticks_per_s = ticks_per_s
         self._start_boottime_s = start_boottime_s
-        self._file = LineFile(create_output(path, allow_foreign=allow_foreign), path)
+        self._file = LineFile(create_output(path, allow_foreign=allow_foreign))
         self._tracks: dict[Task, _Track] = {}
         self._last_us = 0
         self._first = True
         self._written_bytes = 0
         self.events = 0
+
+    @property
+    def output(self) -> OutputFile:
+        return self._file.output
 
     @property
     def failed(self) -> bool:
@@ -124,8 +128,7 @@ class TraceWriter:
     def close(self) -> None:
         if self._file.fd >= 0:
             if self._written_bytes == 0:
-                discard(self._file.fd, self.path)  # nothing was traced (the run never started): no empty file
-                self._file.fd = -1
+                self._file.discard()  # nothing was traced (the run never started): no empty file
             else:
                 self._file.close()
 
