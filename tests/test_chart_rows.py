@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from chart_helpers import Feed, Png, is_cyan, is_white, make_task
 
 from vwm_overlay.chart import Chart, Theme
@@ -141,3 +142,132 @@ def test_a_task_listed_twice_gets_one_row(tmp_path: Path) -> None:
     assert y is not None and all(is_cyan(p) for p in png.column(0, y, y + ROW - 1))
     assert chart.hidden_count == 43 - (300 - HEADER_PX) // ROW
     assert sum(chart.row_y(t) is not None for t in idle) == (300 - HEADER_PX) // ROW - 3
+
+
+def exit_task(feed: Feed, task: Task) -> None:
+    """``task`` exits: found gone in one sample, dropped from its parent's list by the engine in the next."""
+    task.is_stale = True
+    feed.step()
+    assert task.parent is not None
+    task.parent.children.remove(task)
+
+
+def test_a_task_that_exits_busy_keeps_its_snowflake_in_view(tmp_path: Path) -> None:
+    root, children = sleepers(50)
+    busy = make_task(300, "python", argv=("python", "-c", "spin"), parent=root, state="R")
+    chart = Chart(800, 600, theme=THEME)
+    feed = Feed(chart, root)
+    feed.step()
+    feed.steps(5, {busy: (feed.one_core(), 0)})
+    exit_task(feed, busy)
+    feed.steps(3)
+    y = chart.row_y(busy)
+    assert y is not None and y + ROW <= 600, "the busy child's snowflake is in view"
+    png = Png(chart, tmp_path / "a.png")
+    assert all(is_cyan(p) for x in (5, 6, 7) for p in png.column(x, y + 1, y + ROW - 2)), "with its history"
+    assert chart.snowflake_count == 1
+    # Idle sleepers collapsed to make room for it: still nothing hidden.
+    assert (chart.hidden_count, chart.hidden_exited_count, chart.header_texts()[1]) == (0, 0, "")
+
+    # Then the 50 idle sleepers exit, newer: they fall off below it, and the header counts them.
+    for child in children:
+        child.is_stale = True
+    feed.step()
+    y = chart.row_y(busy)
+    assert y is not None and y + ROW <= 600
+    room = (600 - HEADER_PX) // ROW - 2  # under the root's row and the blank row above the snowflakes
+    assert chart.snowflake_count == room
+    assert chart.hidden_exited_count == 51 - room
+    assert chart.header_texts()[1] == f"{51 - room} exited not shown"
+    png = Png(chart, tmp_path / "b.png")
+    assert all(is_cyan(p) for x in (6, 9) for p in png.column(x, y + 1, y + ROW - 2)), "it moved with its history"
+    assert any(is_white(p) for p in png.region(600, ROW, 796, 2 * ROW - 1)), "the count is drawn"
+
+    chart.discard_snowflakes()
+    assert (chart.hidden_exited_count, chart.header_texts()[1]) == (0, "")
+
+
+def test_a_busy_snowflake_gives_its_room_back_once_its_graph_scrolled_off() -> None:
+    root, children = sleepers(50)
+    busy = make_task(300, "python", parent=root)
+    chart = Chart(800, 600, theme=THEME)
+    feed = Feed(chart, root)
+    feed.step()
+    feed.steps(3, {busy: (feed.one_core(), 0)})
+    exit_task(feed, busy)
+    shown = sum(chart.row_y(c) is not None for c in children)
+    feed.step(columns=700)
+    assert chart.row_y(busy) is not None, "still on the chart: kept"
+    feed.step(columns=100)
+    # The idle live rows take their room back; the snowflake fell off, and that is said.
+    assert chart.row_y(busy) is None
+    assert sum(chart.row_y(c) is not None for c in children) == shown + 2
+    assert chart.header_texts()[1] == "1 exited not shown"
+
+
+def test_busy_live_rows_come_before_busy_snowflakes() -> None:
+    root = make_task(100, "sh")
+    spinners = [make_task(200 + i, f"spin{i}", parent=root) for i in range(30)]
+    leaving = make_task(300, "leaving", parent=root)
+    chart = Chart(800, 300, theme=THEME)  # 17 rows under the header
+    feed = Feed(chart, root)
+    feed.step()
+    load = {t: (1, 0) for t in (*spinners, leaving)}
+    feed.steps(2, load)
+    leaving.is_stale = True
+    del load[leaving]
+    feed.step(load)
+    # Every row busy: the live ones fill the chart (the root and 16 spinners), the snowflake is counted.
+    assert chart.row_y(leaving) is None
+    assert chart.hidden_count == 31 - 17
+    assert chart.header_texts()[1] == f"{31 - 17} tasks + 1 exited not shown"
+
+
+def test_when_everything_fits_snowflakes_stay_newest_first() -> None:
+    root = make_task(100, "sh")
+    busy = make_task(101, "busy", parent=root)
+    idle = make_task(102, "idle", parent=root)
+    chart = Chart(800, 600, theme=THEME)
+    feed = Feed(chart, root)
+    feed.step()
+    feed.step({busy: (feed.one_core(), 0)})
+    exit_task(feed, busy)
+    exit_task(feed, idle)
+    y_root = chart.row_y(root)
+    assert y_root == HEADER_PX
+    assert (chart.row_y(idle), chart.row_y(busy)) == (HEADER_PX + 2 * ROW, HEADER_PX + 3 * ROW)
+    assert chart.header_texts()[1] == ""
+
+
+@pytest.mark.parametrize(
+    ("width", "legend"),
+    [
+        (800, "IO write(top) read(bottom) 2px=4K/s x8/px full=128M/s   RSS 2px=4M x8/px full=256M"),
+        (400, "IO 2px=4K/s x8/px   RSS 2px=4M x8/px"),
+        (200, ""),
+    ],
+)
+def test_the_lanes_legend_gives_way_to_the_count(tmp_path: Path, width: int, legend: str) -> None:
+    root = make_task(100, "sh")
+    for i in range(40):
+        make_task(200 + i, f"idle{i}", parent=root)
+    theme = Theme()
+    chart = Chart(width, 300, theme=theme, lanes=True)
+    feed = Feed(chart, root)
+    feed.steps(2)
+    assert chart.hidden_count > 10
+    chart.sync_layers()
+    [band] = [band for band in chart.shape_bands() if band.key == ("header", 1)]
+    assert band.cells is not None
+    (legend_x0, legend_x1, _, legend_text), (count_x0, count_x1, _, count_text) = band.cells
+    assert (legend_text, count_text) == (legend, f"{chart.hidden_count} tasks not shown")
+    # Side by side, each text whole in its cell.
+    advance = chart.advance_px
+    assert legend_x0 <= legend_x1 <= count_x0 < count_x1 == width - theme.text_lead_px
+    assert len(legend_text) * advance <= legend_x1 - legend_x0
+    assert len(count_text) * advance <= count_x1 - count_x0
+    # And so drawn: nothing between the legend's end and the count, the count there.
+    png = Png(chart, tmp_path / "c.png")
+    legend_end = legend_x0 + int(len(legend_text) * advance) + 2 if legend_text else 0
+    assert not any(is_white(p) for p in png.region(legend_end, ROW, count_x0 - 1, 2 * ROW - 1))
+    assert any(is_white(p) for p in png.region(count_x0, ROW, count_x1, 2 * ROW - 1))

@@ -121,6 +121,57 @@ def test_a_busy_child_after_50_sleepers_is_on_the_chart(record: Start, tmp_path:
     assert busy, "the busy child's graph is on the chart"
 
 
+SLEEPERS_AND_A_SPINNER_THAT_ENDS = """
+    import glob, json, os, signal, subprocess, sys, time
+    sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(50)]
+    # A child that spins (in user space: asking for the time is a system call) for a second of CPU, then exits.
+    spin = "import time\\nwhile time.process_time() < 1:\\n    for _ in range(100000): pass"
+    subprocess.run([sys.executable, "-c", spin], check=True)
+
+    def spinner_seen_gone():
+        with open("log.jsonl") as log:
+            lines = log.readlines()[1:]  # after the header, samples: the spinner is the only task to exit
+        return any(line.endswith("\\n") and json.loads(line).get("exited") for line in lines)
+
+    # Once the recorder has seen the spinner exit, a snapshot while the sleepers still run.
+    deadline = time.monotonic() + 60
+    while not spinner_seen_gone() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(os.getppid(), signal.SIGUSR1)
+    while not glob.glob("out/*.png") and time.monotonic() < deadline:
+        time.sleep(0.05)
+"""
+
+
+def test_a_busy_child_that_exited_keeps_its_row_among_50_sleepers(record: Start, tmp_path: Path) -> None:
+    args = ("--jsonl", "log.jsonl", "--output-dir", "out", "--hertz", "10")
+    status, stderr = finish(record(*args, *py(SLEEPERS_AND_A_SPINNER_THAT_ENDS)))
+    assert (status, stderr) == (0, "")
+    png = min(pngs(tmp_path / "out"), key=lambda path: path.stat().st_mtime_ns)  # the snapshot
+    surface = cairocffi.ImageSurface.create_from_png(str(png))
+    pixels = memoryview(surface.get_data()).cast("I")
+    stride = surface.get_stride() // 4
+
+    def rgb(x: int, y: int) -> tuple[int, int, int]:
+        p = int(pixels[y * stride + x])
+        return ((p >> 16) & 255, (p >> 8) & 255, p & 255)
+
+    def bars(y: int) -> int:
+        """Columns of the row at ``y`` with a cyan bar (any CPU at all shows at least its bottom pixel)."""
+        return sum(is_cyan(rgb(x, y + 13)) for x in range(400))
+
+    def has_text(y: int) -> bool:
+        return any(rgb(x, y + 7) == (255, 255, 255) for x in range(800))
+
+    rows = range(HEADER_PX + 15, 600 - 14, 15)  # under the command's own row
+    assert sum(has_text(y) for y in rows) >= 30, "the sleepers are on the chart"
+    # The spinner's snowflake, with its graph, under the blank row that separates the exited from the living.
+    busy = [y for y in rows if bars(y) >= 3]
+    assert busy, "the busy child's row is on the chart"
+    assert not has_text(busy[0] - 15)
+    assert not any(is_cyan(rgb(x, busy[0] - 15 + 7)) for x in range(400))
+
+
 def test_the_exit_status_is_the_commands(record: Start) -> None:
     assert finish(record("--", "sh", "-c", "exit 7"))[0] == 7
 

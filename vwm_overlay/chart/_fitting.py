@@ -8,6 +8,10 @@ When every task fits, every task gets its row (vwm's chart).  When not:
 2. if that is still too many, idle rows give way to busy ones: every busy row and its ancestors are kept, then
    idle rows in tree order as long as there is room.
 
+The snowflakes below (exited tasks, newest first) fall off the bottom as in vwm, but one of a task that was busy
+when it exited is kept in view while its graph is on the chart: idle live rows leave room for it (up to half the
+room, see ``reserve_px``), and idle snowflakes above it give way (:func:`fit_snow`).
+
 The chart says how many tasks have no row (:attr:`Fitted.hidden`).  A task counts as busy from a sample in which
 it (or its reaped children) used CPU or did IO until ``hold_s`` of sample time later, so rows do not flicker.
 """
@@ -19,9 +23,9 @@ from dataclasses import dataclass
 
 from vwm_overlay.vmon.records import Task
 
-from .rows import Placed
+from .rows import Placed, Row
 
-__all__ = ["ACTIVE_HOLD_S", "Activity", "Fitted", "Shown", "fit_rows"]
+__all__ = ["ACTIVE_HOLD_S", "Activity", "Fitted", "Shown", "fit_rows", "fit_snow"]
 
 #: How long a task stays busy (in sample time) after its last sample with any use.
 ACTIVE_HOLD_S = 1.0
@@ -34,6 +38,11 @@ class Activity:
         self.hold_s = hold_s
         self._busy_s: dict[Task, float] = {}
         self.now_s = 0.0
+        self._last_s = 0.0  # the previous sample's time
+
+    def advance(self, now_s: float) -> None:
+        """A new sample, at ``now_s`` of sample time."""
+        self._last_s, self.now_s = self.now_s, now_s
 
     def note(self, task: Task) -> None:
         """Remember the task as busy now if it (or its reaped children) used CPU or did IO in this sample."""
@@ -43,6 +52,12 @@ class Activity:
     def is_active(self, task: Task) -> bool:
         busy_s = self._busy_s.get(task)
         return busy_s is not None and self.now_s - busy_s < self.hold_s
+
+    def was_active_at_exit(self, task: Task) -> bool:
+        """Whether ``task``, found gone in this sample, was busy in the previous one, its last seen alive (however
+        late this sample came)."""
+        busy_s = self._busy_s.get(task)
+        return busy_s is not None and self._last_s - busy_s < self.hold_s
 
     def forget(self, task: Task) -> None:
         self._busy_s.pop(task, None)
@@ -66,15 +81,24 @@ class Fitted:
 
 
 def fit_rows(
-    placed: list[Placed], is_active: Callable[[Task], bool], room_px: int, height_px: Callable[[Task], int]
+    placed: list[Placed],
+    is_active: Callable[[Task], bool],
+    room_px: int,
+    height_px: Callable[[Task], int],
+    reserve_px: int = 0,
 ) -> Fitted:
-    """The rows to show of the live tasks ``placed`` (in chart order) in ``room_px`` of height."""
+    """The rows to show of the live tasks ``placed`` (in chart order) in ``room_px`` of height.
+
+    The last ``reserve_px`` of the room are for the busy snowflakes below: idle rows collapse and give way rather
+    than use them, busy rows (and the root) may.
+    """
+    idle_room_px = max(room_px - reserve_px, 0)
     need = sum(height_px(task) for task, _, _ in placed)
-    if need <= room_px or not placed:
+    if need <= idle_room_px or not placed:
         return Fitted([Shown(task, depth, tree) for task, depth, tree in placed], 0)
-    rows = _collapsed(placed, is_active, need - room_px, height_px)
+    rows = _collapsed(placed, is_active, need - idle_room_px, height_px)
     need = sum(height_px(row.task) for row in rows)
-    if need <= room_px:
+    if need <= idle_room_px:
         return Fitted(rows, 0)
     heights = [height_px(row.task) for row in rows]
     keep = [False] * len(rows)
@@ -93,7 +117,7 @@ def fit_rows(
         ancestors.append(i)
     used = sum(h for h, kept in zip(heights, keep, strict=True) if kept)
     for i, h in enumerate(heights):
-        if not keep[i] and used + h <= room_px:
+        if not keep[i] and used + h <= idle_room_px:
             keep[i] = True
             used += h
     shown: list[Shown] = []
@@ -107,6 +131,31 @@ def fit_rows(
             used += h
     represented = sum(len(row.members) or 1 for row in shown)
     return Fitted(shown, len(placed) - represented)
+
+
+def fit_snow(
+    snow: list[Row], top_px: int, visible_px: int, bottom_px: int, is_busy: Callable[[Row], bool]
+) -> list[bool]:
+    """Which of the snowflakes ``snow`` (in chart order, from ``top_px`` down) stay.
+
+    As in vwm, a snowflake whose top is below ``bottom_px`` (the layers' height) falls off; an idle one also gives
+    way when the busy ones below it would not be in view (above ``visible_px``) otherwise.  When every snowflake
+    is in view, all stay.
+    """
+    busy_px = sum(row.height_px for row in snow if is_busy(row))
+    stays: list[bool] = []
+    y = top_px
+    for row in snow:
+        height = row.height_px
+        fits = y < bottom_px
+        if is_busy(row):
+            busy_px -= height
+        elif busy_px and y + height + busy_px > visible_px:
+            fits = False
+        stays.append(fits)
+        if fits:
+            y += height
+    return stays
 
 
 def _collapsed(

@@ -41,7 +41,7 @@ from .cairo_types import (
 )
 from .columns import HEADINGS, Col
 from .graphpass import GraphWriter
-from .header import lanes_legend
+from .header import lanes_legends
 from .layers import Layers
 from .layout import Layout
 from .rows import Cell
@@ -101,6 +101,8 @@ class Chart:
         self._height_px = height
         self._layers = Layers(max(width, MIN_WIDTH_PX), max(height, MIN_HEIGHT_PX))
         self._graph = GraphWriter(theme)
+        #: The lanes' legend, whole then shorter (the scales are fixed).
+        self._legends = lanes_legends(self._graph.io_scale, self._graph.rss_scale)
         self._text = TextLayer(theme, self._layers)
         self._layout = Layout(theme, self._layers, self._text.snow_texts, lanes=lanes)
         self._graph_source = new_surface_pattern(self._layers.graph)
@@ -184,7 +186,7 @@ class Chart:
         boottime_ticks = sys.boottime_ticks if sys is not None else 0
         self._text.set_clock(ticks_per_s, boottime_ticks)
         layout = self._layout
-        layout.update(root, structure_version, self._sample_s, boottime_ticks, self._height_px)
+        layout.update(root, structure_version, self._sample_s, boottime_ticks, self._height_px, timing.columns)
         self._graph.draw(
             self._layers,
             layout.live,
@@ -213,15 +215,15 @@ class Chart:
         layout = self._layout
         whole = self._text_stale or (exact and text.numbers_held)
         if whole or self._header_stale:
-            graph = self._graph
             frame = Frame(
                 name=self._name,
                 hertz=self._hertz_label,
                 width_px=self._width_px,
                 height_px=min(self._height_px, self._layers.height_px),
                 sample_s=self._sample_s,
-                legend=lanes_legend(graph.io_scale, graph.rss_scale) if layout.lanes else "",
+                legends=self._legends if layout.lanes else (),
                 hidden=layout.hidden,
+                hidden_exited=layout.exited_not_shown(),
             )
             if whole:
                 text.paint(layout.live, layout.snow, frame, exact=exact)
@@ -296,6 +298,7 @@ class Chart:
         self._width_px, self._height_px = width, height
         layers = self._layers
         layout = self._layout
+        layout.visible_px = height
         if width > layers.width_px or height > layers.height_px:
             self._layers = layers = layout.layers = layers.grown(width, height)
             self._text.set_layers(layers)
@@ -349,6 +352,12 @@ class Chart:
     def hidden_count(self) -> int:
         """Live tasks with no row: the tree is taller than the chart (collapsed runs count as shown)."""
         return self._layout.hidden
+
+    @property
+    def hidden_exited_count(self) -> int:
+        """Exited tasks not in view: their snowflakes fell off the bottom (since the last discard) or are below
+        the visible height."""
+        return self._layout.exited_not_shown()
 
     def row_label(self, task: Task) -> str | None:
         """The ArgV text of ``task``'s live row as drawn (``sleep 6 x14`` for a collapsed run); None if it has none."""

@@ -1,8 +1,9 @@
 """The three fixed header rows: system CPU graphs, the heading and the column headings.
 
 - Row 0: IOWait (from the top) and Idle (from the bottom); the heading ``\\/\\/\\ # name @ NHz`` at the top right.
-- Row 1: IRQ (top) and SoftIRQ (bottom); the scales of the IO and RSS lanes when shown; at the right, how many
-  live tasks have no row.
+- Row 1: IRQ (top) and SoftIRQ (bottom); at the right, how many live tasks have no row and how many exited ones
+  are not in view; the scales of the IO and RSS lanes when shown, at the left, shortened or left out where they
+  would meet that count.
 - Row 2: Adherence, how late (top) or early (bottom) the sample was; the column headings.
 """
 
@@ -13,7 +14,7 @@ from vwm_overlay.vmon.records import SysStat
 from .patterns import Patterns
 from .scale import LogScale, fraction_px, ratio_px
 
-__all__ = ["HEADER_ROWS", "SysDeltas", "heading_text", "hidden_text", "lanes_legend"]
+__all__ = ["HEADER_ROWS", "SysDeltas", "heading_text", "hidden_text", "lanes_legends"]
 
 HEADER_ROWS = 3
 
@@ -28,20 +29,30 @@ def heading_text(name: str | None, hertz: int) -> str:
     return f"\\/\\/\\ # {name} {rate}" if name else f"\\/\\/\\ {rate}"
 
 
-def hidden_text(count: int) -> str:
-    """What row 1 says when live tasks have no row (the tree is taller than the chart); empty when none."""
-    if count <= 0:
-        return ""
-    return f"{count} task{'s' if count > 1 else ''} not shown"
-
-
-def lanes_legend(io: LogScale, rss: LogScale) -> str:
+def hidden_text(count: int, exited: int = 0) -> str:
+    """What row 1 says when live tasks have no row (the tree is taller than the chart) or exited ones are not in
+    view (their snowflakes fell off the bottom), e.g. ``3 tasks + 12 exited not shown``; empty when none."""
     parts = []
-    if io.max_px:
-        parts.append(f"IO write(top) read(bottom) {io.describe('/s')}")
-    if rss.max_px:
-        parts.append(f"RSS {rss.describe('')}")
-    return "   ".join(parts)
+    if count > 0:
+        parts.append(f"{count} task{'s' if count > 1 else ''}")
+    if exited > 0:
+        parts.append(f"{exited} exited")
+    return f"{' + '.join(parts)} not shown" if parts else ""
+
+
+def lanes_legends(io: LogScale, rss: LogScale) -> tuple[str, ...]:
+    """The lanes' scales for row 1: the whole legend, then shorter ones for a narrow chart."""
+
+    def legend(io_text: str, rss_text: str) -> str:
+        return "   ".join(([io_text] if io.max_px else []) + ([rss_text] if rss.max_px else []))
+
+    io_scale, rss_scale = io.describe("/s"), rss.describe("")
+    texts = (
+        legend(f"IO write(top) read(bottom) {io_scale}", f"RSS {rss_scale}"),
+        legend(f"IO {io_scale}", f"RSS {rss_scale}"),
+        legend(f"IO {io.describe('/s', brief=True)}", f"RSS {rss.describe('', brief=True)}"),
+    )
+    return tuple(dict.fromkeys(text for text in texts if text))
 
 
 class SysDeltas:

@@ -1,9 +1,10 @@
 """Where every row of a chart is: the live tasks chosen to show, the snowflakes, and the pixels that move with them.
 
 Each sample the tree is walked into rows (only when its structure changed), the rows to show are chosen (see
-``_fitting``), new tasks get a row, exited ones move below a blank row as snowflakes (newest first), and every row
-that moved takes its pixels along (one block copy per layer), so history stays with its task and what no row covers
-any more is blanked (padding is restored when the tree shrinks).
+``_fitting``), new tasks get a row, exited ones move below a blank row as snowflakes (newest first, those of tasks
+that exited busy kept in view while their graph is on the chart), and every row that moved takes its pixels along
+(one block copy per layer), so history stays with its task and what no row covers any more is blanked (padding is
+restored when the tree shrinks).  Snowflakes that fall off the bottom are counted (:attr:`Layout.fallen`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 
 from vwm_overlay.vmon.records import Task
 
-from ._fitting import Activity, fit_rows
+from ._fitting import Activity, fit_rows, fit_snow
 from .header import HEADER_ROWS
 from .layers import Layers, Segment
 from .rows import Placed, Row, walk_tree
@@ -44,6 +45,10 @@ class Layout:
         self.used_px = HEADER_ROWS * theme.row_px
         #: Live tasks with no row (the tree is taller than the chart; collapsed runs count as shown).
         self.hidden = 0
+        #: Snowflakes that fell off the bottom since the snowflakes were last discarded.
+        self.fallen = 0
+        #: The chart's visible height (the layers may be taller).
+        self.visible_px = layers.height_px
         #: The background's bands moved since it was last drawn.
         self.bands_changed = True
         self._rows: dict[Task, Row] = {}
@@ -55,6 +60,10 @@ class Layout:
         self._walked_root: Task | None = None
         self._monitor_start_ticks = -1  # boot-time ticks of the first sample; -1 before it
         self._fit_key: tuple[list[bool], int] | None = None
+        #: Graph columns drawn so far: a busy snowflake's hold is counted in them (see ``Row.busy_until_column``).
+        self._column = 0
+        #: The column from which a busy snowflake is kept no more (the rows are fitted again then); -1: none.
+        self._busy_snow_until = -1
         #: The tasks with a row, each counted once in its ``shown`` (the engine then keeps its state and wait
         #: channel fresh every sample).
         self._shown: set[Task] = set()
@@ -68,9 +77,18 @@ class Layout:
         return self._theme.process_slot_px if self.lanes else self._theme.row_px
 
     def update(
-        self, root: Task, structure_version: int | None, sample_s: float, boottime_ticks: int, visible_px: int
+        self,
+        root: Task,
+        structure_version: int | None,
+        sample_s: float,
+        boottime_ticks: int,
+        visible_px: int,
+        columns: int = 1,
     ) -> None:
-        """Bring the rows up to date with the sample (the deltas are of it) for a chart ``visible_px`` tall."""
+        """Bring the rows up to date with the sample (the deltas are of it, its graph ``columns`` wide) for a chart
+        ``visible_px`` tall."""
+        self._column += max(columns, 1)
+        self.visible_px = visible_px
         first = self._monitor_start_ticks < 0
         if first:
             self._monitor_start_ticks = boottime_ticks
@@ -84,7 +102,7 @@ class Layout:
             self._walked_root = root
             self._placed, stale = walk_tree(root, theme.tree_indent_px, theme.row_px, self.process_px)
         activity = self._activity
-        activity.now_s = sample_s
+        activity.advance(sample_s)
         note, is_active = activity.note, activity.is_active
         busy: list[bool] = []
         for task, _, _ in self._placed:
@@ -92,7 +110,7 @@ class Layout:
             busy.append(is_active(task))
         # The same tree with the same busy tasks in the same room: the same rows.
         fit_key = (busy, visible_px)
-        if walked or fit_key != self._fit_key:
+        if walked or fit_key != self._fit_key or 0 <= self._busy_snow_until <= self._column:
             self._fit_key = fit_key
             self._fit(stale, first, visible_px)
         if walked:
@@ -101,11 +119,21 @@ class Layout:
     def _fit(self, stale: list[Task], first: bool, visible_px: int) -> None:
         """Choose the rows to show, give new ones a row, and move exited ones to the snowflakes."""
         process_px, row_px = self.process_px, self._theme.row_px
+        column = self._column
+        activity = self._activity
+        # Room for the snowflakes of tasks that exited busy (and their separator), taken from idle live rows.
+        busy_exits = {task for task in stale if activity.was_active_at_exit(task)}
+        busy_snow_px = sum(row_px if task.is_thread else process_px for task in busy_exits)
+        busy_snow_px += sum(row.height_px for row in self.snow if row.busy_until_column > column)
+        room_px = visible_px - HEADER_ROWS * row_px
+        # At most half the room: the live tree stays the chart's subject.
+        reserve_px = min(busy_snow_px + row_px, max(room_px, 0) // 2) if busy_snow_px else 0
         fitted = fit_rows(
             self._placed,
-            self._activity.is_active,
-            visible_px - HEADER_ROWS * row_px,
+            activity.is_active,
+            room_px,
             lambda task: row_px if task.is_thread else process_px,
+            reserve_px,
         )
         self.hidden = fitted.hidden
         new_live: list[Row] = []
@@ -122,6 +150,7 @@ class Layout:
             a is not b for a, b in zip(new_live, self.live, strict=False)
         )
         if not structure_changed and not stale:
+            self._busy_snow_until = self._next_busy_snow_until()
             return
         in_tree = {task for task, _, _ in self._placed}
         exited: list[Row] = []
@@ -140,15 +169,22 @@ class Layout:
                 # Came and went between two samples, or had no row: still worth a snowflake.
                 row = self._new_row(task, preexisting=task in self._seen)
                 exited.append(row)
-            self._activity.forget(task)
+            activity.forget(task)
             self._seen.discard(task)
         exited.sort(key=lambda r: (r.y_px < 0, r.y_px))
+        hold_columns = self.layers.width_px  # until its exit has scrolled off the chart
         for row in exited:
             self._rows.pop(row.task, None)
             row.finish_pending = True
             row.members = ()
             row.snow_texts = self._freeze_text(row)
+            row.busy_until_column = column + hold_columns if row.task in busy_exits else -1
         self.relayout(new_live, exited + self.snow)
+        self._busy_snow_until = self._next_busy_snow_until()
+
+    def _next_busy_snow_until(self) -> int:
+        column = self._column
+        return min((row.busy_until_column for row in self.snow if row.busy_until_column > column), default=-1)
 
     def _new_row(self, task: Task, *, preexisting: bool) -> Row:
         if not preexisting and task.stat is not None and 0 < task.stat.start_ticks < self._monitor_start_ticks:
@@ -172,10 +208,17 @@ class Layout:
 
     def discard_snowflakes(self) -> bool:
         """Forget the exited tasks; their rows become blank padding.  False if there were none."""
-        if not self.snow:
+        if not self.snow and not self.fallen:
             return False
         self.relayout(self.live, [])
+        self.fallen = 0
         return True
+
+    def exited_not_shown(self) -> int:
+        """Snowflakes not in view: fallen off, or below the visible height (the chart was made shorter)."""
+        snow, visible_px = self.snow, self.visible_px
+        below = sum(row.y_px >= visible_px for row in snow) if snow and snow[-1].y_px >= visible_px else 0
+        return self.fallen + below
 
     def row_of(self, task: Task) -> Row | None:
         """``task``'s live row or snowflake."""
@@ -208,10 +251,13 @@ class Layout:
         if separator_y != self.separator_y:
             first = min(first, *(v for v in (separator_y, self.separator_y) if v >= 0))
         kept_snow: list[Row] = []
-        for row in snow:
+        column = self._column
+        stays = fit_snow(snow, y, min(self.visible_px, height_px), height_px, lambda r: r.busy_until_column > column)
+        for row, stay in zip(snow, stays, strict=True):
             old_rows.pop(id(row), None)
-            if y >= height_px:
-                # Fell off the bottom: forgotten.
+            if not stay:
+                # Fell off the bottom (or gave way to a busy one below): forgotten, and counted.
+                self.fallen += 1
                 if row.y_px >= 0:
                     first = min(first, row.y_px)
                 continue

@@ -28,6 +28,7 @@ class Row:
     __slots__ = (
         "argv_key",
         "argv_label",
+        "busy_until_column",
         "cells",
         "depth",
         "finish_pending",
@@ -67,6 +68,9 @@ class Row:
         self.run = b""
         #: The texts of its snowflake row, frozen when the task exited.
         self.snow_texts: tuple[str, ...] = ()
+        #: A snowflake of a task that was busy when it exited is kept in view until the chart has drawn this many
+        #: columns (its graph has scrolled off by then); -1 for any other row.
+        self.busy_until_column = -1
         #: Cells as last rendered (None: nothing valid in the text layer for this row).
         self.cells: list[Cell] | None = None
         #: The chart's sample time when the User, Sys and Wall shown in ``cells`` were rendered.

@@ -65,8 +65,9 @@ class LogScale:
         """The smallest value that fills the lane."""
         return self._thresholds[-1] if self._thresholds else 1
 
-    def describe(self, unit: str) -> str:
-        """E.g. ``2px=4K/s x8/px full=128M/s``, for the heading."""
+    def describe(self, unit: str, *, brief: bool = False) -> str:
+        """E.g. ``2px=4K/s x8/px full=128M/s`` (``brief``: without ``full=``), for the heading."""
         if not self._thresholds:
             return f"1px>0{unit}"
-        return f"2px={human_bytes(self.base)}{unit} x{self.factor}/px full={human_bytes(self.full_value)}{unit}"
+        text = f"2px={human_bytes(self.base)}{unit} x{self.factor}/px"
+        return text if brief else f"{text} full={human_bytes(self.full_value)}{unit}"

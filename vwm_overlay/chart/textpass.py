@@ -7,6 +7,7 @@ every row is compared again.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .columns import HEADINGS, Align, Col, LiveColumns, SnowColumns
@@ -36,10 +37,12 @@ class Frame:
     height_px: int
     #: The chart's sample time (the sum of the samples' ``elapsed_s``).
     sample_s: float
-    #: The lanes' scales, or empty when the lanes are not shown.
-    legend: str
+    #: The lanes' scales, whole then shorter ones; empty when the lanes are not shown.
+    legends: tuple[str, ...]
     #: Live tasks with no row.
     hidden: int
+    #: Exited tasks not in view.
+    hidden_exited: int = 0
 
 
 class TextLayer:
@@ -222,7 +225,7 @@ class TextLayer:
         ext = columns.extents
         rows: list[list[Cell]] = [
             [(lead, right, Align.RIGHT, heading_text(frame.name, frame.hertz))],
-            [(lead, right, Align.LEFT, frame.legend), (lead, right, Align.RIGHT, hidden_text(frame.hidden))],
+            self._header_row1(frame, lead, right),
             [
                 *((*ext[col], HEADINGS[col]) for col in (Col.ROW, Col.USER, Col.SYS, Col.WALL)),
                 (columns.tree_x, columns.argv_x1, Align.LEFT, HEADINGS[Col.ARGV]),
@@ -232,6 +235,18 @@ class TextLayer:
         for i, cells in enumerate(rows):
             self._painter.paint_row(i * row_px, row_px, cells, self.header_cells[i], snow=False)
             self.header_cells[i] = cells
+
+    def _header_row1(self, frame: Frame, lead: int, right: int) -> list[Cell]:
+        """The lanes' legend at the left and the count of tasks not shown at the right, never over each other:
+        the count is information, so the legend is shortened, or left out, where they would meet."""
+        advance = self._painter.advance_px
+        count = hidden_text(frame.hidden, frame.hidden_exited)
+        count_x0 = max(right - math.ceil(len(count) * advance), lead) if count else right
+        # A gap of two characters between them.
+        legend_x1 = max(count_x0 - math.ceil(2 * advance), lead) if count else right
+        room = legend_x1 - lead
+        legend = next((text for text in frame.legends if len(text) * advance <= room), "")
+        return [(lead, legend_x1, Align.LEFT, legend), (count_x0, right, Align.RIGHT, count)]
 
 
 def _fitted(texts: tuple[str, ...]) -> tuple[str, ...]:
