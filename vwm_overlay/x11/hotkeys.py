@@ -164,15 +164,18 @@ class Hotkeys:
         icewm's default Win95Keys grabs Super_L and Super_R alone, so a Mod4 chord
         never reaches us (the key goes to the window unmodified).  Another
         client's grab of the bare key (or of it under AnyModifier) shows as
-        BadAccess when we try the bare key; a grab we get is released at once.
-        Only the bare key is tried: for that instant a manager grabbing the key
-        under other modifiers (a chord of its own) must not fail because of us.
+        BadAccess when we try the bare key.  The grab is released in the next
+        request, so the server holds it only while it reads the two, and only
+        the bare key is tried: a manager grabbing its keys at that instant (it
+        starts beside us) must not fail because of us.  A key one of our own
+        bindings holds is not tried (its release would release the binding).
         """
         display = self.conn.display
         used = 0
         for binding in self.bindings.values():
             used |= binding.modifiers
         attempts: list[tuple[int, int, xerror.CatchError]] = []
+        ours = {code for code, _mods in self._grabbed}
         for index, row in enumerate(display.get_modifier_mapping()):
             bit = 1 << index
             if not used & bit or bit in (X.ShiftMask, X.LockMask, X.ControlMask):
@@ -180,20 +183,18 @@ class Hotkeys:
             for code in row:
                 keysym = display.keycode_to_keysym(code, 0) if code else X.NoSymbol
                 # Only the key a keysym is typed with (a keymap may repeat a modifier on unused keycodes).
-                if keysym != X.NoSymbol and display.keysym_to_keycode(keysym) == code:
+                if keysym != X.NoSymbol and display.keysym_to_keycode(keysym) == code and code not in ours:
                     catch = xerror.CatchError(xerror.BadAccess)
                     self.conn.root.grab_key(code, 0, False, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+                    self.conn.root.ungrab_key(code, 0)  # ours, if we got it; nobody else's
                     attempts.append((bit, code, catch))
         if not attempts:
             return []
         self.conn.sync()
         taken: dict[int, list[str]] = {}
         for bit, code, catch in attempts:
-            if catch.get_error() is None:
-                self.conn.root.ungrab_key(code, 0)
-            else:
+            if catch.get_error() is not None:
                 taken.setdefault(bit, []).append(_keysym_name(display.keycode_to_keysym(code, 0)))
-        self.conn.flush()
         if not taken:
             return []
         advice = modifier_key_advice(ewmh_manager(self.conn)[1])
