@@ -160,7 +160,10 @@ def test_running_out_of_fds_is_reported_and_retried(record: Start, tmp_path: Pat
     wait_until(lambda: pngs(tmp_path / "out"), "a snapshot once fds are back")
     (tmp_path / "stop").touch()
     status = proc.wait(timeout=30)
-    [report] = assert_reports(stderr.join())
+    # A sample in the same moment may have found no fd for a /proc file either: the engine says so once.
+    engine_line = "; reading the others open-read-close from now on, which costs more"
+    lines = [line for line in stderr.join().splitlines() if not line.endswith(engine_line)]
+    [report] = assert_reports("\n".join(lines))
     assert report["errno"] == "EMFILE" and report["file"].endswith(".WIP")
     assert status == 1
     assert (tmp_path / "done").exists()
