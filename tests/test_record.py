@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cairocffi
@@ -101,17 +102,24 @@ SLEEPERS_AND_A_SPINNER = """
 """
 
 
-def test_a_busy_child_after_50_sleepers_is_on_the_chart(record: Start, tmp_path: Path) -> None:
-    status, stderr = finish(record("--output-dir", "out", "--hertz", "10", *py(SLEEPERS_AND_A_SPINNER)))
-    assert (status, stderr) == (0, "")
-    png = min(pngs(tmp_path / "out"), key=lambda path: path.stat().st_mtime_ns)  # the snapshot
+def snapshot_rgb(out: Path) -> Callable[[int, int], tuple[int, int, int]]:
+    """``rgb(x, y)`` of the oldest PNG in ``out`` (a snapshot taken before the recording's final one)."""
+    png = min(pngs(out), key=lambda path: path.stat().st_mtime_ns)
     surface = cairocffi.ImageSurface.create_from_png(str(png))
-    pixels = memoryview(surface.get_data()).cast("I")
+    pixels = memoryview(bytes(surface.get_data())).cast("I")  # a copy: the surface's memory goes with it
     stride = surface.get_stride() // 4
 
     def rgb(x: int, y: int) -> tuple[int, int, int]:
         p = int(pixels[y * stride + x])
         return ((p >> 16) & 255, (p >> 8) & 255, p & 255)
+
+    return rgb
+
+
+def test_a_busy_child_after_50_sleepers_is_on_the_chart(record: Start, tmp_path: Path) -> None:
+    status, stderr = finish(record("--output-dir", "out", "--hertz", "10", *py(SLEEPERS_AND_A_SPINNER)))
+    assert (status, stderr) == (0, "")
+    rgb = snapshot_rgb(tmp_path / "out")
 
     rows = range(HEADER_PX, 600 - 14, 15)
     # vwm's density: a task in every row (its PID at the right).
@@ -147,14 +155,7 @@ def test_a_busy_child_that_exited_keeps_its_row_among_50_sleepers(record: Start,
     args = ("--jsonl", "log.jsonl", "--output-dir", "out", "--hertz", "10")
     status, stderr = finish(record(*args, *py(SLEEPERS_AND_A_SPINNER_THAT_ENDS)))
     assert (status, stderr) == (0, "")
-    png = min(pngs(tmp_path / "out"), key=lambda path: path.stat().st_mtime_ns)  # the snapshot
-    surface = cairocffi.ImageSurface.create_from_png(str(png))
-    pixels = memoryview(surface.get_data()).cast("I")
-    stride = surface.get_stride() // 4
-
-    def rgb(x: int, y: int) -> tuple[int, int, int]:
-        p = int(pixels[y * stride + x])
-        return ((p >> 16) & 255, (p >> 8) & 255, p & 255)
+    rgb = snapshot_rgb(tmp_path / "out")
 
     def bars(y: int) -> int:
         """Columns of the row at ``y`` with a cyan bar (any CPU at all shows at least its bottom pixel)."""
