@@ -364,7 +364,8 @@ def test_a_pid_is_recorded_until_it_exits(record: Start, tmp_path: Path) -> None
     target = subprocess.Popen(["sleep", "60"])
     try:
         proc = record("--pid", str(target.pid), "--jsonl", "log.jsonl", "--output-dir", "out")
-        wait_until(lambda: (tmp_path / "log.jsonl").exists() and (tmp_path / "log.jsonl").read_text(), "a sample")
+        log = tmp_path / "log.jsonl"
+        wait_until(lambda: log.exists() and log.read_text().count("\n") >= 2, "a sample after the header")
         target.kill()
         target.wait()
         assert finish(proc) == (0, "")
