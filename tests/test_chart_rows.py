@@ -271,3 +271,21 @@ def test_the_lanes_legend_gives_way_to_the_count(tmp_path: Path, width: int, leg
     legend_end = legend_x0 + int(len(legend_text) * advance) + 2 if legend_text else 0
     assert not any(is_white(p) for p in png.region(legend_end, ROW, count_x0 - 1, 2 * ROW - 1))
     assert any(is_white(p) for p in png.region(count_x0, ROW, count_x1, 2 * ROW - 1))
+
+
+def test_a_thread_gone_before_its_process_is_one_snowflake() -> None:
+    """The engine keeps a thread that exited in its process's list until it reads the process again: when the
+    process exits first, the thread is listed as gone a second time, and must not get a second row."""
+    root = make_task(100, "sh")
+    worker = make_task(200, "python", parent=root)
+    threads = [make_task(201 + i, "python", parent=worker, thread=True) for i in range(3)]
+    chart = Chart(800, 600, theme=THEME)
+    feed = Feed(chart, root)
+    feed.steps(2, {t: (feed.one_core() // 4, 0) for t in threads})
+    threads[0].is_stale = True  # gone, still in the worker's list
+    feed.step()
+    worker.is_stale = True
+    for thread in threads[1:]:
+        thread.is_stale = True
+    feed.step()
+    assert chart.snowflake_count == 4  # the worker and its three threads, once each

@@ -163,7 +163,12 @@ class Layout:
                 row.y_px = -1
             else:
                 exited.append(row)
+        # A thread gone before its process stays in the process's list until the process is read again, so the
+        # process's exit can list it as stale a second time: it has its snowflake already.
+        snowed = {row.task for row in self.snow} if stale else set()
         for task in stale:
+            if task in snowed:
+                continue
             row = self._rows.get(task)
             if row is None or id(row) in kept:
                 # Came and went between two samples, or had no row: still worth a snowflake.
