@@ -13,6 +13,14 @@ import pytest
 from chart_helpers import Feed, Png, is_cyan, is_dark, is_white, make_task
 
 from vwm_overlay.chart import Chart, Theme
+from vwm_overlay.chart.cairo_types import (
+    ANTIALIAS_NONE,
+    FORMAT_ARGB32,
+    fallback_face,
+    new_context,
+    new_image,
+    set_hinted_font,
+)
 from vwm_overlay.chart.textpass import TextLayer
 from vwm_overlay.vmon.records import Task
 
@@ -429,3 +437,25 @@ def test_the_changes_the_layers_list_rebuild_them_however_rows_moved_between_tak
     chart.sync_layers()
     copy.catch_up()
     copy.assert_same()
+
+
+def _heading(name: str) -> bytes:
+    """The heading row of a chart named ``name``, composed."""
+    chart = Chart(400, 120, name=name, theme=Theme())
+    Feed(chart, make_task(100, "sh")).steps(2)
+    surface = chart.to_surface()
+    return bytes(surface.get_data())[: surface.get_stride() * chart.theme.row_px]
+
+
+def test_characters_the_font_lacks_are_drawn_in_a_font_that_has_them() -> None:
+    """A CJK title (decoded from COMPOUND_TEXT, say) is drawn in a font that has it, not as the chart font's boxes."""
+    ctx = new_context(new_image(FORMAT_ARGB32, 1, 1))
+    set_hinted_font(ctx, Theme().font_family, Theme().font_size_px, ANTIALIAS_NONE)
+    if fallback_face(ctx, "日", Theme().fallback_families) is None:
+        pytest.skip("needs a font with CJK characters (ci/setup installs fonts-wqy-microhei)")
+    boxes = _heading("\U000f0000\U000f0001\U000f0002 café")  # private use: no font has them, the font's boxes
+    cjk = _heading("日本語 café")
+    assert cjk != boxes  # drawn in the chart font alone, each of the six would be the same box
+    white = 0xFFFFFFFF.to_bytes(4, "little")
+    ink = [sum(heading[i : i + 4] == white for i in range(0, len(heading), 4)) for heading in (boxes, cjk)]
+    assert ink[1] > ink[0], ink  # many strokes against hollow boxes

@@ -19,8 +19,10 @@ __all__ = [
     "OPERATOR_OVER",
     "OPERATOR_SOURCE",
     "Context",
+    "FontFace",
     "ImageSurface",
     "SurfacePattern",
+    "fallback_face",
     "glyph_index",
     "is_context",
     "is_image_surface",
@@ -30,6 +32,7 @@ __all__ = [
     "set_hinted_font",
     "set_pattern_offset",
     "show_glyphs",
+    "show_text_in",
 ]
 
 FORMAT_ARGB32: int = cairocffi.FORMAT_ARGB32
@@ -50,6 +53,10 @@ class ImageSurface(Protocol):
     def flush(self) -> None: ...
     def mark_dirty(self) -> None: ...
     def write_to_png(self, target: str | IO[bytes]) -> None: ...
+
+
+class FontFace(Protocol):
+    """A cairo font face (opaque here)."""
 
 
 class SurfacePattern(Protocol):
@@ -108,6 +115,31 @@ def glyph_index(ctx: Context, char: str) -> int:
     """The current font's glyph for ``char`` (the font's "missing" glyph when it has none)."""
     glyphs = cast(cairocffi.Context, ctx).get_scaled_font().text_to_glyphs(0, 0, char, False)
     return int(glyphs[0][0]) if glyphs else 0
+
+
+def fallback_face(ctx: Context, char: str, families: tuple[str, ...]) -> FontFace | None:
+    """The face of the first of ``families`` whose font has a glyph for ``char`` (at the context's size and
+    options), or None; the context keeps its own face."""
+    raw = cast(cairocffi.Context, ctx)
+    own = raw.get_font_face()
+    try:
+        for family in families:
+            face = cairocffi.ToyFontFace(family)
+            raw.set_font_face(face)
+            if glyph_index(ctx, char):
+                return cast(FontFace, face)
+        return None
+    finally:
+        raw.set_font_face(own)
+
+
+def show_text_in(ctx: Context, face: FontFace, text: str) -> None:
+    """Draw ``text`` at the current point in ``face``, the context keeping its own face after."""
+    raw = cast(cairocffi.Context, ctx)
+    own = raw.get_font_face()
+    raw.set_font_face(cast(cairocffi.FontFace, face))
+    raw.show_text(text)
+    raw.set_font_face(own)
 
 
 def show_glyphs(ctx: Context, glyphs: list[tuple[int, float, float]]) -> None:

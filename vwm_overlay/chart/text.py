@@ -19,10 +19,13 @@ from .cairo_types import (
     OPERATOR_CLEAR,
     OPERATOR_OVER,
     Context,
+    FontFace,
+    fallback_face,
     glyph_index,
     new_context,
     set_hinted_font,
     show_glyphs,
+    show_text_in,
 )
 from .columns import Align
 from .layers import Layers
@@ -56,6 +59,8 @@ class TextPainter:
         # Characters sit in whole-pixel boxes, so a changed one can be cleared without touching its neighbours.
         self._whole_advance = self.advance_px == int(self.advance_px)
         self._glyph_ids: dict[str, int] = {}
+        #: Characters the font lacks -> the face that has them (None: no font has them).
+        self._fallbacks: dict[str, FontFace | None] = {}
         self._clears: _Spans = {}
         #: Glyphs to draw, by the ``x0`` of their cell's column.
         self._glyphs: dict[int, list[tuple[int, float, float]]] = {}
@@ -191,6 +196,28 @@ class TextPainter:
                 gid = ids[char] = glyph_index(self._ctx, char)
             glyphs.append((gid, x + n * advance, baseline))
 
+    def _font_runs(self, text: str) -> list[tuple[str, FontFace | None]]:
+        """``text`` in runs of one face each: None for the chart's font, else a fallback's (cairo's toy font API
+        draws every character in one font, a box where it has none)."""
+        if text.isascii():
+            return [(text, None)]
+        runs: list[tuple[str, FontFace | None]] = []
+        ids, fallbacks = self._glyph_ids, self._fallbacks
+        for char in text:
+            gid = ids.get(char)
+            if gid is None:
+                gid = ids[char] = glyph_index(self._ctx, char)
+            face = None
+            if not gid and not char.isspace():
+                if char not in fallbacks:
+                    fallbacks[char] = fallback_face(self._ctx, char, self._theme.fallback_families)
+                face = fallbacks[char]
+            if runs and runs[-1][1] is face:
+                runs[-1] = (runs[-1][0] + char, face)
+            else:
+                runs.append((char, face))
+        return runs
+
     def mend_seams(self, snow_y: int) -> None:
         """Queue the overlay's lines around the seams rows that moved left (see ``Layers.take_seams``); rows from
         ``snow_y`` down are snowflakes (their text has its own colour)."""
@@ -220,7 +247,11 @@ class TextPainter:
             ctx.rectangle(x0, y, x1 - x0, row_px)
             ctx.clip()
             ctx.move_to(x0, y + baseline)
-            ctx.show_text(text)
+            for run, face in self._font_runs(text):
+                if face is None:
+                    ctx.show_text(run)
+                else:
+                    show_text_in(ctx, face, run)
             ctx.restore()
         if self._lines:
             for rect in self._lines:

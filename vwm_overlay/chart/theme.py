@@ -71,6 +71,17 @@ class Theme:
 
     # -- text: cairo's toy font API; the baseline is counted from the top of the row.
     font_family: str = "DejaVu Sans Mono"
+    #: Where characters the font lacks (CJK titles) are looked for, first to last: the first family whose font has
+    #: the character draws it (fontconfig answers a family it does not know with its default font, which is tried
+    #: as well); with none, the font's "missing" box stays.
+    fallback_families: tuple[str, ...] = (
+        "Noto Sans CJK SC",
+        "Noto Sans CJK JP",
+        "WenQuanYi Micro Hei",
+        "WenQuanYi Zen Hei",
+        "Droid Sans Fallback",
+        "Noto Sans",
+    )
     font_size_px: float = 10.0
     #: Grey edges on the hinted glyphs; off (the default), text is bitmap-crisp like vwm's: pure white or nothing.
     font_antialias: bool = False
