@@ -274,8 +274,7 @@ def test_the_lanes_legend_gives_way_to_the_count(tmp_path: Path, width: int, leg
 
 
 def test_a_thread_gone_before_its_process_is_one_snowflake() -> None:
-    """The engine keeps a thread that exited in its process's list until it reads the process again: when the
-    process exits first, the thread is listed as gone a second time, and must not get a second row."""
+    """A thread listed as gone again with its process (as logs of earlier versions have it) gets no second row."""
     root = make_task(100, "sh")
     worker = make_task(200, "python", parent=root)
     threads = [make_task(201 + i, "python", parent=worker, thread=True) for i in range(3)]

@@ -253,6 +253,25 @@ def test_a_task_gone_in_the_sample_after_the_one_that_found_it_is_no_longer_new(
         assert gone.is_stale and not gone.is_new, gone
 
 
+def test_threads_gone_before_their_process_are_listed_gone_once(nodes: Controller, vmon: Vmon) -> None:
+    """Threads that exit go stale in one sample and leave their process's list at the next, even when that next
+    sample finds the process itself gone: listed again, a consumer would take them for exiting twice."""
+    node = nodes.spawn_node()
+    root = vmon.monitor(node.pid)
+    leaving = node.fork()
+    tids = set(leaving.start_threads(2))
+    vmon.sample()
+    task = child(root, leaving.pid)
+    threads = [t for t in task.threads if t.pid in tids]
+    assert len(threads) == 2
+    leaving.stop_threads()
+    sample_until(vmon, lambda: all(t.is_stale for t in threads), what="the threads gone")
+    node.kill_child(leaving.pid)
+    vmon.sample()
+    assert task.is_stale
+    assert not [t for t in task.threads if t.pid in tids], "gone in an earlier sample: not listed again"
+
+
 def test_a_process_reparented_away_goes_stale(nodes: Controller, vmon: Vmon) -> None:
     node = nodes.spawn_node()
     middle = node.fork()

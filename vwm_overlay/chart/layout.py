@@ -163,8 +163,8 @@ class Layout:
                 row.y_px = -1
             else:
                 exited.append(row)
-        # A thread gone before its process stays in the process's list until the process is read again, so the
-        # process's exit can list it as stale a second time: it has its snowflake already.
+        # A task listed as gone a second time has its snowflake already (logs of earlier versions list a thread
+        # gone just before its process once more with the process).
         snowed = {row.task for row in self.snow} if stale else set()
         for task in stale:
             if task in snowed:

@@ -102,15 +102,8 @@ class TreeFollower:
 
     def follow_threads(self, task: Task, state: KeptFiles) -> None:
         threads = task.threads
-        state.stale_threads = False
-        if threads and any(t.is_stale for t in threads):
-            # Second phase: threads stale since the last cycle are dropped now.
-            for thread in threads:
-                if thread.is_stale:
-                    thread.refcount = 0
-                    self._table.free(thread)
-            threads[:] = [t for t in threads if not t.is_stale]
-            task.threads_changed = True
+        if state.stale_threads:
+            self._table.drop_stale_threads(task)
         stat = task.stat
         num_threads = stat.num_threads if stat is not None else 0
         if num_threads <= 1 and not threads:
@@ -233,17 +226,6 @@ class TreeFollower:
         except OSError as err:
             self._table.read_failed(task, state, "children_fd", "children", fd, err)
             return None
-
-    def drop_stale_children(self, task: Task, state: KeptFiles) -> None:
-        # Second phase of removal for children stale since the last cycle.
-        state.stale_children = False
-        children = task.children
-        gone = [c for c in children if c.is_stale]
-        if gone:
-            children[:] = [c for c in children if not c.is_stale]
-            for child in gone:
-                self._table.release_child(child)
-            task.children_changed = True
 
     def follow_children(self, task: Task, state: KeptFiles) -> None:
         if not self.children_files:

@@ -32,6 +32,7 @@ class KeptFiles:
         "reported",
         "seen_generation",
         "stale_children",
+        "stale_generation",
         "stale_threads",
         "stat_fd",
         "stat_raw",
@@ -70,6 +71,8 @@ class KeptFiles:
         #: Some children (threads) are stale: they are dropped at the next sample.
         self.stale_children = False
         self.stale_threads = False
+        #: The sample that found the task gone (-1: not gone).
+        self.stale_generation = -1
         self.reported: set[str] | None = None
 
     def close(self, procfs: ProcFS) -> None:

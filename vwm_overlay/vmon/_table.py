@@ -243,8 +243,16 @@ class TaskTable:
             if node.is_stale:
                 continue
             node.is_stale = True
-            node.is_new = kept(node).born_generation == generation
+            files = kept(node)
+            files.stale_generation = generation
+            node.is_new = files.born_generation == generation
             node.delta.clear()
+            # What it lost in an earlier sample waited for this one to leave its lists: it goes now, or it would be
+            # listed as gone once more with ``node``.
+            if files.stale_threads:
+                self.drop_stale_threads(node)
+            if files.stale_children:
+                self.drop_stale_children(node)
             self.structure_changes += 1
             parent = node.parent
             if parent is None:
@@ -259,6 +267,31 @@ class TaskTable:
             # (they are reparented elsewhere), unless a subreaper below keeps them.
             stack.extend(node.threads)
             stack.extend(node.children)
+
+    def drop_stale_threads(self, task: Task) -> None:
+        """Second phase of removal: ``task``'s threads found gone in an earlier sample leave its list."""
+        generation = self._cycle.generation
+        threads = task.threads
+        gone = [t for t in threads if t.is_stale and kept(t).stale_generation < generation]
+        if gone:
+            for thread in gone:
+                thread.refcount = 0
+                self.free(thread)
+            threads[:] = [t for t in threads if not (t.is_stale and kept(t).stale_generation < generation)]
+            task.threads_changed = True
+        kept(task).stale_threads = any(t.is_stale for t in threads)  # those gone in this sample: at the next
+
+    def drop_stale_children(self, task: Task) -> None:
+        """Second phase of removal: ``task``'s children found gone in an earlier sample leave its list."""
+        generation = self._cycle.generation
+        children = task.children
+        gone = [c for c in children if c.is_stale and kept(c).stale_generation < generation]
+        if gone:
+            children[:] = [c for c in children if not (c.is_stale and kept(c).stale_generation < generation)]
+            for child in gone:
+                self.release_child(child)
+            task.children_changed = True
+        kept(task).stale_children = any(c.is_stale for c in children)  # those gone in this sample: at the next
 
     # -- reads
 

@@ -177,7 +177,7 @@ class TreeWalker:
             self._follower.follow_threads(task, state)
         if wants & FOLLOW_CHILDREN:
             if state.stale_children:
-                self._follower.drop_stale_children(task, state)
+                self._table.drop_stale_children(task)
             # Monitored roots are always looked at: a subreaper adopts orphans
             # without its stat moving.
             if moved or state.force_children or task.parent is None or self._follower.all_children:
